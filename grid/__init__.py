@@ -1,0 +1,1 @@
+"""The grid registry: grids, departments, staff, categories, responsibility, time limits, calendar."""

@@ -1,0 +1,49 @@
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from wangge.auth import current_token, public, requires
+from wangge.extensions import db
+from wangge.present import local_iso
+
+from .. import accounts
+from ..schemas import LoginSchema, StaffSchema
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录与令牌 Sign-in and tokens")
+
+
+def staff_view(staff) -> dict:
+    data = StaffSchema().dump(staff)
+    data["roles"] = staff.roles
+    return data
+
+
+@blp.route("/login")
+class Login(MethodView):
+    @public
+    @blp.arguments(LoginSchema)
+    @blp.doc(security=[])
+    def post(self, body):
+        """Sign in with username and password; returns a bearer token."""
+        staff = accounts.authenticate(db.session, body["username"], body["password"])
+        ttl = current_app.config["WANGGE"].token_ttl_hours
+        secret, token = accounts.issue_token(db.session, staff, ttl_hours=ttl, client=body.get("client"))
+        return {"token": secret, "expires_at": local_iso(token.expires_at), "staff": staff_view(staff)}
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @requires()
+    def post(self):
+        """Revoke the token used for this request."""
+        accounts.revoke_token(current_token())
+        return {"revoked": True}
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @requires()
+    def get(self):
+        """Who am I: the signed-in staff member and their roles."""
+        token = current_token()
+        return {"staff": staff_view(token.staff), "expires_at": local_iso(token.expires_at)}

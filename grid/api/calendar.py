@@ -1,0 +1,85 @@
+from datetime import date, timedelta
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from wangge.auth import requires
+from wangge.errors import ApiError, NotFound, validation_error
+from wangge.extensions import db
+from wangge.present import local_iso
+
+from .. import calendar as service
+from ..roles import ADMIN, STAFF
+from ..schemas import CalendarDaySchema, CalendarQuery, DeadlineSchema
+
+blp = Blueprint("calendar", __name__, url_prefix="/api/v1/calendar",
+                description="工作日历 Work calendar: holidays, make-up working days, deadlines")
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise validation_error({"day": [f"{text!r} is not YYYY-MM-DD"]}) from None
+
+
+@blp.route("")
+class Days(MethodView):
+    @requires(*STAFF)
+    @blp.arguments(CalendarQuery, location="query")
+    def get(self, args):
+        """Each day in the range: workday or not, and whether that comes from a local override,
+        the official schedule, or the provisional rule (year not yet published)."""
+        cal = service.work_calendar(db.session)
+        out, day = [], args["start"]
+        while day <= args["end"]:
+            info = cal.day(day)
+            out.append({"day": day.isoformat(), "is_workday": info.is_workday,
+                        "source": info.source, "name": info.name})
+            day += timedelta(days=1)
+        return out
+
+
+@blp.route("/days/<day>")
+class Day(MethodView):
+    @requires(ADMIN)
+    @blp.arguments(CalendarDaySchema)
+    def put(self, body, day):
+        """Override one day (a local holiday, or a make-up working day)."""
+        row = service.set_day(db.session, parse_day(day), body["is_workday"], body.get("name"))
+        return {"day": row.day.isoformat(), "is_workday": row.is_workday, "name": row.name}
+
+    @requires(ADMIN)
+    def delete(self, day):
+        """Remove a local override (the official calendar applies again)."""
+        if not service.clear_day(db.session, parse_day(day)):
+            raise NotFound("calendar_day", day)
+        return {"deleted": True}
+
+
+@blp.route("/schedule")
+class Schedule(MethodView):
+    @requires(ADMIN)
+    def post(self):
+        """Load a year's schedule (CSV ``date,kind,name`` or JSON list), e.g. before the
+        calendar library knows the new year. ``kind``: holiday | workday."""
+        upload = request.files.get("file")
+        raw = upload.read() if upload else request.get_data()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ApiError("invalid_file", status=400, detail="must be UTF-8") from None
+        rows = service.parse_schedule(text, upload.filename if upload else "")
+        return {"loaded": service.load_schedule(db.session, rows)}
+
+
+@blp.route("/deadline")
+class Deadline(MethodView):
+    @requires(*STAFF)
+    @blp.arguments(DeadlineSchema)
+    def post(self, body):
+        """Compute a deadline: ``amount`` of ``unit`` from ``start`` over the work calendar."""
+        cal = service.work_calendar(db.session)
+        due = cal.add(body["start"], body["amount"], body["unit"])
+        return {"due": local_iso(due), "due_utc": due.isoformat()}

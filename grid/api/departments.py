@@ -1,0 +1,63 @@
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from wangge.auth import requires
+from wangge.errors import ApiError, NotFound
+from wangge.extensions import db
+
+from ..models import Department
+from ..roles import ADMIN, STAFF
+from ..schemas import DepartmentPatchSchema, DepartmentSchema
+
+blp = Blueprint("departments", __name__, url_prefix="/api/v1/departments",
+                description="部门 Departments, street offices, enforcement teams")
+
+
+def get_department(code: str) -> Department:
+    dept = db.session.scalar(select(Department).where(Department.code == code))
+    if dept is None:
+        raise NotFound("department", code)
+    return dept
+
+
+@blp.route("")
+class DepartmentList(MethodView):
+    @requires(*STAFF)
+    @blp.response(200, DepartmentSchema(many=True))
+    def get(self):
+        """All departments."""
+        return db.session.scalars(select(Department).order_by(Department.code)).all()
+
+    @requires(ADMIN)
+    @blp.arguments(DepartmentSchema)
+    @blp.response(201, DepartmentSchema)
+    def post(self, body):
+        """Add a department."""
+        if db.session.scalar(select(Department.id).where(Department.code == body["code"])):
+            raise ApiError("already_exists", status=409, what="部门", key=body["code"])
+        dept = Department(**body)
+        db.session.add(dept)
+        db.session.flush()
+        return dept
+
+
+@blp.route("/<code>")
+class DepartmentDetail(MethodView):
+    @requires(*STAFF)
+    @blp.response(200, DepartmentSchema)
+    def get(self, code):
+        """One department."""
+        return get_department(code)
+
+    @requires(ADMIN)
+    @blp.arguments(DepartmentPatchSchema)
+    @blp.response(200, DepartmentSchema)
+    def patch(self, body, code):
+        """Change a department (its code stays)."""
+        dept = get_department(code)
+        body.pop("code", None)
+        for key, value in body.items():
+            setattr(dept, key, value)
+        db.session.flush()
+        return dept

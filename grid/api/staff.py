@@ -1,0 +1,115 @@
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from wangge.auth import requires
+from wangge.errors import NotFound, validation_error
+from wangge.extensions import db
+from wangge.present import local_iso
+from wangge.timeutil import utcnow
+
+from .. import accounts
+from ..grids import get_current
+from ..models import GridAssignment, Staff
+from ..roles import ADMIN, LEADER
+from ..schemas import AssignmentSchema, StaffPatchSchema, StaffSchema
+from .accounts import staff_view
+from .departments import get_department
+
+blp = Blueprint("staff", __name__, url_prefix="/api/v1/staff", description="人员 Staff, roles and grid assignments")
+
+
+def get_staff(staff_id: int) -> Staff:
+    staff = db.session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound("staff", staff_id)
+    return staff
+
+
+def assignment_view(a: GridAssignment) -> dict:
+    return {"id": a.id, "staff_id": a.staff_id, "grid_code": a.grid_code,
+            "valid_from": local_iso(a.valid_from), "valid_to": local_iso(a.valid_to)}
+
+
+@blp.route("")
+class StaffList(MethodView):
+    @requires(ADMIN, LEADER)
+    def get(self):
+        """All staff with their roles."""
+        return [staff_view(s) for s in db.session.scalars(select(Staff).order_by(Staff.username))]
+
+    @requires(ADMIN)
+    @blp.arguments(StaffSchema)
+    def post(self, body):
+        """Create a staff account."""
+        dept = get_department(body["department_code"]) if body.get("department_code") else None
+        staff = accounts.create_staff(db.session, username=body["username"], name=body["name"],
+                                      password=body["password"], roles=body["roles"],
+                                      department_id=dept.id if dept else None, phone=body.get("phone"),
+                                      language=body["language"])
+        staff.active = body["active"]
+        return staff_view(staff), 201
+
+
+@blp.route("/<int:staff_id>")
+class StaffDetail(MethodView):
+    @requires(ADMIN, LEADER)
+    def get(self, staff_id):
+        """One staff member with current grid assignments."""
+        staff = get_staff(staff_id)
+        data = staff_view(staff)
+        data["assignments"] = [assignment_view(a) for a in db.session.scalars(
+            select(GridAssignment).where(GridAssignment.staff_id == staff_id).order_by(GridAssignment.id))]
+        return data
+
+    @requires(ADMIN)
+    @blp.arguments(StaffPatchSchema)
+    def patch(self, body, staff_id):
+        """Change name, roles, department, password or active flag. Disabling revokes tokens."""
+        staff = get_staff(staff_id)
+        if "department_code" in body:
+            code = body.pop("department_code")
+            staff.department = get_department(code) if code else None
+        if "roles" in body:
+            accounts.set_roles(staff, body.pop("roles"))
+        if "password" in body:
+            staff.password_hash = accounts.hash_password(body.pop("password"))
+            accounts.revoke_all(db.session, staff)
+        for key, value in body.items():
+            setattr(staff, key, value)
+        if not staff.active:
+            accounts.revoke_all(db.session, staff)
+        db.session.flush()
+        return staff_view(staff)
+
+
+@blp.route("/<int:staff_id>/assignments")
+class Assignments(MethodView):
+    @requires(ADMIN)
+    @blp.arguments(AssignmentSchema)
+    def post(self, body, staff_id):
+        """Assign a grid to a staff member (from now, or from ``valid_from``)."""
+        staff = get_staff(staff_id)
+        get_current(db.session, body["grid_code"])
+        start, end = body.get("valid_from") or utcnow(), body.get("valid_to")
+        if start.tzinfo is None or (end is not None and end.tzinfo is None):
+            raise validation_error({"valid_from": ["must include a time zone offset"]})
+        if end is not None and end <= start:
+            raise validation_error({"valid_to": ["must be after valid_from"]})
+        a = GridAssignment(staff_id=staff.id, grid_code=body["grid_code"], valid_from=start, valid_to=end)
+        db.session.add(a)
+        db.session.flush()
+        return assignment_view(a), 201
+
+
+@blp.route("/<int:staff_id>/assignments/<int:assignment_id>")
+class AssignmentDetail(MethodView):
+    @requires(ADMIN)
+    def delete(self, staff_id, assignment_id):
+        """End an assignment now (history is kept)."""
+        a = db.session.get(GridAssignment, assignment_id)
+        if a is None or a.staff_id != staff_id:
+            raise NotFound("staff", f"{staff_id}/assignments/{assignment_id}")
+        if a.valid_to is None or a.valid_to > utcnow():
+            a.valid_to = utcnow()
+        return assignment_view(a)

@@ -1,0 +1,66 @@
+"""The work calendar in force: official Chinese calendar + local overrides + working hours."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import delete, select
+
+from wangge.errors import validation_error
+
+from .models import CalendarDay
+from .workcal import WorkCalendar, parse_working_hours
+
+
+def work_calendar(session) -> WorkCalendar:
+    s = current_app.config["WANGGE"]
+    overrides = {row.day: (row.is_workday, row.name) for row in session.scalars(select(CalendarDay))}
+    return WorkCalendar(tz=s.timezone, working_hours=parse_working_hours(s.working_hours),
+                        overrides=overrides)
+
+
+def set_day(session, day: date, is_workday: bool, name: str | None = None) -> CalendarDay:
+    row = session.get(CalendarDay, day) or CalendarDay(day=day)
+    row.is_workday, row.name = is_workday, name
+    session.add(row)
+    session.flush()
+    return row
+
+
+def clear_day(session, day: date) -> bool:
+    return session.execute(delete(CalendarDay).where(CalendarDay.day == day)).rowcount > 0
+
+
+def parse_schedule(text: str, filename: str = "") -> list[tuple[date, bool, str | None]]:
+    """A year's schedule as CSV (``date,kind,name``) or JSON (list of objects with the same
+    keys). ``kind`` is ``holiday`` (rest day) or ``workday`` (make-up working day)."""
+    if filename.endswith(".json") or text.lstrip().startswith("["):
+        rows = json.loads(text)
+    else:
+        rows = list(csv.DictReader(io.StringIO(text)))
+    out, errors = [], {}
+    for n, row in enumerate(rows, start=1):
+        raw_day, kind = str(row.get("date", "")).strip(), str(row.get("kind", "")).strip()
+        try:
+            day = date.fromisoformat(raw_day)
+        except ValueError:
+            errors[f"row {n}"] = [f"date {raw_day!r} is not YYYY-MM-DD"]
+            continue
+        if kind not in ("holiday", "workday"):
+            errors[f"row {n}"] = [f"kind {kind!r} must be 'holiday' or 'workday'"]
+            continue
+        out.append((day, kind == "workday", (row.get("name") or "").strip() or None))
+    if errors:
+        raise validation_error(errors)
+    if not out:
+        raise validation_error({"file": ["no rows"]})
+    return out
+
+
+def load_schedule(session, rows) -> int:
+    for day, is_workday, name in rows:
+        set_day(session, day, is_workday, name)
+    return len(rows)

@@ -1,0 +1,254 @@
+"""``wangge grid|matrix|catalog|calendar|staff|demo`` commands."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from wangge.errors import ApiError
+
+
+def _fail(err: ApiError) -> None:
+    click.echo(f"error [{err.code}]: {err.message}", err=True)
+    details = err.details or []
+    for d in details[:200] if isinstance(details, list) else []:
+        if "index" in d:
+            click.echo(f"  feature #{d['index']} code={d['code']}: {d['reason_text']} ({d['detail']})", err=True)
+        elif "line" in d:
+            click.echo(f"  line {d['line']} {d['column']}={d['value']!r}: {d['message']}", err=True)
+    if isinstance(details, list) and len(details) > 200:
+        click.echo(f"  ... and {len(details) - 200} more", err=True)
+    for name, msgs in (err.fields or {}).items():
+        click.echo(f"  {name}: {'; '.join(map(str, msgs))}", err=True)
+    sys.exit(2)
+
+
+def _progress(total: int, label: str):
+    return click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
+
+
+grid_cli = AppGroup("grid", help="Grid layer: import, locate, check.")
+matrix_cli = AppGroup("matrix", help="Responsibility matrix CSV import/export.")
+catalog_cli = AppGroup("catalog", help="Category catalog.")
+calendar_cli = AppGroup("calendar", help="Work calendar overrides.")
+staff_cli = AppGroup("staff", help="Staff accounts.")
+demo_cli = AppGroup("demo", help="Demo city.")
+
+CRS_CHOICE = click.Choice(["wgs84", "gcj02", "bd09"], case_sensitive=False)
+
+
+@grid_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--crs", type=CRS_CHOICE, default="wgs84", show_default=True,
+              help="coordinate system of the file")
+@click.option("--code-field", default="code", show_default=True)
+@click.option("--name-field", default="name", show_default=True)
+@click.option("--level-field", default="level", show_default=True)
+@click.option("--parent-field", default="parent", show_default=True)
+@click.option("--level", type=click.Choice(["district", "street", "community", "grid"]),
+              help="level for features without one")
+@click.option("--parent", help="parent code for features without one")
+@click.option("--fix", is_flag=True, help="repair invalid polygons with make_valid and report the changes")
+@click.option("--skip-invalid", is_flag=True, help="import the valid features, report and skip the rest")
+@click.option("--encoding", help="attribute encoding of a Shapefile (default: .cpg, else utf-8/gbk)")
+def grid_import(file, crs, code_field, name_field, level_field, parent_field, level, parent, fix,
+                skip_invalid, encoding):
+    """Import grids from GeoJSON or an ESRI Shapefile. Nothing is written if any feature is
+    invalid, unless --skip-invalid."""
+    from geo.io import GeoFormatError, read_features
+    from wangge.extensions import db
+
+    from .grids import import_features
+
+    try:
+        features = read_features(file, code_field=code_field, name_field=name_field, level_field=level_field,
+                                 parent_field=parent_field, default_level=level, default_parent=parent,
+                                 encoding=encoding)
+    except GeoFormatError as exc:
+        click.echo(f"error [invalid_file]: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"read {len(features)} features from {file}", err=True)
+    try:
+        with _progress(len(features), "importing") as bar:
+            result = import_features(db.session, features, crs=crs, fix=fix, skip_invalid=skip_invalid,
+                                     source=Path(file).name, progress=bar.update)
+        db.session.commit()
+    except ApiError as err:
+        db.session.rollback()
+        _fail(err)
+    for f in result.fixes:
+        click.echo(f"fixed feature #{f.index} code={f.code}: {f.what}")
+    for p in result.skipped:
+        click.echo(f"skipped feature #{p.index} code={p.code}: {p.reason} ({p.detail})")
+    click.echo(f"created {len(result.created)}, redrawn {len(result.redrawn)}, unchanged "
+               f"{len(result.unchanged)}, skipped {len(result.skipped)}, fixed {len(result.fixes)}")
+
+
+@grid_cli.command("locate")
+@click.argument("lon", type=float)
+@click.argument("lat", type=float)
+@click.option("--crs", type=CRS_CHOICE, default="wgs84", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def grid_locate(lon, lat, crs, as_json):
+    """Which grid is LON LAT in: code, name, level chain, grid workers."""
+    from wangge.extensions import db
+
+    from . import grids, locator
+
+    grid = locator.locate(db.session, lon, lat, crs)
+    if grid is None:
+        click.echo(f"outside: ({lon}, {lat}) [{crs}] is not in any grid", err=True)
+        sys.exit(1)
+    chain = grids.chain(db.session, grid)
+    workers = grids.workers_of(db.session, grid.code)
+    if as_json:
+        click.echo(json.dumps({"code": grid.code, "name": grid.name, "level": grid.level,
+                               "chain": [[g.code, g.name, g.level] for g in chain],
+                               "workers": [[w.name, w.phone] for w in workers]}, ensure_ascii=False))
+        return
+    click.echo(f"{grid.code}  {grid.name}  ({grid.level})")
+    click.echo("  " + " > ".join(f"{g.name} [{g.code}]" for g in chain))
+    click.echo("  workers: " + (", ".join(f"{w.name} {w.phone or ''}".strip() for w in workers) or "none"))
+
+
+@grid_cli.command("check")
+@click.option("--min-area", type=float, default=1.0, show_default=True, help="ignore slivers below (m²)")
+@click.option("--json", "as_json", is_flag=True)
+def grid_check(min_area, as_json):
+    """Topology report: overlaps between siblings, gaps inside parents, children leaving parents."""
+    from wangge.extensions import db
+
+    from .grids import check_topology
+
+    report = check_topology(db.session, min_area_m2=min_area)
+    data = report.to_dict()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        for o in data["overlaps"]:
+            click.echo(f"overlap  {o['code_a']} / {o['code_b']}: {o['area_m2']} m²")
+        for gp in data["gaps"]:
+            click.echo(f"gap      inside {gp['parent_code']}: {gp['area_m2']} m²")
+        for e in data["escapes"]:
+            click.echo(f"escape   {e['code']} leaves {e['parent_code']}: {e['area_m2']} m²")
+        click.echo(f"{len(data['overlaps'])} overlaps, {len(data['gaps'])} gaps, {len(data['escapes'])} escapes")
+    sys.exit(0 if report.ok else 1)
+
+
+@matrix_cli.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--replace", is_flag=True, help="also delete rules not in the file")
+def matrix_import(file, replace):
+    """Import the responsibility matrix from CSV (category_code, grid_code, department_code, note)."""
+    from wangge.extensions import db
+
+    from .matrix import import_csv
+
+    text = file.read()
+    rows = max(text.count("\n") - 1, 0)
+    try:
+        with _progress(rows, "importing") as bar:
+            import io
+            counts = import_csv(db.session, io.StringIO(text), replace=replace, progress=bar.update)
+        db.session.commit()
+    except ApiError as err:
+        db.session.rollback()
+        _fail(err)
+    click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@matrix_cli.command("export")
+@click.argument("file", type=click.File("w", encoding="utf-8-sig"))
+def matrix_export(file):
+    """Export the responsibility matrix to CSV ('-' for standard output)."""
+    from wangge.extensions import db
+
+    from .matrix import export_csv
+
+    n = export_csv(db.session, file)
+    click.echo(f"exported {n} rules", err=True)
+
+
+@catalog_cli.command("load")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+def catalog_load(file):
+    """Load (upsert) the category catalog; default: the catalog shipped with Wangge."""
+    from wangge.extensions import db
+
+    from .catalog import load_catalog
+
+    counts = load_catalog(db.session, file)
+    db.session.commit()
+    click.echo(f"{counts['categories']} categories, {counts['limits']} limits")
+
+
+@calendar_cli.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def calendar_load(file):
+    """Load a year's schedule: CSV date,kind,name (kind = holiday | workday) or JSON."""
+    from wangge.extensions import db
+
+    from .calendar import load_schedule, parse_schedule
+
+    try:
+        rows = parse_schedule(Path(file).read_text(encoding="utf-8-sig"), file)
+        n = load_schedule(db.session, rows)
+        db.session.commit()
+    except ApiError as err:
+        db.session.rollback()
+        _fail(err)
+    click.echo(f"loaded {n} days")
+
+
+@staff_cli.command("create")
+@click.option("--username", required=True)
+@click.option("--name", required=True)
+@click.option("--role", "roles", multiple=True, required=True)
+@click.option("--department", help="department code")
+@click.password_option()
+def staff_create(username, name, roles, department, password):
+    """Create a staff account (e.g. the first admin)."""
+    from sqlalchemy import select
+
+    from wangge.extensions import db
+
+    from .accounts import create_staff
+    from .models import Department
+
+    dept_id = None
+    if department:
+        dept_id = db.session.scalar(select(Department.id).where(Department.code == department))
+        if dept_id is None:
+            click.echo(f"error [not_found]: no department {department}", err=True)
+            sys.exit(2)
+    try:
+        staff = create_staff(db.session, username=username, name=name, password=password, roles=roles,
+                             department_id=dept_id)
+        db.session.commit()
+    except ApiError as err:
+        db.session.rollback()
+        _fail(err)
+    click.echo(f"created staff #{staff.id} {username} ({', '.join(staff.roles)})")
+
+
+@demo_cli.command("load")
+def demo_load():
+    """Load the demo city (districts, streets, communities, grids, departments, staff, matrix)."""
+    from wangge.extensions import db
+
+    from .demo import demo_loaded, load_demo
+
+    if demo_loaded(db.session):
+        click.echo("demo already loaded")
+        return
+    summary = load_demo(db.session, echo=lambda m: click.echo(m, err=True))
+    db.session.commit()
+    click.echo(f"demo loaded: {summary}")
+
+
+def register(app) -> None:
+    for group in (grid_cli, matrix_cli, catalog_cli, calendar_cli, staff_cli, demo_cli):
+        app.cli.add_command(group)

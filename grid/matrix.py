@@ -1,0 +1,162 @@
+"""Responsibility matrix: (category, grid or any ancestor) -> department; most specific wins."""
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+
+from wangge.errors import ApiError, NotFound, validation_error
+from wangge.i18n import t
+
+from .grids import chain, get_current
+from .models import EVERYWHERE, Category, Department, Grid, Responsibility
+
+CSV_COLUMNS = ["category_code", "grid_code", "department_code", "note",
+               "category_name", "grid_name", "department_name"]
+
+
+@dataclass
+class Explanation:
+    category_code: str
+    grid: Grid | None
+    department: Department | None
+    rule: Responsibility | None
+    checked: list[dict]
+
+    def to_dict(self, lang: str = "zh") -> dict:
+        dept = self.department
+        return {
+            "category_code": self.category_code,
+            "grid_code": self.grid.code if self.grid else None,
+            "department": None if dept is None else {"id": dept.id, "code": dept.code, "name": dept.name},
+            "rule_id": self.rule.id if self.rule else None,
+            "checked": self.checked,
+            "reason": self.sentence(lang),
+        }
+
+    def sentence(self, lang: str) -> str:
+        if self.rule is None:
+            return ("没有适用的责任规则（已检查：" if lang == "zh" else "No rule applies (checked: ") + \
+                ", ".join(c["grid_code"] for c in self.checked) + ("）" if lang == "zh" else ")")
+        where = self.rule.grid_code
+        if lang == "zh":
+            scope = "全域" if where == EVERYWHERE else f"网格 {where}"
+            return f"类别 {self.category_code} 在{scope}的责任规则指定 {self.department.name}（最具体的匹配）"
+        scope = "everywhere" if where == EVERYWHERE else f"grid {where}"
+        return f"The rule for category {self.category_code} on {scope} names {self.department.name} (most specific match)"
+
+
+def explain(session, category_code: str, grid: Grid | None) -> Explanation:
+    if session.get(Category, category_code) is None:
+        raise NotFound("category", category_code)
+    levels = chain(session, grid) if grid is not None else []
+    candidates = [g.code for g in reversed(levels)] + [EVERYWHERE]
+    rules = {r.grid_code: r for r in session.scalars(
+        select(Responsibility).where(Responsibility.category_code == category_code,
+                                     Responsibility.grid_code.in_(candidates)))}
+    checked, chosen = [], None
+    names = {g.code: (g.name, g.level) for g in levels}
+    for code in candidates:
+        rule = rules.get(code)
+        name, level = names.get(code, (None, None))
+        checked.append({"grid_code": code, "grid_name": name, "level": level,
+                        "department_code": rule.department.code if rule else None,
+                        "chosen": rule is not None and chosen is None})
+        if rule is not None and chosen is None:
+            chosen = rule
+    return Explanation(category_code, grid, chosen.department if chosen else None, chosen, checked)
+
+
+def set_rule(session, category_code: str, grid_code: str, department_code: str, note=None) -> Responsibility:
+    _require_refs(session, category_code, grid_code, department_code)
+    dept = session.scalar(select(Department).where(Department.code == department_code))
+    rule = session.scalar(select(Responsibility).where(Responsibility.category_code == category_code,
+                                                       Responsibility.grid_code == grid_code))
+    if rule is None:
+        rule = Responsibility(category_code=category_code, grid_code=grid_code)
+        session.add(rule)
+    rule.department_id, rule.note = dept.id, note
+    rule.department = dept
+    session.flush()
+    return rule
+
+
+def _require_refs(session, category_code, grid_code, department_code) -> None:
+    if session.get(Category, category_code) is None:
+        raise NotFound("category", category_code)
+    if grid_code != EVERYWHERE:
+        get_current(session, grid_code)
+    if session.scalar(select(Department.id).where(Department.code == department_code)) is None:
+        raise NotFound("department", department_code)
+
+
+def import_csv(session, fp, *, replace: bool = False,
+               progress: Callable[[int], None] | None = None) -> dict:
+    """All rows checked first; any bad row means nothing is written."""
+    reader = csv.DictReader(fp)
+    missing = {"category_code", "grid_code", "department_code"} - set(reader.fieldnames or [])
+    if missing:
+        raise validation_error({"columns": [f"missing column(s): {', '.join(sorted(missing))}"]})
+    rows = list(reader)
+    categories = set(session.scalars(select(Category.code)))
+    grids = set(session.scalars(select(Grid.code).where(Grid.valid_to.is_(None)))) | {EVERYWHERE}
+    depts = {d.code: d for d in session.scalars(select(Department))}
+    errors, seen = [], {}
+    for line, row in enumerate(rows, start=2):
+        row = {k: (v or "").strip() for k, v in row.items() if k}
+        for column, known in (("category_code", categories), ("grid_code", grids), ("department_code", depts)):
+            if row[column] not in known:
+                errors.append({"line": line, "column": column, "value": row[column],
+                               "message": t("not_found", what=t(column.removesuffix("_code")),
+                                            key=row[column] or "''")})
+        key = (row["category_code"], row["grid_code"])
+        if key in seen:
+            errors.append({"line": line, "column": "grid_code", "value": row["grid_code"],
+                           "message": f"duplicate of line {seen[key]}"})
+        seen.setdefault(key, line)
+    if errors:
+        raise ApiError("invalid_rows", status=422, count=len({e["line"] for e in errors}), details=errors)
+    existing = {(r.category_code, r.grid_code): r for r in session.scalars(select(Responsibility))}
+    created = updated = unchanged = 0
+    for n, row in enumerate(rows, 1):
+        key = (row["category_code"].strip(), row["grid_code"].strip())
+        dept = depts[row["department_code"].strip()]
+        note = (row.get("note") or "").strip() or None
+        rule = existing.get(key)
+        if rule is None:
+            session.add(Responsibility(category_code=key[0], grid_code=key[1], department_id=dept.id, note=note))
+            created += 1
+        elif (rule.department_id, rule.note) != (dept.id, note):
+            rule.department_id, rule.note = dept.id, note
+            updated += 1
+        else:
+            unchanged += 1
+        if progress and n % 500 == 0:
+            progress(500)
+    if progress:
+        progress(len(rows) % 500)
+    removed = 0
+    if replace:
+        stale = [r.id for k, r in existing.items() if k not in seen]
+        if stale:
+            removed = session.execute(delete(Responsibility).where(Responsibility.id.in_(stale))).rowcount
+    session.flush()
+    return {"created": created, "updated": updated, "unchanged": unchanged, "removed": removed}
+
+
+def export_csv(session, fp) -> int:
+    categories = {c.code: c.name_zh for c in session.scalars(select(Category))}
+    grid_names = dict(session.execute(select(Grid.code, Grid.name).where(Grid.valid_to.is_(None))).all())
+    writer = csv.DictWriter(fp, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    rules = session.scalars(select(Responsibility).order_by(Responsibility.category_code,
+                                                             Responsibility.grid_code)).all()
+    for r in rules:
+        writer.writerow({"category_code": r.category_code, "grid_code": r.grid_code,
+                         "department_code": r.department.code, "note": r.note or "",
+                         "category_name": categories.get(r.category_code, ""),
+                         "grid_name": grid_names.get(r.grid_code, "全域" if r.grid_code == EVERYWHERE else ""),
+                         "department_name": r.department.name})
+    return len(rules)

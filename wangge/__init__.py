@@ -1,0 +1,101 @@
+"""Wangge (网格): grid-based community governance. ``create_app`` is the app factory."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, send_from_directory
+
+from .config import Settings
+
+__version__ = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(settings.flask_config())
+    app.config.update(settings.extra)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    from .extensions import api, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
+    _init_api_docs(app)
+    api.init_app(app)
+
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
+    _register_blueprints(app, api)
+    _commit_at_the_edge(app)
+
+    from .cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).parent / "migrations"
+
+
+def _init_api_docs(app: Flask) -> None:
+    import swagger_ui_bundle
+
+    app.config.update({
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        # Served from the installed package, so the docs page works on offline intranets.
+        "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+        "API_SPEC_OPTIONS": {
+            "info": {"description": "网格化社会治理：网格、部门、人员、类别、责任矩阵、时限与工作日历。"
+                                    " Errors: {status, code, message, fields}."},
+            "components": {"securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    })
+
+    from .auth import public
+
+    @app.route("/api/docs/assets/<path:filename>")
+    @public
+    def swagger_assets(filename):
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+    @app.route("/healthz")
+    @public
+    def healthz():
+        return jsonify({"status": "ok"})
+
+
+def _register_blueprints(app: Flask, api) -> None:
+    from grid.api import blueprints as grid_blueprints
+
+    for bp in grid_blueprints:
+        api.register_blueprint(bp)
+
+
+def _commit_at_the_edge(app: Flask) -> None:
+    """One commit per request: services flush, the edge commits or rolls back."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from .errors import ApiError
+    from .extensions import db
+
+    @app.after_request
+    def _finish(response):
+        if response.status_code >= 400:
+            db.session.rollback()
+            return response
+        try:
+            db.session.commit()
+        except (IntegrityError, OperationalError) as exc:
+            db.session.rollback()
+            app.logger.warning("commit failed: %s", exc)
+            err = ApiError("conflict", status=409, detail=str(getattr(exc, "orig", exc)).splitlines()[0])
+            return jsonify(err.to_dict()), 409
+        return response

@@ -1,0 +1,65 @@
+"""Bearer-token authentication and the role check every endpoint declares.
+
+Each view is decorated with ``@requires(*roles)`` or ``@public``; a test walks the URL
+map and fails if any endpoint has neither.
+"""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, request
+
+from .errors import ApiError
+from .extensions import db
+from .i18n import current_language
+
+PUBLIC_ATTR = "_wangge_public"
+ROLES_ATTR = "_wangge_roles"
+
+
+def _bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ApiError("unauthorized", status=401)
+    return secret.strip()
+
+
+def current_token():
+    from grid.accounts import resolve_token
+
+    token = getattr(g, "token", None)
+    if token is None:
+        token = resolve_token(db.session, _bearer())
+        g.token = token
+        g.staff = token.staff
+    return token
+
+
+def requires(*roles: str):
+    """Allow signed-in staff holding any of ``roles`` (no roles: any signed-in staff)."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            staff = current_token().staff
+            if roles and not staff.has_role(*roles):
+                from grid.roles import ROLE_NAMES
+                index = 0 if current_language() == "zh" else 1
+                names = "、".join(ROLE_NAMES[r][index] for r in roles)
+                raise ApiError("forbidden_role", status=403, roles=names)
+            return view(*args, **kwargs)
+
+        setattr(wrapper, ROLES_ATTR, roles)
+        return wrapper
+
+    return decorate
+
+
+def public(view):
+    setattr(view, PUBLIC_ATTR, True)
+    return view
+
+
+def current_staff():
+    return current_token().staff

@@ -1,0 +1,100 @@
+"""Configuration from ``WANGGE_*`` environment variables.
+
+No database URL means the embedded default: a SQLite file under ``./var/`` with
+background jobs run inline. A ``postgresql://`` URL plus a Redis URL selects the
+production parts (PostGIS storage, rq workers).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PREFIX = "WANGGE_"
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Settings:
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: str = "dev-only-secret-change-me"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    timezone: str = "Asia/Shanghai"
+    language: str = "zh"
+    working_hours: str = "08:00-12:00,14:00-18:00"
+    grid_code_rule: str = "free"  # "free" | "national"
+    grid_seq_digits: str = "2,3"
+    token_ttl_hours: int = 12
+    index_check_seconds: float = 2.0
+    queue_name: str = "wangge"
+    jobs_inline: bool | None = None
+    load_demo: bool = True
+    data_dir: str = "var"
+    testing: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
+        env = os.environ if env is None else env
+        values: dict = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            if f.type in ("int",):
+                values[f.name] = int(raw)
+            elif f.type in ("float",):
+                values[f.name] = float(raw)
+            elif f.type in ("bool", "bool | None"):
+                values[f.name] = _bool(raw)
+            else:
+                values[f.name] = raw
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def embedded(self) -> bool:
+        return not self.database_url or self.database_url.startswith("sqlite")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgres://"):
+                url = "postgresql://" + url[len("postgres://"):]
+            return url
+        path = Path(self.data_dir).resolve() / "wangge.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+
+    @property
+    def run_jobs_inline(self) -> bool:
+        if self.jobs_inline is not None:
+            return self.jobs_inline
+        return not self.redis_url
+
+    @property
+    def seq_digits(self) -> tuple[int, ...]:
+        return tuple(int(x) for x in self.grid_seq_digits.split(",") if x.strip())
+
+    def flask_config(self) -> dict:
+        return {
+            "SECRET_KEY": self.secret_key,
+            "SQLALCHEMY_DATABASE_URI": self.sqlalchemy_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "TESTING": self.testing,
+            "API_TITLE": "Wangge 网格",
+            "API_VERSION": "v1",
+            "OPENAPI_VERSION": "3.0.3",
+            "OPENAPI_URL_PREFIX": "/api",
+            "OPENAPI_JSON_PATH": "openapi.json",
+            "JSON_SORT_KEYS": False,
+            "WANGGE": self,
+        }

@@ -1,0 +1,112 @@
+"""One error format for every endpoint.
+
+``{"status": 422, "code": "validation_error", "message": "...", "fields": {"lon": ["..."]}}``
+``code`` is stable and machine-readable; ``message`` is a sentence in the user's language.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify
+from werkzeug.exceptions import HTTPException
+
+from .i18n import field_message, t
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    status = 400
+
+    def __init__(self, code: str, message: str | None = None, *, status: int | None = None,
+                 fields: dict | None = None, details: dict | list | None = None, **params):
+        super().__init__(code)
+        self.code = code
+        self.status = status or self.status
+        self.params = params
+        self._message = message
+        self.fields = fields
+        self.details = details
+
+    @property
+    def message(self) -> str:
+        return self._message or t(self.code, **self.params)
+
+    def to_dict(self) -> dict:
+        body = {"status": self.status, "code": self.code, "message": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+class NotFound(ApiError):
+    status = 404
+
+    def __init__(self, what: str, key):
+        super().__init__("not_found", what=t(what), key=key)
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+def _flatten_messages(messages) -> dict:
+    """webargs nests errors by location (json/query/...); users care about field names."""
+    flat: dict = {}
+    for location, errors in (messages or {}).items():
+        if isinstance(errors, dict) and location in {"json", "query", "form", "files", "headers", "view_args", "json_or_form"}:
+            for name, msgs in errors.items():
+                flat[name] = _localise(msgs)
+        else:
+            flat[location] = _localise(errors)
+    return flat
+
+
+def _localise(msgs):
+    if isinstance(msgs, list):
+        return [field_message(m) if isinstance(m, str) else _localise(m) for m in msgs]
+    if isinstance(msgs, dict):
+        return {k: _localise(v) for k, v in msgs.items()}
+    return field_message(msgs) if isinstance(msgs, str) else msgs
+
+
+def validation_error(fields: dict) -> ApiError:
+    """A 422 naming each bad field; ``fields`` maps field name to a list of messages."""
+    err = ApiError("validation_error", status=422, fields=fields)
+    err.params = {"fields": "、".join(str(k) for k in fields)}
+    return err
+
+
+HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden_role", 404: "route_not_found",
+    405: "method_not_allowed", 409: "conflict", 429: "rate_limited",
+}
+
+
+def register_error_handlers(app) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError):
+        return jsonify(err.to_dict()), err.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        data = getattr(err, "data", None) or {}
+        if err.code == 422 and "messages" in data:
+            api_err = validation_error(_flatten_messages(data["messages"]))
+        else:
+            code = HTTP_CODES.get(err.code, "bad_request" if (err.code or 500) < 500 else "internal_error")
+            api_err = ApiError(code, status=err.code, roles="", detail=err.description or "")
+            if code in ("forbidden_role", "conflict"):
+                api_err._message = err.description
+        return jsonify(api_err.to_dict()), err.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        log.exception("unhandled error")
+        return jsonify(ApiError("internal_error", status=500).to_dict()), 500

@@ -1,0 +1,111 @@
+"""User-facing text: Chinese by default, English on request.
+
+The language comes from ``?lang=``, then the signed-in staff member's preference,
+then ``Accept-Language``, then ``WANGGE_LANGUAGE``.
+"""
+from __future__ import annotations
+
+from flask import current_app, g, has_request_context, request
+
+SUPPORTED = ("zh", "en")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    # errors
+    "validation_error": {"zh": "提交的内容有误：{fields}", "en": "Invalid input: {fields}"},
+    "bad_request": {"zh": "请求格式有误", "en": "Malformed request"},
+    "unauthorized": {"zh": "请先登录（缺少或无效的访问令牌）", "en": "Sign in first (missing or invalid access token)"},
+    "token_expired": {"zh": "访问令牌已过期，请重新登录", "en": "The access token has expired; sign in again"},
+    "token_revoked": {"zh": "访问令牌已注销，请重新登录", "en": "The access token was revoked; sign in again"},
+    "bad_credentials": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
+    "account_disabled": {"zh": "账号已停用", "en": "This account is disabled"},
+    "forbidden_role": {"zh": "该操作需要以下角色之一：{roles}", "en": "This needs one of these roles: {roles}"},
+    "not_found": {"zh": "找不到{what}：{key}", "en": "No {what} found: {key}"},
+    "route_not_found": {"zh": "没有这个接口", "en": "No such endpoint"},
+    "method_not_allowed": {"zh": "该接口不支持此请求方法", "en": "Method not allowed on this endpoint"},
+    "conflict": {"zh": "操作冲突：{detail}", "en": "Conflict: {detail}"},
+    "already_exists": {"zh": "{what}已存在：{key}", "en": "{what} already exists: {key}"},
+    "rate_limited": {"zh": "请求过于频繁，请稍后再试", "en": "Too many requests; try again later"},
+    "internal_error": {"zh": "服务器内部错误", "en": "Internal server error"},
+    "point_outside": {"zh": "该位置不在任何网格内（经度 {lon}，纬度 {lat}）", "en": "The point ({lon}, {lat}) is outside every grid"},
+    "invalid_crs": {"zh": "不支持的坐标系：{value}（可用：wgs84、gcj02、bd09）", "en": "Unsupported coordinate system: {value} (use wgs84, gcj02 or bd09)"},
+    "invalid_features": {"zh": "{count} 个图斑有误，未写入任何数据", "en": "{count} feature(s) are invalid; nothing was written"},
+    "invalid_rows": {"zh": "{count} 行有误，未写入任何数据", "en": "{count} row(s) are invalid; nothing was written"},
+    "invalid_file": {"zh": "文件无法读取：{detail}", "en": "Cannot read the file: {detail}"},
+    "in_use": {"zh": "{what}仍在使用中：{detail}", "en": "{what} is still in use: {detail}"},
+    # nouns
+    "grid": {"zh": "网格", "en": "grid"},
+    "department": {"zh": "部门", "en": "department"},
+    "staff": {"zh": "人员", "en": "staff member"},
+    "category": {"zh": "问题类别", "en": "category"},
+    "rule": {"zh": "责任规则", "en": "responsibility rule"},
+    "calendar_day": {"zh": "日历设置", "en": "calendar entry"},
+    "time_limit": {"zh": "时限", "en": "time limit"},
+    # feature problems (geo.validate reasons)
+    "missing_code": {"zh": "缺少编码", "en": "missing code"},
+    "missing_geometry": {"zh": "缺少几何图形", "en": "missing geometry"},
+    "not_polygon": {"zh": "不是面（Polygon/MultiPolygon）", "en": "not a Polygon/MultiPolygon"},
+    "empty": {"zh": "几何为空", "en": "empty geometry"},
+    "coordinates_out_of_range": {"zh": "坐标超出范围", "en": "coordinates out of range"},
+    "self_intersection": {"zh": "自相交", "en": "self-intersection"},
+    "invalid_geometry": {"zh": "几何无效", "en": "invalid geometry"},
+    "duplicate_code": {"zh": "编码重复", "en": "duplicate code"},
+    "bad_code_shape": {"zh": "编码格式不符合国家编码规则", "en": "code does not follow the national code rule"},
+    "code_not_under_parent": {"zh": "编码不以上级编码开头", "en": "code does not start with its parent's code"},
+    "unknown_level": {"zh": "未知层级", "en": "unknown level"},
+    "unknown_parent": {"zh": "上级网格不存在", "en": "parent grid does not exist"},
+}
+
+# marshmallow's built-in messages, so field errors read naturally in Chinese.
+FIELD_MESSAGES_ZH = {
+    "Missing data for required field.": "必填",
+    "Not a valid number.": "不是有效的数字",
+    "Not a valid integer.": "不是有效的整数",
+    "Not a valid string.": "不是有效的字符串",
+    "Not a valid boolean.": "不是有效的布尔值",
+    "Not a valid date.": "不是有效的日期（YYYY-MM-DD）",
+    "Not a valid datetime.": "不是有效的时间（ISO-8601）",
+    "Not a valid list.": "不是有效的列表",
+    "Field may not be null.": "不能为空",
+    "Unknown field.": "未知字段",
+    "Invalid input type.": "类型错误",
+    "Invalid value.": "取值无效",
+    "Shorter than minimum length 1.": "不能为空",
+}
+
+
+def current_language() -> str:
+    if not has_request_context():
+        return _default()
+    lang = request.args.get("lang")
+    if lang in SUPPORTED:
+        return lang
+    staff = getattr(g, "staff", None)
+    if staff is not None and getattr(staff, "language", None) in SUPPORTED:
+        return staff.language
+    best = request.accept_languages.best_match(["zh", "zh-CN", "en"])
+    if best:
+        return "en" if best.startswith("en") else "zh"
+    return _default()
+
+
+def _default() -> str:
+    try:
+        return current_app.config["WANGGE"].language
+    except (RuntimeError, KeyError):
+        return "zh"
+
+
+def t(key: str, lang: str | None = None, **params) -> str:
+    lang = lang or current_language()
+    entry = MESSAGES.get(key)
+    if entry is None:
+        return key
+    text = entry.get(lang) or entry["zh"]
+    return text.format(**params) if params else text
+
+
+def field_message(message: str, lang: str | None = None) -> str:
+    lang = lang or current_language()
+    if lang == "zh":
+        return FIELD_MESSAGES_ZH.get(message, message)
+    return message

@@ -1,0 +1,53 @@
+"""Background work: rq on Redis in production, run inline in the embedded default."""
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+
+log = logging.getLogger(__name__)
+
+
+def settings():
+    return current_app.config["WANGGE"]
+
+
+def redis_connection(url: str | None = None):
+    from redis import Redis
+
+    return Redis.from_url(url or settings().redis_url)
+
+
+def queue(name: str | None = None):
+    from rq import Queue
+
+    s = settings()
+    return Queue(name or s.queue_name, connection=redis_connection(s.redis_url))
+
+
+def enqueue(func, *args, job_id: str | None = None, **kwargs):
+    """Run ``func`` in a worker, or right now when jobs run inline.
+
+    The function must be importable by path and create its own app context
+    (see ``wangge.jobs.with_app``)."""
+    if settings().run_jobs_inline:
+        return func(*args, **kwargs)
+    return queue().enqueue(func, *args, job_id=job_id, **kwargs)
+
+
+def with_app(func):
+    """Give a job an app context when it runs in an rq worker (outside any request)."""
+    from functools import wraps
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        from flask import has_app_context
+
+        if has_app_context():
+            return func(*args, **kwargs)
+        from . import create_app
+
+        with create_app().app_context():
+            return func(*args, **kwargs)
+
+    return wrapper

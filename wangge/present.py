@@ -1,0 +1,17 @@
+"""Presentation helpers shared by the API modules."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app, g, has_request_context
+
+
+def user_zone() -> str:
+    staff = getattr(g, "staff", None) if has_request_context() else None
+    return getattr(staff, "timezone", None) or current_app.config["WANGGE"].timezone
+
+
+def local_iso(value: datetime | None) -> str | None:
+    """ISO-8601 with the offset of the user's zone (stored values are UTC)."""
+    return None if value is None else value.astimezone(ZoneInfo(user_zone())).isoformat()
