@@ -38,7 +38,9 @@ class CodeRule:
             raise ValueError(f"unknown code rule mode {self.mode!r}; expected 'free' or 'national'")
         digits = tuple(int(d) for d in self.grid_seq_digits)  # accept lists from config
         if not digits or any(d < 1 for d in digits):
-            raise ValueError(f"grid_seq_digits must be positive integers, got {self.grid_seq_digits!r}")
+            raise ValueError(
+                f"grid_seq_digits must be positive integers, got {self.grid_seq_digits!r}"
+            )
         object.__setattr__(self, "grid_seq_digits", digits)
 
     def national_lengths(self, level: str | None) -> set[int]:
@@ -50,7 +52,9 @@ class CodeRule:
         return grid if level == "grid" else {_NATIONAL_LENGTHS[level]}
 
 
-def check_code(code: str | None, level: str | None, parent_code: str | None, rule: CodeRule) -> str | None:
+def check_code(
+    code: str | None, level: str | None, parent_code: str | None, rule: CodeRule
+) -> str | None:
     """Return a machine reason ("bad_code_shape", "code_not_under_parent") or None if fine.
 
     Raises ValueError for an unknown level (callers report that as "unknown_level").

@@ -72,8 +72,18 @@ def _parse_geometry(obj):
         return None
 
 
-def _feature(index, props, geometry, *, code_field, name_field, level_field, parent_field,
-             default_level, default_parent) -> GridFeature:
+def _feature(
+    index,
+    props,
+    geometry,
+    *,
+    code_field,
+    name_field,
+    level_field,
+    parent_field,
+    default_level,
+    default_parent,
+) -> GridFeature:
     return GridFeature(
         index=index,
         code=_text(_get(props, code_field)),
@@ -88,9 +98,17 @@ def _feature(index, props, geometry, *, code_field, name_field, level_field, par
 # --- GeoJSON -------------------------------------------------------------------------
 
 
-def read_geojson_obj(obj: dict, *, code_field="code", name_field="name", level_field="level",
-                     parent_field="parent", default_level=None, default_parent=None,
-                     encoding=None) -> list[GridFeature]:
+def read_geojson_obj(
+    obj: dict,
+    *,
+    code_field="code",
+    name_field="name",
+    level_field="level",
+    parent_field="parent",
+    default_level=None,
+    default_parent=None,
+    encoding=None,
+) -> list[GridFeature]:
     """Features from an already-parsed GeoJSON FeatureCollection (`encoding` is ignored)."""
     if not isinstance(obj, dict) or obj.get("type") != "FeatureCollection":
         got = obj.get("type") if isinstance(obj, dict) else type(obj).__name__
@@ -104,11 +122,19 @@ def read_geojson_obj(obj: dict, *, code_field="code", name_field="name", level_f
             raise GeoFormatError(f"feature #{i} is not a GeoJSON Feature object")
         props = feat.get("properties")
         props = dict(props) if isinstance(props, dict) else {}
-        out.append(_feature(
-            i, props, _parse_geometry(feat.get("geometry")),
-            code_field=code_field, name_field=name_field, level_field=level_field,
-            parent_field=parent_field, default_level=default_level, default_parent=default_parent,
-        ))
+        out.append(
+            _feature(
+                i,
+                props,
+                _parse_geometry(feat.get("geometry")),
+                code_field=code_field,
+                name_field=name_field,
+                level_field=level_field,
+                parent_field=parent_field,
+                default_level=default_level,
+                default_parent=default_parent,
+            )
+        )
     return out
 
 
@@ -131,15 +157,23 @@ def read_geojson(path, *, encoding=None, **kwargs) -> list[GridFeature]:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise GeoFormatError(f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+        raise GeoFormatError(
+            f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}"
+        ) from exc
     return read_geojson_obj(obj, **kwargs)
 
 
 # --- Shapefile -----------------------------------------------------------------------
 
 # Code pages seen in .cpg files written by ArcGIS/QGIS/Chinese tools.
-_CPG_ALIASES = {"936": "gbk", "ansi 936": "gbk", "cp936": "gbk", "gb2312": "gbk",
-                "65001": "utf-8", "utf8": "utf-8"}
+_CPG_ALIASES = {
+    "936": "gbk",
+    "ansi 936": "gbk",
+    "cp936": "gbk",
+    "gb2312": "gbk",
+    "65001": "utf-8",
+    "utf8": "utf-8",
+}
 
 
 def _sibling(path: Path, ext: str) -> Path | None:
@@ -198,9 +232,17 @@ def _read_shp_records(shp_path: Path, dbf_path: Path, encoding: str):
         ]
 
 
-def read_shapefile(path, *, code_field="code", name_field="name", level_field="level",
-                   parent_field="parent", default_level=None, default_parent=None,
-                   encoding=None) -> list[GridFeature]:
+def read_shapefile(
+    path,
+    *,
+    code_field="code",
+    name_field="name",
+    level_field="level",
+    parent_field="parent",
+    default_level=None,
+    default_parent=None,
+    encoding=None,
+) -> list[GridFeature]:
     """Read a .shp with its .dbf (and .shx if present).
 
     Attribute encoding: the `encoding` argument, else the .cpg file, else UTF-8 and,
@@ -229,9 +271,17 @@ def read_shapefile(path, *, code_field="code", name_field="name", level_field="l
             "add a .cpg file or pass the encoding"
         )
     return [
-        _feature(i, props, geom, code_field=code_field, name_field=name_field,
-                 level_field=level_field, parent_field=parent_field,
-                 default_level=default_level, default_parent=default_parent)
+        _feature(
+            i,
+            props,
+            geom,
+            code_field=code_field,
+            name_field=name_field,
+            level_field=level_field,
+            parent_field=parent_field,
+            default_level=default_level,
+            default_parent=default_parent,
+        )
         for i, (props, geom) in enumerate(rows)
     ]
 
@@ -248,14 +298,28 @@ def _is_decode_error(exc: BaseException) -> bool:
 # --- dispatch ------------------------------------------------------------------------
 
 
-def read_features(path, *, code_field="code", name_field="name", level_field="level",
-                  parent_field="parent", default_level=None, default_parent=None,
-                  encoding=None) -> list[GridFeature]:
+def read_features(
+    path,
+    *,
+    code_field="code",
+    name_field="name",
+    level_field="level",
+    parent_field="parent",
+    default_level=None,
+    default_parent=None,
+    encoding=None,
+) -> list[GridFeature]:
     """Read grid features from .geojson/.json or .shp, by file extension."""
     path = Path(path)
-    kwargs = dict(code_field=code_field, name_field=name_field, level_field=level_field,
-                  parent_field=parent_field, default_level=default_level,
-                  default_parent=default_parent, encoding=encoding)
+    kwargs = dict(
+        code_field=code_field,
+        name_field=name_field,
+        level_field=level_field,
+        parent_field=parent_field,
+        default_level=default_level,
+        default_parent=default_parent,
+        encoding=encoding,
+    )
     ext = path.suffix.lower()
     if ext in (".geojson", ".json"):
         return read_geojson(path, **kwargs)

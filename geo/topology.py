@@ -14,8 +14,9 @@ together as one record.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import shapely
@@ -63,12 +64,32 @@ class TopologyReport:
 
         return {
             "ok": self.ok,
-            "overlaps": [{"code_a": o.code_a, "code_b": o.code_b, "area_m2": round(o.area_m2, 1),
-                          "geometry": geo(o.geometry)} for o in self.overlaps],
-            "gaps": [{"parent_code": g.parent_code, "area_m2": round(g.area_m2, 1),
-                      "geometry": geo(g.geometry)} for g in self.gaps],
-            "escapes": [{"code": e.code, "parent_code": e.parent_code, "area_m2": round(e.area_m2, 1),
-                         "geometry": geo(e.geometry)} for e in self.escapes],
+            "overlaps": [
+                {
+                    "code_a": o.code_a,
+                    "code_b": o.code_b,
+                    "area_m2": round(o.area_m2, 1),
+                    "geometry": geo(o.geometry),
+                }
+                for o in self.overlaps
+            ],
+            "gaps": [
+                {
+                    "parent_code": g.parent_code,
+                    "area_m2": round(g.area_m2, 1),
+                    "geometry": geo(g.geometry),
+                }
+                for g in self.gaps
+            ],
+            "escapes": [
+                {
+                    "code": e.code,
+                    "parent_code": e.parent_code,
+                    "area_m2": round(e.area_m2, 1),
+                    "geometry": geo(e.geometry),
+                }
+                for e in self.escapes
+            ],
         }
 
 
@@ -110,12 +131,16 @@ def topology_report(items: Iterable[tuple], *, min_area_m2: float = 1.0) -> Topo
     # Overlaps: candidate pairs from one bulk STRtree query, then exact intersection.
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="intersects")
-    pairs = [(a, b) for a, b in zip(left.tolist(), right.tolist()) if a < b and group[a] == group[b]]
+    pairs = [
+        (a, b)
+        for a, b in zip(left.tolist(), right.tolist(), strict=True)
+        if a < b and group[a] == group[b]
+    ]
     if pairs:
         a_idx = np.array([p[0] for p in pairs])
         b_idx = np.array([p[1] for p in pairs])
         inters = shapely.intersection(geoms[a_idx], geoms[b_idx])
-        for (a, b), inter in zip(pairs, inters):
+        for (a, b), inter in zip(pairs, inters, strict=True):
             g, area = _significant(inter, min_area_m2)
             if g is not None:
                 ca, cb = sorted((codes[a], codes[b]), key=lambda c: (c is None, str(c)))
@@ -137,7 +162,7 @@ def topology_report(items: Iterable[tuple], *, min_area_m2: float = 1.0) -> Topo
         if g is not None:
             report.gaps.append(Gap(parent_code, area, g))
         outside = shapely.difference(geoms[kids], parent)
-        for i, diff in zip(kids, outside):
+        for i, diff in zip(kids, outside, strict=True):
             g, area = _significant(diff, min_area_m2)
             if g is not None:
                 report.escapes.append(Escape(codes[i], parent_code, area, g))

@@ -20,6 +20,7 @@ from geo.codes import LEVELS, CodeRule, check_code
 from geo.io import GridFeature
 
 POLYGONAL = ("Polygon", "MultiPolygon")
+DEFAULT_RULE = CodeRule()  # frozen, so safe to share as a default
 
 
 @dataclass
@@ -100,18 +101,22 @@ def _check_geometry(f: GridFeature, fix: bool):
             return geom, [("not_polygon", f"Geometry is a {geom.geom_type}, not a polygon.")], fixes
         dropped = _count_parts(geom) - len(parts)
         geom = _from_parts(parts)
-        fixes.append(f"kept {len(parts)} polygon part(s) of a GeometryCollection, dropped {dropped} non-polygon parts")
+        fixes.append(
+            f"kept {len(parts)} polygon part(s) of a GeometryCollection, dropped {dropped} non-polygon parts"
+        )
 
     if geom.is_empty:
         return geom, [("empty", "Geometry is empty.")], fixes
 
     if not _in_range(geom):
         minx, miny, maxx, maxy = geom.bounds
-        problems.append((
-            "coordinates_out_of_range",
-            f"Coordinates out of range: bounds ({minx:g}, {miny:g}, {maxx:g}, {maxy:g}) "
-            "exceed longitude [-180, 180] or latitude [-90, 90].",
-        ))
+        problems.append(
+            (
+                "coordinates_out_of_range",
+                f"Coordinates out of range: bounds ({minx:g}, {miny:g}, {maxx:g}, {maxy:g}) "
+                "exceed longitude [-180, 180] or latitude [-90, 90].",
+            )
+        )
         return geom, problems, fixes  # area/validity make no sense on such coordinates
 
     if not geom.is_valid:
@@ -123,10 +128,18 @@ def _check_geometry(f: GridFeature, fix: bool):
         parts = _polygonal_parts(repaired_all)
         repaired = _from_parts(parts)
         if repaired is None:
-            return geom, [(reason, f"Invalid geometry: {explanation}; repair left no polygon.")], fixes
+            return (
+                geom,
+                [(reason, f"Invalid geometry: {explanation}; repair left no polygon.")],
+                fixes,
+            )
         before, after = geodesic_area_m2(geom), geodesic_area_m2(repaired)
         what = f"made valid with make_valid: {explanation}; area changed from {before:.1f} to {after:.1f} m²"
-        dropped = _count_parts(repaired_all) - len(parts) if repaired_all.geom_type == "GeometryCollection" else 0
+        dropped = (
+            _count_parts(repaired_all) - len(parts)
+            if repaired_all.geom_type == "GeometryCollection"
+            else 0
+        )
         if dropped:
             what += f"; dropped {dropped} non-polygon parts"
         fixes.append(what)
@@ -134,7 +147,9 @@ def _check_geometry(f: GridFeature, fix: bool):
     return geom, problems, fixes
 
 
-def validate_features(features, *, rule: CodeRule = CodeRule(), fix: bool = False) -> ValidationResult:
+def validate_features(
+    features, *, rule: CodeRule = DEFAULT_RULE, fix: bool = False
+) -> ValidationResult:
     """Check every feature; with fix=True repair what can be repaired (see module doc).
 
     Features are never mutated: repaired ones are copies with the new geometry.
@@ -145,24 +160,34 @@ def validate_features(features, *, rule: CodeRule = CodeRule(), fix: bool = Fals
     first_index: dict[str, int] = {}
 
     for f in features:
+
         def report(reason: str, detail: str, f=f):
             problems.append(FeatureProblem(f.index, f.code, reason, detail))
 
         if f.code is None:
             report("missing_code", "The feature has no code.")
         elif f.code in first_index:
-            report("duplicate_code", f"Code {f.code!r} is already used by feature #{first_index[f.code]}.")
+            report(
+                "duplicate_code",
+                f"Code {f.code!r} is already used by feature #{first_index[f.code]}.",
+            )
         else:
             first_index[f.code] = f.index
 
         level_ok = f.level is None or f.level in LEVELS
         if not level_ok:
-            report("unknown_level", f"Unknown level {f.level!r}; expected one of {', '.join(LEVELS)}.")
+            report(
+                "unknown_level", f"Unknown level {f.level!r}; expected one of {', '.join(LEVELS)}."
+            )
         if f.code is not None and level_ok:
             reason = check_code(f.code, f.level, f.parent_code, rule)
             if reason:
-                report(reason, _CODE_DETAILS[reason].format(
-                    code=f.code, level=f.level or "(any)", parent=f.parent_code))
+                report(
+                    reason,
+                    _CODE_DETAILS[reason].format(
+                        code=f.code, level=f.level or "(any)", parent=f.parent_code
+                    ),
+                )
 
         geom, geom_problems, geom_fixes = _check_geometry(f, fix)
         for reason, detail in geom_problems:

@@ -1,7 +1,7 @@
 """Point-to-grid lookup from an in-process index, kept in step with the database.
 
 Every process keeps one ``geo.index.GridIndex`` of the current grids. Any change to the
-grid layer bumps ``layer_versions['grids']`` in the same transaction; a process compares
+grid layer changes ``layer_versions['grids']`` in the same transaction; a process compares
 that number with the one its index was built from (at most every
 ``WANGGE_INDEX_CHECK_SECONDS``) and rebuilds when they differ, so no restart is needed.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 from flask import current_app
@@ -26,7 +27,7 @@ LAYER = "grids"
 
 @dataclass
 class _Built:
-    version: int
+    version: str
     index: GridIndex
     ids: dict[str, int]
     checked_at: float
@@ -36,16 +37,17 @@ _lock = threading.Lock()
 _cache: dict[str, _Built] = {}
 
 
-def layer_version(session) -> int:
-    return session.scalar(select(LayerVersion.version).where(LayerVersion.name == LAYER)) or 0
+def layer_version(session) -> str:
+    return session.scalar(select(LayerVersion.version).where(LayerVersion.name == LAYER)) or ""
 
 
 def bump_layer(session) -> None:
     """Call in the transaction that changes grids (row lock serialises concurrent imports)."""
+    token = uuid.uuid4().hex
     result = session.execute(update(LayerVersion).where(LayerVersion.name == LAYER)
-                             .values(version=LayerVersion.version + 1, changed_at=utcnow()))
+                             .values(version=token, changed_at=utcnow()))
     if result.rowcount == 0:
-        session.add(LayerVersion(name=LAYER, version=1))
+        session.add(LayerVersion(name=LAYER, version=token))
     session.flush()
     invalidate(session)
 
@@ -59,7 +61,7 @@ def _key(session) -> str:
     return str(session.get_bind().engine.url)
 
 
-def _build(session, version: int) -> _Built:
+def _build(session, version: str) -> _Built:
     rows = session.execute(
         select(Grid.id, Grid.code, Grid.level, Grid.geom).where(Grid.valid_to.is_(None))
     ).all()

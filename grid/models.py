@@ -43,12 +43,14 @@ class Grid(db.Model):
 
 
 class LayerVersion(db.Model):
-    """Bumped in the same transaction as any grid change; every process compares it with
-    the version its in-memory index was built from and rebuilds when they differ."""
+    """Changed in the same transaction as any grid change; every process compares it with
+    the version its in-memory index was built from and rebuilds when they differ. A random
+    token rather than a counter: a rolled-back change can never leave a number that a later
+    change reuses for different content."""
 
     __tablename__ = "layer_versions"
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    version: Mapped[str] = mapped_column(String(32), nullable=False)
     changed_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 

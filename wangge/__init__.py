@@ -86,6 +86,13 @@ def _commit_at_the_edge(app: Flask) -> None:
     from .errors import ApiError
     from .extensions import db
 
+    @app.before_request
+    def _fresh_identity():
+        from flask import g
+
+        g.pop("token", None)
+        g.pop("staff", None)
+
     @app.after_request
     def _finish(response):
         if response.status_code >= 400:

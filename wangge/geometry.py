@@ -19,12 +19,20 @@ SRID = 4326
 class Geometry(TypeDecorator):
     impl = LargeBinary
     cache_ok = True
+    # Read by geoalchemy2's DDL hooks; the GiST index is created by our migration.
+    srid = SRID
+    dimension = 2
+    spatial_index = False
+    use_N_D_index = False
+    use_typmod = None
 
     def __init__(self, geometry_type: str = "GEOMETRY"):
         super().__init__()
         self.geometry_type = geometry_type
 
     def load_dialect_impl(self, dialect):
+        if dialect is None:  # geoalchemy2's DDL hooks probe without a dialect
+            return LargeBinary()
         if dialect.name == "postgresql":
             return dialect.type_descriptor(
                 PostGISGeometry(self.geometry_type, srid=SRID, spatial_index=False)

@@ -84,7 +84,9 @@ def test_gcj_inverse_is_iterative_not_one_step():
     assert wgs84_to_gcj02(*w) == pytest.approx((116.404, 39.915), abs=1e-7)
 
 
-CHINA_GRID = [(lon, lat) for lon in np.arange(73.5, 135.1, 3.5) for lat in np.arange(18.5, 53.6, 2.5)]
+CHINA_GRID = [
+    (lon, lat) for lon in np.arange(73.5, 135.1, 3.5) for lat in np.arange(18.5, 53.6, 2.5)
+]
 
 
 def test_round_trips_within_1m_across_china():
@@ -110,7 +112,14 @@ def test_gcj_offset_is_hundreds_of_metres():
 @pytest.mark.parametrize("p", [(-122.4194, 37.7749), (2.35, 48.85), (139.69, 35.69), (70.0, 30.0)])
 def test_out_of_china_passthrough(p):
     assert out_of_china(*p)
-    for f in (wgs84_to_gcj02, gcj02_to_wgs84, gcj02_to_bd09, bd09_to_gcj02, wgs84_to_bd09, bd09_to_wgs84):
+    for f in (
+        wgs84_to_gcj02,
+        gcj02_to_wgs84,
+        gcj02_to_bd09,
+        bd09_to_gcj02,
+        wgs84_to_bd09,
+        bd09_to_wgs84,
+    ):
         assert f(*p) == p
 
 
@@ -119,11 +128,21 @@ def test_out_of_china_box():
     assert out_of_china(72.0, 30.0) and out_of_china(100.0, 56.0) and out_of_china(100.0, 0.5)
 
 
-@pytest.mark.parametrize("alias,canon", [
-    ("wgs84", "wgs84"), ("WGS-84", "wgs84"), ("EPSG:4326", "wgs84"), ("4326", "wgs84"),
-    ("gcj02", "gcj02"), ("GCJ-02", "gcj02"), ("bd09", "bd09"), ("BD-09", "bd09"),
-    ("bd09ll", "bd09"), (" Gcj02 ", "gcj02"),
-])
+@pytest.mark.parametrize(
+    "alias,canon",
+    [
+        ("wgs84", "wgs84"),
+        ("WGS-84", "wgs84"),
+        ("EPSG:4326", "wgs84"),
+        ("4326", "wgs84"),
+        ("gcj02", "gcj02"),
+        ("GCJ-02", "gcj02"),
+        ("bd09", "bd09"),
+        ("BD-09", "bd09"),
+        ("bd09ll", "bd09"),
+        (" Gcj02 ", "gcj02"),
+    ],
+)
 def test_parse_crs_aliases(alias, canon):
     assert parse_crs(alias) == canon
 
@@ -143,8 +162,10 @@ def test_convert_point_dispatch_and_noop():
 
 
 def test_convert_geometry_matches_points():
-    poly = shapely.Polygon([(121.47, 31.23), (121.48, 31.23), (121.48, 31.24), (121.47, 31.24)],
-                           holes=[[(121.472, 31.232), (121.474, 31.232), (121.474, 31.234)]])
+    poly = shapely.Polygon(
+        [(121.47, 31.23), (121.48, 31.23), (121.48, 31.24), (121.47, 31.24)],
+        holes=[[(121.472, 31.232), (121.474, 31.232), (121.474, 31.234)]],
+    )
     multi = shapely.MultiPolygon([poly, shapely.box(121.5, 31.2, 121.51, 31.21)])
     for src, dst in [("wgs84", "gcj02"), ("gcj02", "wgs84"), ("wgs84", "bd09"), ("bd09", "wgs84")]:
         out = convert_geometry(multi, src, dst)
@@ -159,7 +180,9 @@ def test_convert_geometry_matches_points():
 def test_convert_geometry_array_is_fast():
     import time
 
-    boxes = shapely.box(np.linspace(100, 120, 100_000), 30.0, np.linspace(100, 120, 100_000) + 0.001, 30.001)
+    boxes = shapely.box(
+        np.linspace(100, 120, 100_000), 30.0, np.linspace(100, 120, 100_000) + 0.001, 30.001
+    )
     t = time.perf_counter()
     out = convert_geometry(boxes, "gcj02", "wgs84")
     elapsed = time.perf_counter() - t

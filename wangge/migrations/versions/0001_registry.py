@@ -83,13 +83,13 @@ def upgrade():
 
     op.create_table('layer_versions',
     sa.Column('name', sa.String(length=32), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('version', sa.String(length=32), nullable=False),
     sa.Column('changed_at', wangge.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_layer_versions'))
     )
-    op.bulk_insert(sa.table('layer_versions', sa.column('name', sa.String), sa.column('version', sa.Integer),
+    op.bulk_insert(sa.table('layer_versions', sa.column('name', sa.String), sa.column('version', sa.String),
                             sa.column('changed_at', wangge.timeutil.UTCDateTime())),
-                   [{'name': 'grids', 'version': 0, 'changed_at': datetime.now(UTC)}])
+                   [{'name': 'grids', 'version': 'initial', 'changed_at': datetime.now(UTC)}])
     op.create_table('time_limits',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('category_code', sa.String(length=32), nullable=False),

@@ -1,0 +1,187 @@
+"""Test fixtures.
+
+A real PostGIS database is created once per run (migrations applied), each test runs in a
+savepoint inside one outer transaction that is rolled back, and Redis is a real server
+(database 15 by default, flushed per test that asks for it). Unit tests that need neither
+never touch these fixtures.
+
+Environment: WANGGE_TEST_PG_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres),
+WANGGE_TEST_REDIS_URL (default redis://127.0.0.1:6379/15).
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+ADMIN_URL = os.environ.get("WANGGE_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("WANGGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def shared_file(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared is only beside the project in its own CI and dev machines)")
+    return path
+
+
+def _admin_execute(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def _database_url(name: str) -> str:
+    return f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_template():
+    """A migrated database with the default catalog that nobody stays connected to, so
+    ``CREATE DATABASE ... TEMPLATE`` can copy it in a fraction of a second."""
+    from wangge import create_app
+    from wangge.cli import upgrade_database
+    from wangge.extensions import db
+
+    name = f"wangge_tpl_{RUN_ID}"
+    _admin_execute(f'CREATE DATABASE "{name}"')
+    app = create_app(make_settings(_database_url(name)))
+    with app.app_context():
+        upgrade_database()
+        from grid.catalog import load_catalog
+
+        load_catalog(db.session)
+        db.session.commit()
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+    yield name
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _copy_template(template: str, suffix: str) -> str:
+    name = f"wangge_test_{RUN_ID}_{suffix}"
+    _admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return name
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_template):
+    name = _copy_template(pg_template, "main")
+    yield _database_url(name)
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh_pg_url(pg_template):
+    """A database of its own for tests whose work is committed (CLI runs, concurrency)."""
+    name = _copy_template(pg_template, uuid.uuid4().hex[:6])
+    yield _database_url(name)
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def run_cli():
+    """Run ``python -m wangge ARGS`` as a user would, against the given database URL."""
+    import subprocess
+    import sys
+
+    def _run(database_url: str, *args: str, check: bool = True, **env_extra):
+        env = {**os.environ, "WANGGE_DATABASE_URL": database_url, "WANGGE_REDIS_URL": REDIS_URL,
+               "WANGGE_INDEX_CHECK_SECONDS": "0", **env_extra}
+        proc = subprocess.run([sys.executable, "-m", "wangge", *args], capture_output=True, text=True,
+                              env=env, cwd=ROOT, timeout=300)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"wangge {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    return _run
+
+
+def make_settings(database_url: str, **overrides):
+    from wangge.config import Settings
+
+    values = dict(database_url=database_url, redis_url=REDIS_URL, testing=True, index_check_seconds=0,
+                  load_demo=False, jobs_inline=False)
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def app(pg_url):
+    from wangge import create_app
+    from wangge.extensions import db
+
+    app = create_app(make_settings(pg_url))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+@pytest.fixture
+def db_session(app):
+    """A savepoint per test inside one outer transaction that is always rolled back."""
+    from wangge.extensions import db
+
+    ctx = app.app_context()
+    ctx.push()
+    engines = db._app_engines[app]
+    engine = engines[None]
+    connection = engine.connect()
+    outer = connection.begin()
+    engines[None] = connection
+    db.session.remove()
+    db.session.configure(join_transaction_mode="create_savepoint")
+    try:
+        yield db.session
+    finally:
+        db.session.remove()
+        db.session.configure(join_transaction_mode="conservative_savepoint")
+        engines[None] = engine
+        outer.rollback()
+        connection.close()
+        ctx.pop()
+
+
+@pytest.fixture
+def client(app, db_session):
+    return app.test_client()
+
+
+@pytest.fixture
+def redis_conn():
+    from redis import Redis
+
+    conn = Redis.from_url(REDIS_URL)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
+@pytest.fixture
+def login(db_session):
+    """``login("dispatcher")`` -> Authorization headers for a new staff member with those roles."""
+    from grid.accounts import issue_token
+    from tests.factories import StaffFactory
+
+    def _login(*roles, **staff_fields):
+        staff = StaffFactory(roles=list(roles), **staff_fields)
+        secret, _ = issue_token(db_session, staff, ttl_hours=1)
+        return {"Authorization": f"Bearer {secret}"}
+
+    return _login
+
+
+@pytest.fixture
+def admin(login):
+    return login("admin")
