@@ -13,7 +13,15 @@ from geo.io import GridFeature
 from .accounts import hash_password
 from .catalog import load_catalog
 from .grids import import_features
-from .models import EVERYWHERE, Category, Department, GridAssignment, Responsibility, Staff, StaffRole
+from .models import (
+    EVERYWHERE,
+    Category,
+    Department,
+    GridAssignment,
+    Responsibility,
+    Staff,
+    StaffRole,
+)
 
 DEMO_PASSWORD = "wangge-demo"
 DISTRICT = ("310101", "示范区")

@@ -177,15 +177,10 @@ def test_convert_geometry_matches_points():
     assert convert_geometry(poly, "wgs84", "WGS84") is poly
 
 
-def test_convert_geometry_array_is_fast():
-    import time
-
+def test_convert_geometry_array_of_100k():
     boxes = shapely.box(
         np.linspace(100, 120, 100_000), 30.0, np.linspace(100, 120, 100_000) + 0.001, 30.001
     )
-    t = time.perf_counter()
     out = convert_geometry(boxes, "gcj02", "wgs84")
-    elapsed = time.perf_counter() - t
     assert len(out) == 100_000 and out[0].geom_type == "Polygon"
-    assert elapsed < 10  # typically well under a second; generous for slow CI
     assert not math.isnan(shapely.get_coordinates(out[-1])[0, 0])

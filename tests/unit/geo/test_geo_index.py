@@ -113,15 +113,13 @@ def test_locate_many_agrees_with_locate():
         idx.locate_many([1, 2], [1])
 
 
-def test_speed_100k_squares(capsys):
+def test_single_and_batch_agree_on_100k_squares():
+    """Timing lives in bench/ (make bench); here only that both paths give the same answers."""
     n = 316
     side = 0.001
     entries = [
-        (
-            f"g{i:03d}{j:03d}",
-            shapely.box(120 + i * side, 30 + j * side, 120 + (i + 1) * side, 30 + (j + 1) * side),
-            3,
-        )
+        (f"g{i:03d}{j:03d}",
+         shapely.box(120 + i * side, 30 + j * side, 120 + (i + 1) * side, 30 + (j + 1) * side), 3)
         for i in range(n)
         for j in range(n)
     ]
@@ -130,15 +128,7 @@ def test_speed_100k_squares(capsys):
     rng = np.random.default_rng(1)
     lons = rng.uniform(120, 120 + n * side, 5000)
     lats = rng.uniform(30, 30 + n * side, 5000)
-    t = time.perf_counter()
     single = [idx.locate(x, y) for x, y in zip(lons.tolist(), lats.tolist(), strict=True)]
-    t_single = (time.perf_counter() - t) / len(lons)
-    t = time.perf_counter()
-    batch = idx.locate_many(lons, lats)
-    t_batch = (time.perf_counter() - t) / len(lons)
-    assert single == batch
-    with capsys.disabled():
-        print(
-            f"\n[GridIndex 100k squares] single {t_single * 1e6:.1f} us/pt, batch {t_batch * 1e6:.2f} us/pt"
-        )
-    assert t_single < 500e-6  # generous bound for slow CI; ~20-30 us on a dev box
+    assert single == idx.locate_many(lons, lats)
+    i, j = int((lons[0] - 120) / side), int((lats[0] - 30) / side)
+    assert single[0] == f"g{i:03d}{j:03d}"
