@@ -30,6 +30,7 @@ class Settings:
     grid_code_rule: str = "free"  # "free" | "national"
     grid_seq_digits: str = "2,3"
     token_ttl_hours: int = 12
+    login_rate_limit: str = "10 per 15 minutes"
     index_check_seconds: float = 2.0
     queue_name: str = "wangge"
     jobs_inline: bool | None = None
@@ -96,5 +97,7 @@ class Settings:
             "OPENAPI_URL_PREFIX": "/api",
             "OPENAPI_JSON_PATH": "openapi.json",
             "JSON_SORT_KEYS": False,
+            "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
+            "RATELIMIT_KEY_PREFIX": "wangge-limit",
             "WANGGE": self,
         }

@@ -1,4 +1,6 @@
 """Flask extensions, created unbound and attached in the app factory with ``init_app``."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -16,3 +18,7 @@ NAMING = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
 api = Api()
+# Storage comes from the app config: Redis in production, memory in the embedded default.
+# If Redis is unreachable the limiter falls back to memory rather than refusing sign-ins.
+limiter = Limiter(key_func=get_remote_address, swallow_errors=True, in_memory_fallback_enabled=True,
+                  headers_enabled=True)

@@ -1,9 +1,9 @@
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from wangge.auth import current_token, public, requires
-from wangge.extensions import db
+from wangge.extensions import db, limiter
 from wangge.present import local_iso
 
 from .. import accounts
@@ -18,9 +18,19 @@ def staff_view(staff) -> dict:
     return data
 
 
+def _login_key() -> str:
+    body = request.get_json(silent=True) or {}
+    return f"login:{request.remote_addr}:{str(body.get('username', ''))[:64]}"
+
+
+def _login_limit() -> str:
+    return current_app.config["WANGGE"].login_rate_limit
+
+
 @blp.route("/login")
 class Login(MethodView):
     @public
+    @limiter.limit(_login_limit, key_func=_login_key, deduct_when=lambda r: r.status_code == 401)
     @blp.arguments(LoginSchema)
     @blp.doc(security=[])
     def post(self, body):

@@ -90,3 +90,19 @@ def test_anonymous_gets_401_everywhere_but_public(client):
         assert r.json["code"] == "unauthorized"
     assert client.get("/healthz").status_code == 200
     assert client.get("/api/openapi.json").status_code == 200
+
+
+def test_repeated_failed_logins_are_rate_limited(client, db_session, redis_conn):
+    """Failed sign-ins are counted per address and username in Redis; success is not counted."""
+    StaffFactory(username="sun")
+    for _ in range(10):
+        r = client.post("/api/v1/auth/login", json={"username": "sun", "password": "wrong-password"})
+        assert r.status_code == 401
+    r = client.post("/api/v1/auth/login", json={"username": "sun", "password": PASSWORD})
+    assert r.status_code == 429
+    assert r.json["code"] == "rate_limited"
+    assert any(b"wangge-limit" in k for k in redis_conn.keys())
+    # another user from the same address is not locked out
+    StaffFactory(username="qian")
+    r = client.post("/api/v1/auth/login", json={"username": "qian", "password": PASSWORD})
+    assert r.status_code == 200
