@@ -87,7 +87,7 @@ def grid_import(file, crs, code_field, name_field, level_field, parent_field, le
                f"{len(result.unchanged)}, skipped {len(result.skipped)}, fixed {len(result.fixes)}")
 
 
-@grid_cli.command("locate")
+@grid_cli.command("locate", context_settings={"ignore_unknown_options": True})  # LON may be negative
 @click.argument("lon", type=float)
 @click.argument("lat", type=float)
 @click.option("--crs", type=CRS_CHOICE, default="wgs84", show_default=True)

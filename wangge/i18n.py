@@ -95,11 +95,11 @@ def _default() -> str:
         return "zh"
 
 
-def t(key: str, lang: str | None = None, **params) -> str:
+def t(message_key: str, /, lang: str | None = None, **params) -> str:
     lang = lang or current_language()
-    entry = MESSAGES.get(key)
+    entry = MESSAGES.get(message_key)
     if entry is None:
-        return key
+        return message_key
     text = entry.get(lang) or entry["zh"]
     return text.format(**params) if params else text
 
