@@ -60,7 +60,11 @@ def register_commands(app) -> None:
         backend = "SQLite (embedded)" if settings.embedded else "PostgreSQL/PostGIS"
         jobs = "inline" if settings.run_jobs_inline else f"rq on {settings.redis_url}"
         click.echo(f"Wangge on http://{host}:{port}  storage: {backend}  jobs: {jobs}  docs: /api/docs")
-        current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+        from werkzeug.serving import run_simple
+
+        # The built-in threaded server suits the quick start and small sites; for production
+        # put a WSGI server in front of wangge.wsgi:app (see README).
+        run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="exit when the queue is empty")
