@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from wangge.errors import ApiError
+from wangge.i18n import t
 from wangge.timeutil import utcnow
 
 from .models import ApiToken, Staff, StaffRole
@@ -35,7 +36,7 @@ def create_staff(session, *, username: str, name: str, password: str, roles=(), 
         from wangge.errors import validation_error
         raise validation_error({"roles": [f"unknown role(s): {', '.join(unknown)}"]})
     if session.scalar(select(Staff.id).where(Staff.username == username)) is not None:
-        raise ApiError("already_exists", status=409, what="staff", key=username)
+        raise ApiError("already_exists", status=409, what=t("staff"), key=username)
     staff = Staff(username=username, name=name, password_hash=hash_password(password),
                   department_id=department_id, phone=phone, language=language)
     staff.role_rows = [StaffRole(role=r) for r in sorted(set(roles))]

@@ -9,7 +9,7 @@ from datetime import date
 from flask import current_app
 from sqlalchemy import delete, select
 
-from wangge.errors import validation_error
+from wangge.errors import ApiError, validation_error
 
 from .models import CalendarDay
 from .workcal import WorkCalendar, parse_working_hours
@@ -38,11 +38,19 @@ def parse_schedule(text: str, filename: str = "") -> list[tuple[date, bool, str 
     """A year's schedule as CSV (``date,kind,name``) or JSON (list of objects with the same
     keys). ``kind`` is ``holiday`` (rest day) or ``workday`` (make-up working day)."""
     if filename.endswith(".json") or text.lstrip().startswith("["):
-        rows = json.loads(text)
+        try:
+            rows = json.loads(text)
+        except ValueError as exc:
+            raise ApiError("invalid_file", status=400, detail=f"not valid JSON: {exc}") from None
+        if not isinstance(rows, list):
+            raise ApiError("invalid_file", status=400, detail="JSON schedule must be a list of objects")
     else:
         rows = list(csv.DictReader(io.StringIO(text)))
     out, errors = [], {}
     for n, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            errors[f"row {n}"] = ["must be an object with date, kind and name"]
+            continue
         raw_day, kind = str(row.get("date", "")).strip(), str(row.get("kind", "")).strip()
         try:
             day = date.fromisoformat(raw_day)
@@ -52,7 +60,11 @@ def parse_schedule(text: str, filename: str = "") -> list[tuple[date, bool, str 
         if kind not in ("holiday", "workday"):
             errors[f"row {n}"] = [f"kind {kind!r} must be 'holiday' or 'workday'"]
             continue
-        out.append((day, kind == "workday", (row.get("name") or "").strip() or None))
+        name = str(row.get("name") or "").strip() or None
+        if name is not None and len(name) > 100:
+            errors[f"row {n}"] = ["name is longer than 100 characters"]
+            continue
+        out.append((day, kind == "workday", name))
     if errors:
         raise validation_error(errors)
     if not out:

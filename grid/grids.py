@@ -21,6 +21,9 @@ from .locator import bump_layer
 from .models import GRID_LEVELS, Grid, GridAssignment
 
 
+NAME_MAX = 200  # grids.name column
+
+
 @dataclass
 class ImportResult:
     created: list[str] = field(default_factory=list)
@@ -81,16 +84,26 @@ def import_features(session, features: list[GridFeature], *, crs: str = "wgs84",
     checked = validate_features(features, rule=code_rule(), fix=fix)
     problems = list(checked.problems)
     bad = {p.index for p in problems}
-    in_file = {f.code for f in checked.features if f.index not in bad and f.code}
-    parents = {f.parent_code for f in checked.features if f.parent_code} - in_file
-    known = set(current_grids_by_code(session, parents)) if parents else set()
     for f in checked.features:
         if f.index in bad:
             continue
+        if f.name is not None and len(f.name) > NAME_MAX:
+            problems.append(FeatureProblem(f.index, f.code, "name_too_long",
+                                           f"name has {len(f.name)} characters; at most {NAME_MAX}"))
         if f.level is None or f.level not in GRID_LEVELS:
             problems.append(FeatureProblem(f.index, f.code, "unknown_level",
                                            f"level {f.level!r} is not one of {', '.join(GRID_LEVELS)}"))
-        elif f.parent_code and f.parent_code not in in_file and f.parent_code not in known:
+    parents = {f.parent_code for f in checked.features if f.parent_code}
+    known = set(current_grids_by_code(session, parents)) if parents else set()
+    # A parent left out (bad itself, or under a missing parent) leaves its children without one.
+    while True:
+        bad = {p.index for p in problems}
+        in_file = {f.code for f in checked.features if f.index not in bad and f.code}
+        orphans = [f for f in checked.features if f.index not in bad and f.parent_code
+                   and f.parent_code not in in_file and f.parent_code not in known]
+        if not orphans:
+            break
+        for f in orphans:
             problems.append(FeatureProblem(f.index, f.code, "unknown_parent",
                                            f"parent {f.parent_code} is neither in the file nor a current grid"))
     problems.sort(key=lambda p: p.index)

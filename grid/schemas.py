@@ -78,21 +78,23 @@ class DepartmentSchema(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=32))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(required=True, validate=validate.OneOf(DEPARTMENT_KINDS))
-    grid_code = fields.String(allow_none=True)
-    phone = fields.String(allow_none=True)
+    grid_code = fields.String(allow_none=True, validate=validate.Length(max=64))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=32))
     active = fields.Boolean(load_default=True)
 
 
 class DepartmentPatchSchema(DepartmentSchema):
-    class Meta:
-        partial = True
+    # marshmallow has no ``Meta.partial``: partial loading is a constructor argument.
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("partial", True)
+        super().__init__(*args, **kwargs)
 
 
 class StaffSchema(Schema):
     id = fields.Integer(dump_only=True)
     username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.@-]{2,64}$"))
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    phone = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True, validate=validate.Length(max=32))
     password = fields.String(load_only=True, required=True, validate=validate.Length(min=8, max=200))
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), load_default=list)
     department_code = fields.String(allow_none=True, load_only=True)
@@ -104,7 +106,7 @@ class StaffSchema(Schema):
 
 class StaffPatchSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=100))
-    phone = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True, validate=validate.Length(max=32))
     password = fields.String(load_only=True, validate=validate.Length(min=8, max=200))
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)))
     department_code = fields.String(allow_none=True)
@@ -125,15 +127,16 @@ class CategorySchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(CATEGORY_KINDS))
     parent_code = fields.String(allow_none=True)
     name_zh = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    name_en = fields.String(allow_none=True)
+    name_en = fields.String(allow_none=True, validate=validate.Length(max=100))
     auto_dispatch = fields.Boolean(load_default=False)
     active = fields.Boolean(load_default=True)
     sort = fields.Integer(load_default=0)
 
 
 class CategoryPatchSchema(CategorySchema):
-    class Meta:
-        partial = True
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("partial", True)
+        super().__init__(*args, **kwargs)
 
 
 class TimeLimitSchema(Schema):
@@ -187,7 +190,7 @@ class CalendarQuery(Schema):
 class CalendarDaySchema(Schema):
     day = fields.Date(dump_only=True)
     is_workday = fields.Boolean(required=True)
-    name = fields.String(allow_none=True)
+    name = fields.String(allow_none=True, validate=validate.Length(max=100))
     source = fields.String(dump_only=True)
 
 

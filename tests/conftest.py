@@ -141,12 +141,15 @@ def db_session(app):
     outer = connection.begin()
     engines[None] = connection
     db.session.remove()
-    db.session.configure(join_transaction_mode="create_savepoint")
+    factory_kw = db.session.session_factory.kw
+    saved = dict(factory_kw)
+    factory_kw["join_transaction_mode"] = "create_savepoint"
     try:
         yield db.session
     finally:
         db.session.remove()
-        db.session.configure(join_transaction_mode="conservative_savepoint")
+        factory_kw.clear()
+        factory_kw.update(saved)
         engines[None] = engine
         outer.rollback()
         connection.close()

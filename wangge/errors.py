@@ -89,7 +89,33 @@ HTTP_CODES = {
 }
 
 
+# What every error body looks like, for the OpenAPI document (flask-smorest's default
+# ``Error`` schema describes its own format: an integer ``code`` and a string ``status``).
+ERROR_SCHEMA_DOC = {
+    "type": "object",
+    "required": ["status", "code", "message"],
+    "properties": {
+        "status": {"type": "integer", "description": "HTTP status"},
+        "code": {"type": "string", "description": "Stable machine-readable code, e.g. validation_error"},
+        "message": {"type": "string", "description": "A sentence in the user's language"},
+        "fields": {"type": "object", "description": "Field name -> messages (validation errors)",
+                   "additionalProperties": {}},
+        "details": {"description": "Per-item problems, e.g. invalid features or CSV rows"},
+    },
+}
+
+
+def _document_error_format() -> None:
+    from .extensions import api
+
+    spec = getattr(api, "spec", None)
+    if spec is not None and "Error" in spec.components.schemas:
+        spec.components.schemas["Error"] = ERROR_SCHEMA_DOC
+
+
 def register_error_handlers(app) -> None:
+    _document_error_format()
+
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):
         return jsonify(err.to_dict()), err.status
@@ -109,4 +135,12 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
         log.exception("unhandled error")
+        # A failed flush leaves the session unusable; building the message may read the
+        # signed-in staff member's language, so roll back first.
+        from .extensions import db
+
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the error body must still go out
+            log.exception("rollback after unhandled error failed")
         return jsonify(ApiError("internal_error", status=500).to_dict()), 500

@@ -53,6 +53,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "code_not_under_parent": {"zh": "编码不以上级编码开头", "en": "code does not start with its parent's code"},
     "unknown_level": {"zh": "未知层级", "en": "unknown level"},
     "unknown_parent": {"zh": "上级网格不存在", "en": "parent grid does not exist"},
+    "name_too_long": {"zh": "名称过长（最多 200 字）", "en": "name too long (at most 200 characters)"},
 }
 
 # marshmallow's built-in messages, so field errors read naturally in Chinese.

@@ -5,6 +5,7 @@ from sqlalchemy import select
 from wangge.auth import requires
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.extensions import db
+from wangge.i18n import t
 
 from .. import limits
 from ..models import Category, TimeLimit
@@ -45,7 +46,7 @@ class CategoryList(MethodView):
     def post(self, body):
         """Add a category."""
         if db.session.get(Category, body["code"]) is not None:
-            raise ApiError("already_exists", status=409, what="类别", key=body["code"])
+            raise ApiError("already_exists", status=409, what=t("category"), key=body["code"])
         _check_parent(body.get("parent_code"), body["kind"])
         cat = Category(**body)
         db.session.add(cat)

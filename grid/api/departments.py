@@ -5,6 +5,7 @@ from sqlalchemy import select
 from wangge.auth import requires
 from wangge.errors import ApiError, NotFound
 from wangge.extensions import db
+from wangge.i18n import t
 
 from ..models import Department
 from ..roles import ADMIN, STAFF
@@ -35,7 +36,7 @@ class DepartmentList(MethodView):
     def post(self, body):
         """Add a department."""
         if db.session.scalar(select(Department.id).where(Department.code == body["code"])):
-            raise ApiError("already_exists", status=409, what="部门", key=body["code"])
+            raise ApiError("already_exists", status=409, what=t("department"), key=body["code"])
         dept = Department(**body)
         db.session.add(dept)
         db.session.flush()
