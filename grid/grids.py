@@ -20,7 +20,6 @@ from wangge.timeutil import utcnow
 from .locator import bump_layer
 from .models import GRID_LEVELS, Grid, GridAssignment
 
-
 NAME_MAX = 200  # grids.name column
 
 
@@ -81,6 +80,10 @@ def import_features(session, features: list[GridFeature], *, crs: str = "wgs84",
 
     With ``skip_invalid`` the bad features are left out and reported instead."""
     crs = parse_crs(crs)
+    if not features:
+        from wangge.errors import validation_error
+
+        raise validation_error({"features": ["the file has no features"]})
     checked = validate_features(features, rule=code_rule(), fix=fix)
     problems = list(checked.problems)
     bad = {p.index for p in problems}
@@ -141,11 +144,21 @@ def import_features(session, features: list[GridFeature], *, crs: str = "wgs84",
 
 
 def retire(session, code: str) -> Grid:
+    from .models import Responsibility
+
     grid = get_current(session, code)
     children = session.scalar(select(Grid.code).where(Grid.parent_code == code, Grid.valid_to.is_(None)).limit(1))
     if children:
         raise ApiError("in_use", status=409, what=t("grid"), detail=f"child grid {children}")
-    grid.valid_to = utcnow()
+    rules = session.scalar(select(Responsibility.category_code).where(Responsibility.grid_code == code).limit(1))
+    if rules:
+        raise ApiError("in_use", status=409, what=t("grid"), detail=f"responsibility rule for {rules}")
+    now = utcnow()
+    for assignment in session.scalars(select(GridAssignment).where(
+            GridAssignment.grid_code == code,
+            (GridAssignment.valid_to.is_(None)) | (GridAssignment.valid_to > now))):
+        assignment.valid_to = now
+    grid.valid_to = now
     bump_layer(session)
     return grid
 

@@ -158,7 +158,21 @@ def db_session(app):
 
 @pytest.fixture
 def client(app, db_session):
-    return app.test_client()
+    """A test client that commits the test's own setup (to the test's savepoint) before each
+    request, as real data exists before a user acts; a refused request then rolls back only
+    its own work."""
+    from flask.testing import FlaskClient
+
+    class SetupCommittingClient(FlaskClient):
+        def open(self, *args, **kwargs):
+            db_session.commit()
+            return super().open(*args, **kwargs)
+
+    app.test_client_class = SetupCommittingClient
+    try:
+        yield app.test_client()
+    finally:
+        app.test_client_class = None
 
 
 @pytest.fixture

@@ -457,3 +457,37 @@ def test_assignment_survives_redraw(client, admin, db_session, loaded):
     workers = client.get(f"/api/v1/grids/{G2}", headers=admin).json["properties"]["workers"]
     assert [w["id"] for w in workers] == [staff_id]
     assert db_session.scalar(select(func.count(GridAssignment.id))) == 1
+
+
+def test_retire_refuses_while_matrix_rules_name_the_grid_and_ends_assignments(client, admin, db_session,
+                                                                             loaded):
+    from grid.models import GridAssignment
+    from tests.factories import DepartmentFactory, StaffFactory
+
+    dept = DepartmentFactory(code="RET")
+    worker = StaffFactory(roles=["grid_worker"])
+    db_session.add(GridAssignment(staff_id=worker.id, grid_code=G1))
+    r = client.post("/api/v1/matrix", json={"category_code": "E0102", "grid_code": G1,
+                                            "department_code": dept.code}, headers=admin)
+    assert r.status_code == 200, r.json
+    r = client.delete(f"/api/v1/grids/{G1}", headers=admin)
+    assert r.status_code == 409 and r.json["code"] == "in_use" and "E0102" in r.json["message"]
+    assert db_session.scalar(select(Grid.valid_to).where(Grid.code == G1)) is None
+
+    client.delete(f"/api/v1/matrix/{r_id(client, admin, G1)}", headers=admin)
+    assert client.delete(f"/api/v1/grids/{G1}", headers=admin).status_code == 200
+    assignment = db_session.scalar(select(GridAssignment).where(GridAssignment.grid_code == G1))
+    db_session.refresh(assignment)
+    assert assignment.valid_to is not None
+
+
+def r_id(client, headers, grid_code):
+    rules = client.get(f"/api/v1/matrix?grid={grid_code}", headers=headers).json
+    return rules[0]["id"]
+
+
+def test_empty_feature_collection_is_refused(client, admin, db_session):
+    before = grid_count(db_session)
+    r = import_doc(client, admin, collection())
+    assert r.status_code == 422 and r.json["code"] == "validation_error" and "features" in r.json["fields"]
+    assert grid_count(db_session) == before
