@@ -74,9 +74,10 @@ def _init_api_docs(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask, api) -> None:
+    from dispatch.api import blueprints as dispatch_blueprints
     from grid.api import blueprints as grid_blueprints
 
-    for bp in grid_blueprints:
+    for bp in [*grid_blueprints, *dispatch_blueprints()]:
         api.register_blueprint(bp)
 
 

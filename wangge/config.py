@@ -35,6 +35,18 @@ class Settings:
     queue_name: str = "wangge"
     jobs_inline: bool | None = None
     load_demo: bool = True
+    area_code: str = "000000"
+    max_extensions: int = 2
+    pause_while_extension_pending: bool = False
+    duplicate_distance_m: float = 50.0
+    duplicate_hours: float = 24.0
+    enforcement_group_distance_m: float = 100.0
+    enforcement_group_days: float = 7.0
+    notification_channels: str = "log"
+    webhook_url: str = ""
+    sweep_interval_seconds: float = 60.0
+    kpi_weights: str = ""
+    media_dir: str = ""
     data_dir: str = "var"
     testing: bool = False
     extra: dict = field(default_factory=dict)
@@ -49,9 +61,9 @@ class Settings:
             raw = env.get(PREFIX + f.name.upper())
             if raw is None:
                 continue
-            if f.type in ("int",):
+            if f.type == "int":
                 values[f.name] = int(raw)
-            elif f.type in ("float",):
+            elif f.type == "float":
                 values[f.name] = float(raw)
             elif f.type in ("bool", "bool | None"):
                 values[f.name] = _bool(raw)

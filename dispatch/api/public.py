@@ -1,0 +1,72 @@
+"""Citizens: report without an account, follow progress by tracking code, rate the outcome."""
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from wangge.auth import public
+from wangge.errors import NotFound
+from wangge.extensions import db, limiter
+
+from .. import intake
+from ..cases import Actor, Payload, act
+from ..lifecycle import CITIZEN
+from ..models import Case
+from ..schemas import PublicReportSchema, RatingSchema
+from ..views import case_detail
+
+blp = Blueprint("public", __name__, url_prefix="/api/v1/public", description="市民 Citizens (no account)")
+
+
+def by_tracking_code(code: str) -> Case:
+    case = db.session.scalar(select(Case).where(Case.tracking_code == code.upper()))
+    if case is None:
+        raise NotFound("case", code)
+    return case
+
+
+@blp.route("/reports")
+class Reports(MethodView):
+    @public
+    @limiter.limit("20 per hour")
+    @blp.arguments(PublicReportSchema)
+    @blp.doc(security=[])
+    def post(self, body):
+        """Report a problem; returns the tracking code to follow it. Idempotent by key."""
+        key = request.headers.get("Idempotency-Key") or body.pop("idempotency_key", None)
+        body.pop("idempotency_key", None)
+        sub = intake.Submission(channel="citizen" if request.headers.get("X-Client") == "app" else "web",
+                                description=body["description"], category_code=body.get("category_code"),
+                                lon=body.get("lon"), lat=body.get("lat"), crs=body["crs"],
+                                address=body.get("address"), reporter_name=body.get("name"),
+                                reporter_phone=body.get("phone"), idempotency_key=key)
+        case, created = intake.submit(db.session, sub, role=CITIZEN)
+        return {"tracking_code": case.tracking_code, "number": case.number, "state": case.state}, \
+            201 if created else 200
+
+
+@blp.route("/reports/<code>")
+class Report(MethodView):
+    @public
+    @blp.doc(security=[])
+    def get(self, code):
+        """Progress of my report (no personal data of staff)."""
+        case = by_tracking_code(code)
+        if case.merged_into_id:
+            master = db.session.get(Case, case.merged_into_id)
+            data = case_detail(db.session, case, None, public=True)
+            data["merged_into"] = {"number": master.number, "state": master.state}
+            return data
+        return case_detail(db.session, case, None, public=True)
+
+
+@blp.route("/reports/<code>/rating")
+class Rating(MethodView):
+    @public
+    @blp.arguments(RatingSchema)
+    @blp.doc(security=[])
+    def post(self, body, code):
+        """Rate the outcome: satisfied, basically_satisfied or unsatisfied."""
+        case = by_tracking_code(code)
+        act(db.session, case, "rate", Actor(None, CITIZEN), Payload(rating=body["rating"], note=body.get("note")))
+        return case_detail(db.session, case, None, public=True)

@@ -1,0 +1,376 @@
+"""Acting on a case: every verb goes through ``act``, which checks the lifecycle table,
+applies the verb's side effects, moves the stage clocks, appends one immutable event and
+writes the notifications, all in the caller's transaction (the edge commits)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import select
+
+from grid import roles as R
+from grid.grids import workers_of
+from grid.models import Department, Staff
+from wangge.errors import ApiError, NotFound, validation_error
+from wangge.i18n import current_language
+from wangge.timeutil import utcnow
+
+from . import deadlines, notify
+from .lifecycle import (
+    CITIZEN,
+    PAUSED_STATES,
+    RESUME,
+    SAME,
+    STATE_STAGE,
+    STATES,
+    SYSTEM,
+    VERBS,
+    Verb,
+)
+from .models import RATINGS, Attachment, Case, CaseEvent, StageClock
+
+
+@dataclass
+class Actor:
+    staff: Staff | None
+    role: str
+    label: str | None = None  # e.g. a citizen's name
+
+    @property
+    def id(self):
+        return self.staff.id if self.staff else None
+
+
+@dataclass
+class Payload:
+    note: str | None = None
+    outcome: str | None = None
+    department_code: str | None = None
+    assignee_id: int | None = None
+    amount: float | None = None
+    review_date: date | None = None
+    rating: str | None = None
+    into: str | None = None
+    attachments: list[int] = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+
+    def present(self, name: str) -> bool:
+        value = getattr(self, name)
+        return bool(value) if isinstance(value, list | str) else value is not None
+
+
+def settings():
+    return current_app.config["WANGGE"]
+
+
+def state_name(state: str) -> str:
+    zh, en, _ = STATES[state]
+    return zh if current_language() == "zh" else en
+
+
+def get_case(session, number: str) -> Case:
+    case = session.scalar(select(Case).where(Case.number == number))
+    if case is None:
+        raise NotFound("case", number)
+    return case
+
+
+def choose_role(staff: Staff, verb: Verb, requested: str | None) -> str:
+    """The role the staff member acts in: the one asked for, else the first that fits."""
+    mine = set(staff.roles)
+    if requested:
+        if requested not in mine:
+            raise ApiError("forbidden_role", status=403, roles=requested)
+        return requested
+    for role in verb.roles:
+        if role in mine:
+            return role
+    from grid.roles import ROLE_NAMES
+
+    index = 0 if current_language() == "zh" else 1
+    raise ApiError("forbidden_role", status=403,
+                   roles="、".join(ROLE_NAMES.get(r, (r, r))[index] for r in verb.roles))
+
+
+def allowed_verbs(case: Case, staff: Staff) -> list[str]:
+    mine = set(staff.roles)
+    return [v.name for v in VERBS.values() if case.state in v.sources and mine.intersection(v.roles)]
+
+
+def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | None = None,
+        *, expected_version: int | None = None) -> CaseEvent:
+    payload = payload or Payload()
+    verb = VERBS.get(verb_name)
+    if verb is None:
+        raise ApiError("unknown_verb", status=404, verb=verb_name)
+    if actor.role not in verb.roles:
+        raise ApiError("verb_forbidden", status=403, verb=verb.zh, roles="、".join(verb.roles))
+    if actor.staff is not None and actor.role not in (SYSTEM, CITIZEN) and not actor.staff.has_role(actor.role):
+        raise ApiError("forbidden_role", status=403, roles=actor.role)
+    if expected_version is not None and expected_version != case.version:
+        raise ApiError("stale_case", status=409, number=case.number)
+    if case.state not in verb.sources:
+        raise ApiError("verb_not_allowed", status=409, verb=verb.zh, state=state_name(case.state))
+    missing = [name for name in verb.requires if not payload.present(name)]
+    if missing:
+        raise validation_error({name: ["required for this action"] for name in missing})
+    if verb.outcomes and payload.outcome not in verb.outcomes:
+        raise validation_error({"outcome": [f"must be one of {', '.join(verb.outcomes)}"]})
+    if verb.own_department and actor.role == R.DEPARTMENT_HANDLER and \
+            (actor.staff is None or actor.staff.department_id != case.department_id):
+        raise ApiError("not_your_department", status=403, number=case.number)
+    _check_attachments(session, payload.attachments)
+
+    from_state = case.state
+    target = verb.target_for(payload.outcome)
+    if target == RESUME:
+        target = case.resume_state or from_state
+    elif target == SAME:
+        target = from_state
+    event_data: dict = dict(payload.data)
+    effect = EFFECTS.get(verb.name)
+    if effect is not None:
+        target = effect(session, case, actor, payload, event_data, target) or target
+
+    now = utcnow()
+    case.state = target
+    if from_state in ("return_requested", "void_requested") and target != from_state:
+        case.resume_state = None
+    if target == "closed" and from_state != "closed":
+        case.closed_at = now
+    _move_clocks(session, case, from_state, target, verb, now)
+    event = CaseEvent(case_id=case.id, verb=verb.name, actor_id=actor.id, actor_role=actor.role, at=now,
+                      from_state=from_state, to_state=target, department_id=event_data.pop("_department_id",
+                                                                                            case.department_id),
+                      note=payload.note, data=event_data, attachment_ids=list(payload.attachments))
+    session.add(event)
+    for attachment_id in payload.attachments:
+        session.get(Attachment, attachment_id).case_id = case.id
+    session.flush()  # the version check happens here: a concurrent change raises StaleDataError
+    notify.notify_event(session, case, event)
+    if verb.name == "close":
+        _close_merged(session, case, actor, now)
+    if verb.name == "open":
+        _auto_dispatch(session, case)
+    return event
+
+
+def _check_attachments(session, ids: list[int]) -> None:
+    for attachment_id in ids:
+        a = session.get(Attachment, attachment_id)
+        if a is None:
+            raise validation_error({"attachments": [f"no attachment {attachment_id}"]})
+
+
+def _move_clocks(session, case: Case, from_state: str, to_state: str, verb: Verb, now) -> None:
+    clock = deadlines.current_clock(session, case)
+    stage = STATE_STAGE.get(to_state)
+    if to_state in PAUSED_STATES:
+        if clock is not None:
+            deadlines.pause(session, clock, at=now)
+        return
+    if from_state in PAUSED_STATES and clock is not None and clock.stage == stage:
+        deadlines.resume(session, clock, at=now)
+        return
+    if to_state in ("return_requested", "void_requested"):
+        return  # the running clock keeps running while the request waits
+    if clock is not None and clock.stage == stage and not verb.restarts_clock:
+        return
+    if clock is not None:
+        deadlines.end_clock(clock, at=now)
+    if stage is not None:
+        deadlines.start_clock(session, case, stage, at=now)
+
+
+# --- side effects per verb -------------------------------------------------------------
+
+def _department(session, code: str) -> Department:
+    dept = session.scalar(select(Department).where(Department.code == code))
+    if dept is None:
+        raise NotFound("department", code)
+    if not dept.active:
+        raise validation_error({"department_code": [f"department {code} is inactive"]})
+    return dept
+
+
+def _assign_worker(session, case, actor, payload, data, target):
+    if payload.assignee_id is not None:
+        worker = session.get(Staff, payload.assignee_id)
+        if worker is None or not worker.has_role(R.GRID_WORKER):
+            raise validation_error({"assignee_id": ["must be a grid worker"]})
+    else:
+        workers = workers_of(session, case.grid_code) if case.grid_code else []
+        if not workers:
+            raise validation_error({"assignee_id": ["the case's grid has no grid worker; name one"]})
+        worker = workers[0]
+    case.assignee_id = worker.id
+    case.assignee = worker
+    data["assignee_id"] = worker.id
+
+
+def _assignee_only(session, case, actor, payload, data, target):
+    if actor.staff is None or case.assignee_id != actor.staff.id:
+        raise ApiError("not_assigned", status=403, number=case.number)
+
+
+def _dispatch(session, case, actor, payload, data, target):
+    if payload.department_code:
+        dept = _department(session, payload.department_code)
+    elif case.suggested_department_id:
+        dept = session.get(Department, case.suggested_department_id)
+    else:
+        raise validation_error({"department_code": ["no department suggested by the matrix; name one"]})
+    if case.department_id and case.department_id != dept.id:
+        data["previous_department_id"] = case.department_id
+    case.department_id = dept.id
+    case.department = dept
+    data["department_code"] = dept.code
+    data["overrides_suggestion"] = dept.id != case.suggested_department_id
+
+
+def _remember_state(session, case, actor, payload, data, target):
+    case.resume_state = case.state
+
+
+def _rule_return(session, case, actor, payload, data, target):
+    data["returned_department_id"] = case.department_id
+    data["_department_id"] = case.department_id
+    if payload.outcome == "accept":
+        case.department_id = None
+        case.department = None
+
+
+def _request_extension(session, case, actor, payload, data, target):
+    decisions = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                       CaseEvent.verb == "decide_extension"))
+    approved = sum(1 for e in decisions if e.data.get("outcome") == "approve")
+    if approved >= settings().max_extensions:
+        raise ApiError("extension_limit", status=409, limit=settings().max_extensions)
+    if payload.amount is not None and payload.amount <= 0:
+        raise validation_error({"amount": ["must be greater than 0"]})
+    clock = deadlines.current_clock(session, case)
+    data["amount"] = payload.amount if payload.amount is not None else (clock.amount - clock.extended)
+    data["unit"] = clock.unit
+    deadlines.mark_paused_for_extension(session, clock)
+
+
+def _decide_extension(session, case, actor, payload, data, target):
+    data["outcome"] = payload.outcome
+    request = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                     CaseEvent.verb == "request_extension")
+                             .order_by(CaseEvent.id.desc()).limit(1))
+    clock = deadlines.current_clock(session, case)
+    deadlines.resume(session, clock)
+    if payload.outcome == "approve":
+        amount = payload.amount or request.data["amount"]
+        data["amount"], data["unit"] = amount, clock.unit
+        deadlines.extend(session, clock, amount)
+
+
+def _outcome(session, case, actor, payload, data, target):
+    data["outcome"] = payload.outcome
+
+
+def _request_suspend(session, case, actor, payload, data, target):
+    data["review_date"] = payload.review_date.isoformat()
+    case.review_date = payload.review_date
+
+
+def _decide_suspend(session, case, actor, payload, data, target):
+    data["outcome"] = payload.outcome
+    if payload.outcome != "approve":
+        case.review_date = None
+
+
+def _restore(session, case, actor, payload, data, target):
+    case.review_date = None
+
+
+def _merge(session, case, actor, payload, data, target):
+    master = session.scalar(select(Case).where(Case.number == payload.into))
+    if master is None:
+        raise NotFound("case", payload.into)
+    if master.id == case.id or master.state in ("rejected", "voided", "merged"):
+        raise validation_error({"into": ["must be another case that is still open"]})
+    case.merged_into_id = master.id
+    data["into"] = master.number
+
+
+def _close_merged(session, master: Case, actor: Actor, now) -> None:
+    """One handling closes all: every case merged into this one is closed with it."""
+    for child in session.scalars(select(Case).where(Case.merged_into_id == master.id, Case.state == "merged")):
+        child.state, child.closed_at = "closed", now
+        event = CaseEvent(case_id=child.id, verb="close", actor_id=actor.id, actor_role=SYSTEM, at=now,
+                          from_state="merged", to_state="closed", department_id=master.department_id,
+                          note=f"closed with {master.number}", data={"with": master.number}, attachment_ids=[])
+        session.add(event)
+        session.flush()
+
+
+def _auto_dispatch(session, case: Case) -> None:
+    from grid.models import Category
+
+    category = session.get(Category, case.category_code) if case.category_code else None
+    if category is not None and category.auto_dispatch and case.suggested_department_id and case.state == "opened":
+        act(session, case, "dispatch", Actor(None, SYSTEM), Payload(note="auto-dispatch"))
+
+
+def _self_handle(session, case, actor, payload, data, target):
+    if actor.staff is None or case.reporter_staff_id != actor.staff.id:
+        raise ApiError("not_reporter", status=403, number=case.number)
+
+
+def _rate(session, case, actor, payload, data, target):
+    if payload.rating not in RATINGS:
+        raise validation_error({"rating": [f"must be one of {', '.join(RATINGS)}"]})
+    case.rating = payload.rating
+    data["rating"] = payload.rating
+
+
+def _follow_up(session, case, actor, payload, data, target):
+    if case.rating != "unsatisfied":
+        raise ApiError("no_bad_rating", status=409, number=case.number)
+    data["outcome"] = payload.outcome
+    if payload.outcome == "reopen":
+        case.rating = None
+        case.closed_at = None
+
+
+def _supervise(session, case, actor, payload, data, target):
+    case.supervised = True
+
+
+def _refer(session, case, actor, payload, data, target):
+    from .enforcement import refer
+
+    enforcement = refer(session, case, actor, payload.note)
+    data["enforcement_number"] = enforcement.number
+
+
+EFFECTS = {
+    "request_verify": _assign_worker, "request_check": _assign_worker,
+    "verify": lambda *a: (_assignee_only(*a), _outcome(*a))[-1],
+    "check": lambda *a: (_assignee_only(*a), _outcome(*a))[-1],
+    "dispatch": _dispatch, "redispatch": _dispatch,
+    "return": _remember_state, "request_void": _remember_state,
+    "rule_return": _rule_return, "decide_void": _outcome,
+    "request_extension": _request_extension, "decide_extension": _decide_extension,
+    "request_suspend": _request_suspend, "decide_suspend": _decide_suspend, "restore": _restore,
+    "merge": _merge, "self_handle": _self_handle, "rate": _rate, "follow_up": _follow_up,
+    "supervise": _supervise, "refer_enforcement": _refer,
+}
+
+
+def replay_state(session, case: Case) -> str:
+    """The state rebuilt from the event log alone."""
+    state = None
+    for event in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)):
+        if event.from_state != state:
+            raise AssertionError(f"event {event.id} starts from {event.from_state}, log says {state}")
+        state = event.to_state
+    return state
+
+
+def open_clock(session, case: Case) -> StageClock | None:
+    return deadlines.current_clock(session, case)

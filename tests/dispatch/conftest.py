@@ -1,0 +1,80 @@
+"""A small city for dispatch tests: one street with two grids, a grid worker on each, the
+dispatch center roles, two departments with handlers, and matrix rules for E0102."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from shapely.geometry import box
+
+from grid.accounts import issue_token
+from grid.locator import bump_layer
+from grid.models import Grid, GridAssignment, Responsibility
+from tests.factories import DepartmentFactory, StaffFactory
+
+
+@dataclass
+class City:
+    headers: dict
+    staff: dict
+    departments: dict
+
+    def h(self, who: str) -> dict:
+        return self.headers[who]
+
+
+POINT_G1 = (121.405, 31.205)
+POINT_G2 = (121.415, 31.205)
+
+
+@pytest.fixture
+def city(db_session):
+    s = db_session
+    s.add_all([
+        Grid(code="310101001", name="测试街道", level="street", geom=box(121.40, 31.20, 121.42, 31.21), area_m2=1),
+        Grid(code="31010100100101", name="一号网格", level="grid", parent_code="310101001",
+             geom=box(121.40, 31.20, 121.41, 31.21), area_m2=1),
+        Grid(code="31010100100102", name="二号网格", level="grid", parent_code="310101001",
+             geom=box(121.41, 31.20, 121.42, 31.21), area_m2=1),
+    ])
+    bump_layer(s)
+    depts = {"env": DepartmentFactory(code="ENV", name="环卫所"), "road": DepartmentFactory(code="ROAD", name="路政"),
+             "dc": DepartmentFactory(code="DC", name="指挥中心", kind="dispatch_center"),
+             "zf": DepartmentFactory(code="ZF", name="综合执法大队", kind="enforcement_team")}
+    people = {
+        "worker1": StaffFactory(roles=["grid_worker"], phone="13900000001"),
+        "worker2": StaffFactory(roles=["grid_worker"], phone="13900000002"),
+        "clerk": StaffFactory(roles=["intake_clerk"], department_id=depts["dc"].id),
+        "shift": StaffFactory(roles=["shift_leader"], department_id=depts["dc"].id),
+        "dispatcher": StaffFactory(roles=["dispatcher"], department_id=depts["dc"].id),
+        "env": StaffFactory(roles=["department_handler"], department_id=depts["env"].id),
+        "road": StaffFactory(roles=["department_handler"], department_id=depts["road"].id),
+        "leader": StaffFactory(roles=["leader"]),
+        "zfleader": StaffFactory(roles=["enforcement_leader"], department_id=depts["zf"].id),
+        "officer": StaffFactory(roles=["enforcement_officer"], department_id=depts["zf"].id),
+    }
+    s.add_all([GridAssignment(staff_id=people["worker1"].id, grid_code="31010100100101"),
+               GridAssignment(staff_id=people["worker2"].id, grid_code="31010100100102"),
+               Responsibility(category_code="E0102", grid_code="*", department_id=depts["env"].id),
+               Responsibility(category_code="C0101", grid_code="*", department_id=depts["road"].id),
+               Responsibility(category_code="E0304", grid_code="*", department_id=depts["road"].id)])
+    s.flush()
+    headers = {}
+    for name, person in people.items():
+        secret, _ = issue_token(s, person, ttl_hours=1)
+        headers[name] = {"Authorization": f"Bearer {secret}"}
+    s.commit()
+    return City(headers, people, depts)
+
+
+def report(client, city, who="worker1", point=POINT_G1, category="E0102", **extra):
+    body = {"description": "路边有暴露垃圾", "category_code": category, "lon": point[0], "lat": point[1], **extra}
+    r = client.post("/api/v1/cases", json=body, headers=city.h(who))
+    assert r.status_code in (200, 201), r.json
+    return r.json
+
+
+def do(client, city, who, number, verb, expect=200, **body):
+    r = client.post(f"/api/v1/cases/{number}/actions/{verb}", json=body, headers=city.h(who))
+    assert r.status_code == expect, (verb, r.json)
+    return r.json
