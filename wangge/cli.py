@@ -79,3 +79,6 @@ def register_commands(app) -> None:
         Worker([q], connection=q.connection).work(with_scheduler=True, burst=burst)
 
     register_grid(app)
+    from dispatch.cli import register as register_dispatch
+
+    register_dispatch(app)
