@@ -234,6 +234,29 @@ def staff_create(username, name, roles, department, password):
     click.echo(f"created staff #{staff.id} {username} ({', '.join(staff.roles)})")
 
 
+@staff_cli.command("token")
+@click.argument("username")
+@click.option("--days", type=int, default=365, show_default=True, help="lifetime of the token")
+@click.option("--client", default="service account", show_default=True)
+def staff_token(username, days, client):
+    """Issue a long-lived bearer token (e.g. an Open311 api_key for a service account)."""
+    from sqlalchemy import select
+
+    from wangge.extensions import db
+
+    from .accounts import issue_token
+    from .models import Staff
+
+    staff = db.session.scalar(select(Staff).where(Staff.username == username))
+    if staff is None or not staff.active:
+        click.echo(f"error [not_found]: no active staff {username}", err=True)
+        sys.exit(2)
+    secret, token = issue_token(db.session, staff, ttl_hours=days * 24, client=client)
+    db.session.commit()
+    click.echo(secret)
+    click.echo(f"expires {token.expires_at.isoformat()}", err=True)
+
+
 @demo_cli.command("load")
 def demo_load():
     """Load the demo city (districts, streets, communities, grids, departments, staff, matrix)."""
