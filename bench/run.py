@@ -25,6 +25,7 @@ if __package__ in (None, ""):  # `python bench/run.py`: make the repo root impor
 # name -> module with main(argv=None). Add new benchmarks here (e.g. "dispatch").
 BENCHMARKS: dict[str, str] = {
     "locate": "bench.bench_locate",
+    "dispatch": "bench.bench_dispatch",
 }
 
 

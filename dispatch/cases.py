@@ -19,6 +19,7 @@ from wangge.timeutil import utcnow
 from . import deadlines, notify
 from .lifecycle import (
     CITIZEN,
+    OPEN_STATES,
     PAUSED_STATES,
     RESUME,
     SAME,
@@ -291,7 +292,8 @@ def _merge(session, case, actor, payload, data, target):
     master = session.scalar(select(Case).where(Case.number == payload.into))
     if master is None:
         raise NotFound("case", payload.into)
-    if master.id == case.id or master.state in ("rejected", "voided", "merged"):
+    if master.id == case.id or master.state not in OPEN_STATES:
+        # a closed master would never close this one again: its reporter would get no answer
         raise validation_error({"into": ["must be another case that is still open"]})
     case.merged_into_id = master.id
     data["into"] = master.number

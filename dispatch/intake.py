@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from shapely.geometry import Point
@@ -116,7 +117,8 @@ def _create(session, sub: Submission, reporter: Staff | None, role: str | None) 
         if len(top) >= 6 and top[:6].isdigit():
             area = top[:6]
     reported_at = sub.reported_at or now
-    case = Case(number=next_number(session, area, reported_at.year), tracking_code=tracking_code(session),
+    year = reported_at.astimezone(ZoneInfo(settings().timezone)).year  # the year where the case is
+    case = Case(number=next_number(session, area, year), tracking_code=tracking_code(session),
                 channel=sub.channel, external_id=sub.external_id, idempotency_key=sub.idempotency_key,
                 reporter_staff_id=reporter.id if reporter else None,
                 reporter_name=sub.reporter_name or (reporter.name if reporter else None),

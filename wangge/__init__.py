@@ -95,16 +95,23 @@ def _commit_at_the_edge(app: Flask) -> None:
         g.pop("token", None)
         g.pop("staff", None)
 
+    from dispatch.outbox import relay_after_commit, take_new_ids
+
     @app.after_request
     def _finish(response):
         if response.status_code >= 400:
             db.session.rollback()
+            take_new_ids(db.session())
             return response
         try:
             db.session.commit()
         except (IntegrityError, OperationalError) as exc:
             db.session.rollback()
+            take_new_ids(db.session())
             app.logger.warning("commit failed: %s", exc)
             err = ApiError("conflict", status=409, detail=str(getattr(exc, "orig", exc)).splitlines()[0])
             return jsonify(err.to_dict()), 409
+        # Notifications this request wrote are committed; hand them to the queue now (never
+        # fails the request: with Redis down they stay pending for the ticker or `sla relay`).
+        relay_after_commit(db.session())
         return response

@@ -70,13 +70,32 @@ def register_commands(app) -> None:
     @click.option("--burst", is_flag=True, help="exit when the queue is empty")
     @with_appcontext
     def worker(burst):
-        """Start an rq worker with its scheduler (run several for more throughput)."""
+        """Start an rq worker with its scheduler and the deadline ticker (run several for more
+        throughput: ticks are unique per interval, sweeps and relays skip locked rows)."""
+        from flask import current_app
         from rq import Worker
 
+        from dispatch.commands.worker_ticker import Ticker, enqueue_tick
+        from wangge.extensions import db
         from wangge.jobs import queue
 
+        settings = current_app.config["WANGGE"]
         q = queue()
-        Worker([q], connection=q.connection).work(with_scheduler=True, burst=burst)
+        # Jobs run in forked processes: leave them no pooled connection to share.
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+        ticker = None
+        if burst:
+            enqueue_tick(q, settings.sweep_interval_seconds)
+        elif settings.sweep_interval_seconds > 0:
+            ticker = Ticker(q, settings.sweep_interval_seconds)
+            ticker.start()
+        try:
+            Worker([q], connection=q.connection).work(with_scheduler=True, burst=burst)
+        finally:
+            if ticker is not None:
+                ticker.stop()
 
     register_grid(app)
     from dispatch.cli import register as register_dispatch

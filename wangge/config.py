@@ -47,6 +47,7 @@ class Settings:
     sweep_interval_seconds: float = 60.0
     kpi_weights: str = ""
     media_dir: str = ""
+    max_upload_mb: int = 50
     data_dir: str = "var"
     testing: bool = False
     extra: dict = field(default_factory=dict)
@@ -109,6 +110,7 @@ class Settings:
             "OPENAPI_URL_PREFIX": "/api",
             "OPENAPI_JSON_PATH": "openapi.json",
             "JSON_SORT_KEYS": False,
+            "MAX_CONTENT_LENGTH": self.max_upload_mb * 1024 * 1024,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_KEY_PREFIX": "wangge-limit",
             "WANGGE": self,

@@ -85,7 +85,7 @@ def validation_error(fields: dict) -> ApiError:
 
 HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden_role", 404: "route_not_found",
-    405: "method_not_allowed", 409: "conflict", 429: "rate_limited",
+    405: "method_not_allowed", 409: "conflict", 413: "file_too_large", 429: "rate_limited",
 }
 
 

@@ -12,10 +12,10 @@ def settings():
     return current_app.config["WANGGE"]
 
 
-def redis_connection(url: str | None = None):
+def redis_connection(url: str | None = None, **kwargs):
     from redis import Redis
 
-    return Redis.from_url(url or settings().redis_url)
+    return Redis.from_url(url or settings().redis_url, **kwargs)
 
 
 def queue(name: str | None = None):
@@ -45,9 +45,23 @@ def with_app(func):
 
         if has_app_context():
             return func(*args, **kwargs)
-        from . import create_app
-
-        with create_app().app_context():
+        with _worker_app().app_context():
             return func(*args, **kwargs)
 
     return wrapper
+
+
+_app = None
+_app_pid = None
+
+
+def _worker_app():
+    """One app (and one connection pool) per worker process, not one per job."""
+    import os
+
+    global _app, _app_pid
+    if _app is None or _app_pid != os.getpid():
+        from . import create_app
+
+        _app, _app_pid = create_app(), os.getpid()
+    return _app

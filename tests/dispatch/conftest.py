@@ -3,6 +3,7 @@ dispatch center roles, two departments with handlers, and matrix rules for E0102
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from shapely.geometry import box
@@ -53,8 +54,9 @@ def city(db_session):
         "zfleader": StaffFactory(roles=["enforcement_leader"], department_id=depts["zf"].id),
         "officer": StaffFactory(roles=["enforcement_officer"], department_id=depts["zf"].id),
     }
-    s.add_all([GridAssignment(staff_id=people["worker1"].id, grid_code="31010100100101"),
-               GridAssignment(staff_id=people["worker2"].id, grid_code="31010100100102"),
+    since = datetime(2020, 1, 1, tzinfo=UTC)  # tests travel in time; the workers were there all along
+    s.add_all([GridAssignment(staff_id=people["worker1"].id, grid_code="31010100100101", valid_from=since),
+               GridAssignment(staff_id=people["worker2"].id, grid_code="31010100100102", valid_from=since),
                Responsibility(category_code="E0102", grid_code="*", department_id=depts["env"].id),
                Responsibility(category_code="C0101", grid_code="*", department_id=depts["road"].id),
                Responsibility(category_code="E0304", grid_code="*", department_id=depts["road"].id)])

@@ -1,0 +1,1153 @@
+"""Dispatch: intake-to-dispatched throughput over HTTP, and the deadline sweep over 1M open cases.
+
+Two measurements on one scratch PostGIS database migrated with the app's own migrations
+and holding the demo city (grids, departments, responsibility matrix, staff):
+
+* **Throughput.** ``wangge serve`` (werkzeug, threaded) runs in a subprocess on 127.0.0.1;
+  a client (``http.client``) takes each case through the real HTTP API: a grid worker
+  reports it (``POST /api/v1/cases`` with an ``Idempotency-Key``), the intake clerk accepts
+  it, the shift leader opens it, the dispatcher dispatches it to the department the matrix
+  suggests: 4 requests per case. One client, then 2 concurrent clients. The baseline, in
+  the same round, is the database's raw single-row INSERT rate (one INSERT per transaction
+  into a scratch table): ``pgbench`` with a custom script at 1 and 2 clients, and a psycopg
+  loop over one connection. The ratio inserts/s / cases/s is how many raw single-row
+  commits one dispatched case costs.
+* **Sweep.** 1,000,000 open cases with one running stage clock each are COPYed in (most
+  clocks green, a few thousand crossing 80% / 100% since the last sweep, a few hundred more
+  every following minute), then ``dispatch.deadlines.sweep`` runs in an app context: once
+  cold, once more at the same ``now`` (must mark nothing), then every ``--sweep-interval``
+  seconds of simulated time. Every result is checked against the generated data.
+
+Only ratios and counts mean anything between runs; timings are printed, never asserted.
+
+Run:  python -m bench.bench_dispatch [--cases N] [--open-cases N] [--repeat N] [--keep-db]
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import http.client
+import json
+import logging
+import os
+import platform
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python bench/bench_dispatch.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "dispatch"
+RESULTS = Path(__file__).resolve().parent / "results" / "dispatch.json"
+TARGET_SWEEP_S = 1.0
+SEED = 20261122
+
+# The demo city (grid/demo.py) covers lon 121.470-121.510, lat 31.210-31.240.
+CITY = (121.4705, 31.2105, 121.5095, 31.2395)
+STEPS = ("submit", "accept", "open", "dispatch")
+# Non-auto-dispatch small classes routed by a '*' rule of the demo matrix (no street rule),
+# so the department the dispatcher lands on is known in advance.
+HTTP_CATEGORIES = ("C0101", "C0102", "C0103", "C0201", "C0301", "E0103")
+
+INSERT_TABLE = """
+CREATE TABLE bench_raw_inserts (
+    id bigserial PRIMARY KEY,
+    k integer NOT NULL,
+    payload text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+INSERT_SQL = "INSERT INTO bench_raw_inserts (k, payload) VALUES (%s, %s)"
+PGBENCH_SCRIPT = ("\\set k random(1, 1000000000)\n"
+                  "INSERT INTO bench_raw_inserts (k, payload) VALUES (:k, 'pgbench single-row insert');\n")
+
+# Bulk data: stage -> case state, wall-clock span of the limit (seconds, min..max), share.
+STAGE_STATE = {"open": "accepted", "dispatch": "opened", "sign": "dispatched", "handle": "handling",
+               "check": "checking", "close": "check_passed"}
+STAGE_SPAN = {"open": (3600, 7200), "dispatch": (3600, 7200), "sign": (7200, 14400),
+              "handle": (3 * 86400, 6 * 86400), "check": (7200, 14400), "close": (7200, 14400)}
+STAGE_SHARE = {"open": 0.03, "dispatch": 0.04, "sign": 0.08, "handle": 0.75, "check": 0.05, "close": 0.05}
+STATE_VERSION = {"accepted": 2, "opened": 3, "dispatched": 4, "handling": 5, "checking": 7, "check_passed": 8}
+YELLOW_SHARE, RED_SHARE = 0.08, 0.03  # already warned / already notified overdue (before T0)
+BACKLOG_WARN, BACKLOG_DUE = 2000, 500  # crossed since the last sweep, per 1M open cases
+WINDOW_WARN, WINDOW_DUE = 300, 100  # crossing in each following sweep interval, per 1M
+ENDED_TRAPS = 2000  # ended clocks whose warn/due fall in the backlog window: never marked
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _ms(seconds: float) -> float:
+    return seconds * 1000.0
+
+
+def _pct(values, q) -> float:
+    return float(np.percentile(np.asarray(values), q)) if len(values) else float("nan")
+
+
+def _median(values) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else float("inf")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _sqlalchemy_url(admin_url: str, dbname: str) -> str:
+    d = conninfo_to_dict(admin_url)
+    user = d.get("user", "postgres")
+    auth = user + (f":{d['password']}" if d.get("password") else "")
+    return f"postgresql://{auth}@{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}/{dbname}"
+
+
+def create_database(admin_url: str, dbname: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+
+
+def drop_database(admin_url: str, dbname: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+class BenchError(Exception):
+    """A wrong answer or a broken setup: the benchmark fails."""
+
+
+# ----------------------------------------------------------------------------- app setup
+
+
+def make_app(database_url: str):
+    from wangge import create_app
+    from wangge.config import Settings
+
+    app = create_app(Settings(database_url=database_url, redis_url="", jobs_inline=True, load_demo=False,
+                              index_check_seconds=60))
+    return app
+
+
+def setup_city(app) -> dict:
+    from grid.demo import load_demo
+    from wangge.cli import upgrade_database
+    from wangge.extensions import db
+
+    with app.app_context():
+        # alembic's env.py re-applies alembic.ini's logging config; keep its INFO lines out
+        logging.disable(logging.INFO)
+        try:
+            upgrade_database()
+        finally:
+            logging.disable(logging.NOTSET)
+        summary = load_demo(db.session, echo=lambda *a, **k: None)
+        db.session.commit()
+        db.session.remove()
+    return summary
+
+
+# ----------------------------------------------------------------------------- HTTP side
+
+
+class Server:
+    """`python -m wangge serve` in a subprocess, as an operator would start it."""
+
+    def __init__(self, database_url: str, log_path: Path):
+        self.port = _free_port()
+        self.log_path = log_path
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WANGGE_")}
+        env.update({"WANGGE_DATABASE_URL": database_url, "WANGGE_REDIS_URL": "", "WANGGE_JOBS_INLINE": "1",
+                    "WANGGE_LOAD_DEMO": "0", "WANGGE_INDEX_CHECK_SECONDS": "60"})
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "wangge", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--no-demo"], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while True:
+            if self.proc.poll() is not None:
+                raise BenchError(f"wangge serve exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise BenchError(f"wangge serve did not answer /healthz:\n{self.log_tail()}")
+            time.sleep(0.2)
+
+    def log_tail(self, n: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+
+
+class Client:
+    """One HTTP/1.1 client over http.client. It would keep its connection alive, but the
+    werkzeug server answers ``Connection: close``, so http.client reconnects per request."""
+
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.requests = 0
+        self.closed_by_server = 0
+
+    def post(self, path: str, body: dict, headers: dict) -> tuple[int, dict, float]:
+        data = json.dumps(body).encode()
+        h = {"Content-Type": "application/json", "Accept": "application/json", **headers}
+        start = time.perf_counter()
+        self.conn.request("POST", path, body=data, headers=h)
+        resp = self.conn.getresponse()
+        raw = resp.read()
+        elapsed = time.perf_counter() - start
+        self.requests += 1
+        if resp.will_close:
+            self.closed_by_server += 1
+        try:
+            payload = json.loads(raw) if raw else {}
+        except ValueError:
+            payload = {"_raw": raw[:200].decode(errors="replace")}
+        return resp.status, payload, elapsed
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def login(port: int, username: str, password: str) -> str:
+    c = Client(port)
+    try:
+        status, body, _ = c.post("/api/v1/auth/login", {"username": username, "password": password}, {})
+    finally:
+        c.close()
+    if status != 200:
+        raise BenchError(f"login {username}: HTTP {status} {body}")
+    return body["token"]
+
+
+def case_specs(rng: np.random.Generator, n: int, tag: str, workers: list[str]) -> list[dict]:
+    lons = rng.uniform(CITY[0], CITY[2], n)
+    lats = rng.uniform(CITY[1], CITY[3], n)
+    cats = rng.integers(0, len(HTTP_CATEGORIES), n)
+    who = rng.integers(0, len(workers), n)
+    return [{"key": f"bench-{tag}-{i:05d}", "worker": workers[who[i]], "category": HTTP_CATEGORIES[cats[i]],
+             "lon": round(float(lons[i]), 6), "lat": round(float(lats[i]), 6)} for i in range(n)]
+
+
+def run_case(client: Client, tokens: dict, spec: dict, expected_dept: dict, lat: dict, errors: list) -> str | None:
+    """One case through submit, accept, open, dispatch; checks every answer."""
+    auth = {name: {"Authorization": f"Bearer {tok}"} for name, tok in tokens.items()}
+    body = {"description": "上水井盖破损，存在安全隐患", "category_code": spec["category"],
+            "lon": spec["lon"], "lat": spec["lat"], "address": "示范区巡查点"}
+    status, j, dt = client.post("/api/v1/cases", body, {**auth[spec["worker"]], "Idempotency-Key": spec["key"]})
+    lat["submit"].append(dt)
+    if status != 201 or j.get("state") != "reported":
+        errors.append(f"submit {spec['key']}: HTTP {status} {str(j)[:200]}")
+        return None
+    number = j["number"]
+    for step, who, state in (("accept", "shouli", "accepted"), ("open", "zhiban", "opened"),
+                             ("dispatch", "paiqian", "dispatched")):
+        status, j, dt = client.post(f"/api/v1/cases/{number}/actions/{step}", {}, auth[who])
+        lat[step].append(dt)
+        if status != 200 or j.get("state") != state:
+            errors.append(f"{step} {number}: HTTP {status} {str(j)[:200]}")
+            return None
+    dept = (j.get("department") or {}).get("code")
+    if dept != expected_dept[spec["category"]]:
+        errors.append(f"dispatch {number}: department {dept}, matrix says {expected_dept[spec['category']]}")
+        return None
+    return number
+
+
+def run_http(port: int, tokens: dict, specs: list[dict], clients: int, expected_dept: dict) -> dict:
+    chunks = [specs[i::clients] for i in range(clients)]
+    lat = [{s: [] for s in STEPS} for _ in range(clients)]
+    errs: list[list[str]] = [[] for _ in range(clients)]
+    numbers: list[list[str]] = [[] for _ in range(clients)]
+    conns = [Client(port) for _ in range(clients)]
+    barrier = threading.Barrier(clients + 1)
+
+    def work(i):
+        barrier.wait()
+        for spec in chunks[i]:
+            number = run_case(conns[i], tokens, spec, expected_dept, lat[i], errs[i])
+            if number is not None:
+                numbers[i].append(number)
+            if len(errs[i]) >= 5:
+                break
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    gc.collect()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    for c in conns:
+        c.close()
+    merged = {s: [x for part in lat for x in part[s]] for s in STEPS}
+    done = sum(len(n) for n in numbers)
+    return {"seconds": elapsed, "cases": done, "cases_per_s": done / elapsed if elapsed > 0 else 0.0,
+            "latency_s": merged, "errors": [e for part in errs for e in part],
+            "numbers": [x for part in numbers for x in part],
+            "requests": sum(c.requests for c in conns), "closed_by_server": sum(c.closed_by_server for c in conns)}
+
+
+# ----------------------------------------------------------------------------- raw INSERT baseline
+
+
+def insert_loop(conninfo: str, n: int) -> float:
+    """Single-row INSERT + COMMIT over one connection, prepared; inserts per second."""
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        for i in range(20):  # warm-up: prepare the statement
+            cur.execute(INSERT_SQL, (i, "psycopg single-row insert"), prepare=True)
+            conn.commit()
+        gc.collect()
+        start = time.perf_counter()
+        for i in range(n):
+            cur.execute(INSERT_SQL, (i, "psycopg single-row insert"), prepare=True)
+            conn.commit()
+        return n / (time.perf_counter() - start)
+
+
+def run_pgbench(pgbench: str, admin_url: str, dbname: str, script: Path, clients: int, seconds: int) -> dict:
+    d = conninfo_to_dict(admin_url)
+    cmd = [pgbench, "-n", "-M", "prepared", "-f", str(script), "-c", str(clients), "-j", str(clients),
+           "-T", str(seconds), "-h", str(d.get("host", "127.0.0.1")), "-p", str(d.get("port", 5432)),
+           "-U", str(d.get("user", "postgres")), dbname]
+    env = dict(os.environ)
+    if d.get("password"):
+        env["PGPASSWORD"] = d["password"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60)
+    if proc.returncode != 0:
+        raise BenchError(f"pgbench failed ({proc.returncode}): {proc.stderr.strip()[:400]}")
+    tps = re.search(r"tps = ([\d.]+) \((?:without|excluding)", proc.stdout)
+    latency = re.search(r"latency average = ([\d.]+) ms", proc.stdout)
+    if not tps:
+        raise BenchError(f"could not read pgbench output:\n{proc.stdout[-400:]}")
+    return {"tps": float(tps.group(1)), "latency_ms": float(latency.group(1)) if latency else None}
+
+
+# ----------------------------------------------------------------------------- 1M open cases
+
+
+class Truth:
+    """What the generated data says each sweep must mark: clock ids by the instant they cross."""
+
+    def __init__(self):
+        self.warn_ids: list[np.ndarray] = []
+        self.warn_at: list[np.ndarray] = []  # epoch microseconds
+        self.due_ids: list[np.ndarray] = []
+        self.due_at: list[np.ndarray] = []
+
+    def add(self, warn_ids, warn_at, due_ids, due_at):
+        self.warn_ids.append(np.asarray(warn_ids, dtype=np.int64))
+        self.warn_at.append(np.asarray(warn_at, dtype=np.int64))
+        self.due_ids.append(np.asarray(due_ids, dtype=np.int64))
+        self.due_at.append(np.asarray(due_at, dtype=np.int64))
+
+    def between(self, lo_us: int | None, hi_us: int) -> tuple[np.ndarray, np.ndarray]:
+        """Unmarked clocks with warn_at (due_at) in (lo, hi]: what a sweep at hi marks after one at lo."""
+        wi, wa = np.concatenate(self.warn_ids), np.concatenate(self.warn_at)
+        di, da = np.concatenate(self.due_ids), np.concatenate(self.due_at)
+        lo = -(2 ** 62) if lo_us is None else lo_us
+        return wi[(wa > lo) & (wa <= hi_us)], di[(da > lo) & (da <= hi_us)]
+
+
+def _us(dt: datetime) -> int:
+    return int(dt.timestamp()) * 1_000_000 + dt.microsecond
+
+
+def _ts(us: np.ndarray) -> np.ndarray:
+    """Epoch microseconds -> 'YYYY-MM-DDTHH:MM:SS.ffffff' (the COPY session runs in UTC)."""
+    return np.datetime_as_string(us.astype("datetime64[us]"), unit="us")
+
+
+def _nullable(values: np.ndarray, mask_null: np.ndarray) -> np.ndarray:
+    out = values.astype(object)
+    out[mask_null] = "\\N"
+    return out
+
+
+def _tracking_codes(start: int, n: int) -> np.ndarray:
+    alphabet = np.frombuffer(b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ", dtype=np.uint8)
+    v = np.arange(start, start + n, dtype=np.int64)
+    digits = np.stack([(v >> (5 * d)) & 31 for d in range(9, -1, -1)], axis=1)
+    return np.ascontiguousarray(alphabet[digits]).view("S10").ravel().astype("U10")
+
+
+def _ewkb_points(lons: np.ndarray, lats: np.ndarray) -> list[str]:
+    raw = np.column_stack([lons, lats]).astype("<f8").tobytes().hex()
+    prefix = "0101000020E6100000"  # little endian, Point with SRID, 4326
+    return [prefix + raw[i:i + 32] for i in range(0, len(raw), 32)]
+
+
+def _copy_rows(conn: psycopg.Connection, sql: str, columns: list, n: int, chunk: int = 20000) -> None:
+    cols = [c.tolist() if isinstance(c, np.ndarray) else c for c in columns]
+    with conn.cursor() as cur, cur.copy(sql) as copy:
+        for lo in range(0, n, chunk):
+            hi = min(n, lo + chunk)
+            copy.write("\n".join("\t".join(row) for row in zip(*(c[lo:hi] for c in cols), strict=True)) + "\n")
+
+
+def reference_data(conn: psycopg.Connection) -> dict:
+    grids = conn.execute(
+        "SELECT id, code, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM grids"
+        " WHERE level = 'grid' AND valid_to IS NULL ORDER BY id").fetchall()
+    rules = conn.execute(
+        "SELECT r.category_code, c.name_zh, r.department_id, d.name FROM responsibilities r"
+        " JOIN categories c ON c.code = r.category_code JOIN departments d ON d.id = r.department_id"
+        " WHERE r.grid_code = '*' AND d.kind IN ('functional', 'street_office') ORDER BY 1").fetchall()
+    workers = conn.execute(
+        "SELECT s.id, s.name, s.phone FROM staff s JOIN staff_roles r ON r.staff_id = s.id"
+        " WHERE r.role = 'grid_worker' ORDER BY s.id").fetchall()
+    limits = {stage: (amount, unit) for stage, amount, unit in conn.execute(
+        "SELECT stage, amount, unit FROM time_limits WHERE category_code = '*'")}
+    conn.commit()
+    return {"grids": grids, "rules": rules, "workers": workers, "limits": limits}
+
+
+def secondary_indexes(conn: psycopg.Connection) -> dict[str, str]:
+    """Indexes of cases and stage_clocks that back no constraint (dropped for the COPY)."""
+    rows = conn.execute(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = 'public'"
+        " AND i.tablename IN ('cases', 'stage_clocks')"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)").fetchall()
+    conn.commit()
+    return dict(rows)
+
+
+def all_indexes(conn: psycopg.Connection) -> dict[str, str]:
+    rows = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+                        " AND tablename IN ('cases', 'stage_clocks')").fetchall()
+    conn.commit()
+    return dict(rows)
+
+
+def bulk_load(conn: psycopg.Connection, n: int, t0: datetime, interval: int, windows: int,
+              rng: np.random.Generator, truth: Truth) -> dict:
+    """COPY `n` open cases, each with one running stage clock, plus ended trap clocks."""
+    times: dict[str, float] = {}
+    start = time.perf_counter()
+    ref = reference_data(conn)
+    base_case = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM cases").fetchone()[0]
+    base_clock = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM stage_clocks").fetchone()[0]
+    conn.commit()
+
+    scale = n / 1_000_000
+    n_bw, n_bd = max(10, round(BACKLOG_WARN * scale)), max(5, round(BACKLOG_DUE * scale))
+    n_ww, n_wd = max(3, round(WINDOW_WARN * scale)), max(1, round(WINDOW_DUE * scale))
+    n_traps = max(10, round(ENDED_TRAPS * scale))
+    n_yellow, n_red = round(YELLOW_SHARE * n), round(RED_SHARE * n)
+    planted = n_bw + n_bd + windows * (n_ww + n_wd)
+    n_green = n - n_yellow - n_red - planted
+    if n_green < n // 2:
+        raise BenchError(f"--open-cases {n} is too small for the planted crossings ({planted})")
+
+    # Classes: 0 green, 1 yellow (warned), 2 red (notified), 3 backlog warn, 4 backlog due,
+    # 5 window warn, 6 window due; shuffled over the rows so they are spread over the heap.
+    kind = np.concatenate([np.full(n_green, 0), np.full(n_yellow, 1), np.full(n_red, 2), np.full(n_bw, 3),
+                           np.full(n_bd, 4), np.full(windows * n_ww, 5), np.full(windows * n_wd, 6)]).astype(np.int8)
+    window = np.concatenate([np.zeros(n - windows * (n_ww + n_wd), dtype=np.int64),
+                             np.repeat(np.arange(1, windows + 1), n_ww), np.repeat(np.arange(1, windows + 1), n_wd)])
+    order = rng.permutation(n)
+    kind, window = kind[order], window[order]
+
+    stages = np.array(list(STAGE_SHARE))
+    stage_idx = rng.choice(len(stages), n, p=np.array(list(STAGE_SHARE.values())))
+    # yellow: long (handle) limits only; planted crossings: sign or handle (long enough that
+    # the other threshold stays clear of every sweep window).
+    handle, sign = int(np.where(stages == "handle")[0][0]), int(np.where(stages == "sign")[0][0])
+    stage_idx[kind == 1] = handle
+    planted_mask = kind >= 3
+    stage_idx[planted_mask] = np.where(rng.random(planted_mask.sum()) < 0.3, sign, handle)
+    stage = stages[stage_idx]
+    lo = np.array([STAGE_SPAN[s][0] for s in stages], dtype=np.float64)[stage_idx]
+    hi = np.array([STAGE_SPAN[s][1] for s in stages], dtype=np.float64)[stage_idx]
+    span = (lo + rng.random(n) * (hi - lo)) * 1e6  # µs
+
+    T0 = _us(t0)
+    I_us = interval * 1_000_000
+    margin = max(600, (windows + 1) * interval) * 1_000_000
+    u = rng.random(n)
+    started = np.zeros(n, dtype=np.int64)
+    # green: warn_at > T0 + margin
+    m = kind == 0
+    started[m] = T0 - (u[m] * (0.8 * span[m] - margin)).astype(np.int64)
+    # yellow: warn_at < T0 - margin < T0 + margin < due_at
+    m = kind == 1
+    e = 0.8 * span[m] + margin + u[m] * (0.2 * span[m] - 2 * margin)
+    started[m] = T0 - e.astype(np.int64)
+    # red: due_at < T0 - margin
+    m = kind == 2
+    started[m] = T0 - (span[m] + margin + u[m] * 2 * 86400e6).astype(np.int64)
+    warn = started + (0.8 * span).astype(np.int64)
+    due = started + span.astype(np.int64)
+    # backlog: warn_at (due_at) in (T0 - I, T0]; window k: in (T0 + (k-1) I, T0 + k I]
+    off = (u * I_us).astype(np.int64)
+    for k, target in ((3, "warn"), (4, "due"), (5, "warn"), (6, "due")):
+        m = kind == k
+        at = (T0 + window[m] * I_us) - off[m]
+        if target == "warn":
+            warn[m] = at
+            started[m] = at - (0.8 * span[m]).astype(np.int64)
+            due[m] = started[m] + span[m].astype(np.int64)
+        else:
+            due[m] = at
+            started[m] = at - span[m].astype(np.int64)
+            warn[m] = started[m] + (0.8 * span[m]).astype(np.int64)
+    warned_null = ~np.isin(kind, (1, 2, 4, 6))
+    overdue_null = kind != 2
+    warned_at = warn + (rng.random(n) * 60e6).astype(np.int64)
+    overdue_at = due + (rng.random(n) * 60e6).astype(np.int64)
+    if not ((warned_at[~warned_null] < T0).all() and (overdue_at[~overdue_null] < T0).all()):
+        raise BenchError("generated a notification in the future (bug in the generator)")
+
+    clock_ids = np.arange(base_clock, base_clock + n, dtype=np.int64)
+    truth.add(clock_ids[warned_null], warn[warned_null], clock_ids[overdue_null], due[overdue_null])
+
+    # --- cases
+    case_ids = np.arange(base_case, base_case + n, dtype=np.int64)
+    grids = ref["grids"]
+    g = rng.integers(0, len(grids), n)
+    gx0 = np.array([r[2] for r in grids])[g]
+    gy0 = np.array([r[3] for r in grids])[g]
+    gx1 = np.array([r[4] for r in grids])[g]
+    gy1 = np.array([r[5] for r in grids])[g]
+    lons = np.round(gx0 + rng.random(n) * (gx1 - gx0), 6)
+    lats = np.round(gy0 + rng.random(n) * (gy1 - gy0), 6)
+    rules = ref["rules"]
+    c = rng.integers(0, len(rules), n)
+    cat_code = np.array([r[0] for r in rules])[c]
+    dept_id = np.array([r[2] for r in rules])[c]
+    description = np.array([f"{r[1]}，请尽快处置" for r in rules], dtype=object)[c]
+    reason = np.array([f"责任矩阵：{r[1]}（全区）→ {r[3]}" for r in rules], dtype=object)[c]
+    workers = ref["workers"]
+    w = rng.integers(0, len(workers), n)
+    channel = rng.choice(np.array(["grid_worker", "hotline", "web", "citizen"]), n, p=[0.6, 0.25, 0.1, 0.05])
+    by_worker = channel == "grid_worker"
+    worker_id = np.array([r[0] for r in workers])[w]
+    reporter_name = np.where(by_worker, np.array([r[1] for r in workers])[w], "市民")
+    citizen_phone = np.char.add("139", np.char.zfill(rng.integers(0, 10 ** 8, n).astype(str), 8))
+    reporter_phone = np.where(by_worker, np.array([r[2] for r in workers])[w], citizen_phone)
+    state = np.array([STAGE_STATE[s] for s in stages])[stage_idx]
+    no_dept = np.isin(state, ("accepted", "opened"))
+    assigned = np.isin(state, ("checking", "check_passed"))
+    reported = started - (600e6 + rng.random(n) * 6 * 3600e6).astype(np.int64)
+    version = np.array([STATE_VERSION[STAGE_STATE[s]] for s in stages])[stage_idx]
+    numbers = np.char.add(f"310101{t0.year}", np.char.zfill((case_ids - base_case + 1).astype(str), 7))
+    addresses = np.char.add(np.char.add("示范路", (rng.integers(1, 1000, n)).astype(str)), "号")
+    lon_s, lat_s = lons.astype(str), lats.astype(str)
+    dept_s = dept_id.astype(str)
+    grid_ids = np.array([str(r[0]) for r in grids])[g]
+    grid_codes = np.array([r[1] for r in grids])[g]
+    case_cols = [
+        case_ids.astype(str), numbers, _tracking_codes(base_case * 7919, n), channel,
+        _nullable(worker_id.astype(str), ~by_worker), reporter_name, reporter_phone, description, addresses,
+        _ewkb_points(lons, lats), lon_s, lat_s, lon_s, lat_s, ["wgs84"] * n, grid_ids, grid_codes, cat_code,
+        _nullable(dept_s, no_dept), dept_s, reason, state, _nullable(worker_id.astype(str), ~assigned),
+        np.where(rng.random(n) < 0.01, "t", "f"), _ts(reported), _ts(started), version.astype(str),
+    ]
+    case_sql = ("COPY cases (id, number, tracking_code, channel, reporter_staff_id, reporter_name,"
+                " reporter_phone, description, address, location, lon, lat, original_lon, original_lat,"
+                " original_crs, grid_id, grid_code, category_code, department_id, suggested_department_id,"
+                " suggestion_reason, state, assignee_id, supervised, reported_at, updated_at, version) FROM STDIN")
+
+    # --- clocks: one running clock per case, then the ended traps
+    limits = ref["limits"]
+    amount = np.array([str(limits[s][0]) for s in stages])[stage_idx]
+    unit = np.array([limits[s][1] for s in stages])[stage_idx]
+    started_s = _ts(started)
+    clock_cols = [
+        clock_ids.astype(str), case_ids.astype(str), stage, _nullable(dept_s, no_dept), started_s, amount, unit,
+        ["0"] * n, started_s, _ts(warn), _ts(due), ["\\N"] * n, ["\\N"] * n,
+        _nullable(_ts(warned_at), warned_null), _nullable(_ts(overdue_at), overdue_null), ["0"] * n,
+    ]
+    clock_sql = ("COPY stage_clocks (id, case_id, stage, department_id, started_at, amount, unit, consumed,"
+                 " segment_started_at, warn_at, due_at, ended_at, ended_late, warned_at, overdue_notified_at,"
+                 " extended) FROM STDIN")
+    t_case = rng.integers(0, n, n_traps)
+    t_warn = T0 - (rng.random(n_traps) * I_us).astype(np.int64)
+    t_due = np.maximum(t_warn, T0 - (rng.random(n_traps) * I_us).astype(np.int64))
+    t_start = t_warn - 3600 * 1_000_000
+    t_end = T0 - (rng.random(n_traps) * 600e6).astype(np.int64) - I_us
+    trap_cols = [
+        np.arange(base_clock + n, base_clock + n + n_traps).astype(str), case_ids[t_case].astype(str),
+        ["dispatch"] * n_traps, ["\\N"] * n_traps, _ts(t_start), [str(limits["dispatch"][0])] * n_traps,
+        [limits["dispatch"][1]] * n_traps, ["0"] * n_traps, _ts(t_start), _ts(t_warn), _ts(t_due), _ts(t_end),
+        ["f"] * n_traps, ["\\N"] * n_traps, ["\\N"] * n_traps, ["0"] * n_traps,
+    ]
+    times["generate_s"] = time.perf_counter() - start
+
+    # --- load: secondary indexes off, FK triggers off (session_replication_role, as
+    # pg_restore does), COPY, indexes back with their exact definitions.
+    before = all_indexes(conn)
+    secondary = secondary_indexes(conn)
+    start = time.perf_counter()
+    conn.execute("SET TIME ZONE 'UTC'")
+    conn.execute("SET maintenance_work_mem = '256MB'")
+    conn.execute("SET session_replication_role = replica")
+    for name in secondary:
+        conn.execute(f'DROP INDEX "{name}"')
+    conn.commit()
+    times["drop_indexes_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    _copy_rows(conn, case_sql, case_cols, n)
+    conn.commit()
+    times["copy_cases_s"] = time.perf_counter() - start
+    del case_cols
+
+    start = time.perf_counter()
+    _copy_rows(conn, clock_sql, clock_cols, n)
+    _copy_rows(conn, clock_sql, trap_cols, n_traps)
+    conn.commit()
+    times["copy_clocks_s"] = time.perf_counter() - start
+    del clock_cols
+
+    start = time.perf_counter()
+    for ddl in secondary.values():
+        conn.execute(ddl)
+    conn.execute("SET session_replication_role = DEFAULT")
+    conn.execute("SELECT setval(pg_get_serial_sequence('cases', 'id'), (SELECT max(id) FROM cases))")
+    conn.execute("SELECT setval(pg_get_serial_sequence('stage_clocks', 'id'), (SELECT max(id) FROM stage_clocks))")
+    conn.commit()
+    times["create_indexes_s"] = time.perf_counter() - start
+    after = all_indexes(conn)
+    if after != before:
+        raise BenchError(f"indexes differ after the load: {sorted(set(before.items()) ^ set(after.items()))}")
+
+    start = time.perf_counter()
+    conn.autocommit = True
+    try:
+        conn.execute("VACUUM ANALYZE cases")
+        conn.execute("VACUUM ANALYZE stage_clocks")
+    finally:
+        conn.autocommit = False
+    times["vacuum_analyze_s"] = time.perf_counter() - start
+    times["cases"], times["running_clocks"], times["ended_traps"] = n, n, n_traps
+    times["planted"] = {"backlog_warn": n_bw, "backlog_due": n_bd, "window_warn": n_ww, "window_due": n_wd,
+                        "yellow_warned": n_yellow, "red_notified": n_red, "green": n_green}
+    times["indexes"] = sorted(after)
+    times["rebuilt_indexes"] = sorted(secondary)
+    return times
+
+
+# ----------------------------------------------------------------------------- sweep
+
+
+class SqlCounter:
+    """Counts statements and time inside cursor.execute for one engine."""
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+
+        self.statements = 0
+        self.sql_s = 0.0
+        self.captured: list[tuple[str, object]] = []
+        self.capture = False
+        self._t = threading.local()
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def reset(self):
+        self.statements, self.sql_s = 0, 0.0
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany):
+        self._t.start = time.perf_counter()
+        if self.capture and "FOR UPDATE" in statement and "stage_clocks" in statement:
+            self.captured.append((statement, parameters))
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany):
+        self.statements += 1
+        self.sql_s += time.perf_counter() - self._t.start
+
+
+def run_sweeps(app, conninfo: str, t0: datetime, interval: int, windows: int, truth: Truth) -> dict:
+    from dispatch.deadlines import sweep
+    from wangge.extensions import db
+
+    out = {"sweeps": [], "errors": [], "plans": {}}
+    check = psycopg.connect(conninfo)
+
+    def outbox_count() -> int:
+        n = check.execute("SELECT count(*) FROM outbox WHERE topic = 'deadline'").fetchone()[0]
+        check.commit()
+        return n
+
+    with app.app_context():
+        counter = SqlCounter(db.engine)
+        schedule = [("cold", t0, None), ("same now again", t0, t0)]
+        prev = t0
+        for k in range(1, windows + 1):
+            now = t0 + timedelta(seconds=k * interval)
+            schedule.append((f"warm +{k * interval} s", now, prev))
+            prev = now
+        marked_before = outbox_count()
+        for i, (label, now, after) in enumerate(schedule):
+            if label == "same now again":
+                want_w, want_d = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+            else:
+                want_w, want_d = truth.between(None if after is None else _us(after), _us(now))
+            db.session.remove()  # a fresh session per sweep, as the periodic job has
+            counter.reset()
+            counter.capture = i == 0
+            gc.collect()
+            start = time.perf_counter()
+            result = sweep(db.session, now=now)
+            swept = time.perf_counter()
+            db.session.commit()
+            done = time.perf_counter()
+            counter.capture = False
+            statements, sql_s = counter.statements, counter.sql_s
+            db.session.remove()
+
+            # check against the generated data, by clock id
+            got_w = check.execute("SELECT id FROM stage_clocks WHERE warned_at = %s", (now,)).fetchall()
+            got_d = check.execute("SELECT id FROM stage_clocks WHERE overdue_notified_at = %s", (now,)).fetchall()
+            outbox = outbox_count()
+            got_w = np.array(sorted(r[0] for r in got_w), dtype=np.int64)
+            got_d = np.array(sorted(r[0] for r in got_d), dtype=np.int64)
+            new_outbox = outbox - marked_before
+            marked_before = outbox
+            # at "same now again" the rows marked by the cold sweep carry the same timestamp
+            ok = (result == {"warnings": len(want_w), "overdue": len(want_d)}
+                  and new_outbox == len(want_w) + len(want_d))
+            if label != "same now again":
+                ok = ok and np.array_equal(got_w, np.sort(want_w)) and np.array_equal(got_d, np.sort(want_d))
+            if not ok:
+                out["errors"].append(
+                    f"sweep {label} at {now.isoformat()}: returned {result}, expected warnings={len(want_w)}"
+                    f" overdue={len(want_d)}; rows marked warned={len(got_w)} overdue={len(got_d)};"
+                    f" new outbox rows={new_outbox}")
+            out["sweeps"].append({
+                "label": label, "now": now.isoformat(), "warnings": result["warnings"],
+                "overdue": result["overdue"], "expected": {"warnings": len(want_w), "overdue": len(want_d)},
+                "outbox_rows": new_outbox, "ok": bool(ok), "sweep_s": swept - start, "commit_s": done - swept,
+                "total_s": done - start, "statements": statements, "sql_s": sql_s})
+
+        # plans of the two row-locking queries the sweep ran, with its own parameters
+        with db.engine.connect() as conn:
+            for statement, params in counter.captured:
+                plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, params))
+                key = "warn" if "warned_at IS NULL" in statement and "warn_at <=" in statement else "overdue"
+                out["plans"][key] = plan
+            conn.rollback()
+        db.session.remove()
+        db.engine.dispose()
+    check.close()
+    out["plan_nodes"] = {k: " -> ".join(
+        re.sub(r"\s+\(cost=.*$", "", line).strip().removeprefix("->").strip() for line in v.splitlines()
+        if "cost=" in line) for k, v in out["plans"].items()}
+    out["plan_ok"] = {"warn": "ix_stage_clocks_warn_due" in out["plans"].get("warn", ""),
+                      "overdue": "ix_stage_clocks_overdue_due" in out["plans"].get("overdue", "")}
+    return out
+
+
+# ----------------------------------------------------------------------------- facts and checks
+
+
+def server_facts(conninfo: str) -> dict:
+    with psycopg.connect(conninfo) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()[0]
+        full = conn.execute("SELECT postgis_full_version()").fetchone()[0]
+        settings = dict(conn.execute(
+            "SELECT name, setting FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit',"
+            " 'fsync', 'max_connections')").fetchall())
+    m = re.search(r'POSTGIS="([^"\s]+)', full)
+    return {"postgresql": pg.split()[0], "postgis": m.group(1) if m else full[:40], "settings": settings}
+
+
+def check_http_cases(conninfo: str, numbers: list[str]) -> list[str]:
+    """Every case the client saw dispatched is dispatched in the database, with 4 events and
+    exactly one running clock, of the 'sign' stage."""
+    errors = []
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute("""
+            SELECT c.number, c.state, c.department_id = c.suggested_department_id,
+                   (SELECT array_agg(e.verb ORDER BY e.id) FROM case_events e WHERE e.case_id = c.id),
+                   (SELECT array_agg(k.stage) FROM stage_clocks k WHERE k.case_id = c.id AND k.ended_at IS NULL)
+            FROM cases c WHERE c.number = ANY(%s)""", (numbers,)).fetchall()
+    if len(rows) != len(numbers):
+        errors.append(f"{len(numbers)} dispatched cases reported over HTTP, {len(rows)} found in the database")
+    for number, state, same_dept, verbs, running in rows:
+        if state != "dispatched" or not same_dept or verbs != list(STEPS) or running != ["sign"]:
+            errors.append(f"case {number}: state={state} department=suggested:{same_dept} events={verbs} "
+                          f"running clocks={running}")
+            if len(errors) > 5:
+                break
+    return errors
+
+
+def pre_existing_clocks(conninfo: str, truth: Truth) -> int:
+    """Running clocks of the HTTP cases: the sweep must mark them too if they cross."""
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            "SELECT id, warn_at, due_at, warned_at IS NULL, overdue_notified_at IS NULL FROM stage_clocks"
+            " WHERE ended_at IS NULL AND segment_started_at IS NOT NULL").fetchall()
+    w = [(r[0], _us(r[1])) for r in rows if r[3]]
+    d = [(r[0], _us(r[2])) for r in rows if r[4]]
+    truth.add([x[0] for x in w], [x[1] for x in w], [x[0] for x in d], [x[1] for x in d])
+    return len(rows)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="bench.bench_dispatch", description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, default=200, help="cases per throughput run (4 requests each)")
+    ap.add_argument("--clients", type=int, default=2, help="concurrent clients of the second run (1 = skip it)")
+    ap.add_argument("--repeat", type=int, default=3, help="throughput rounds; the median is reported")
+    ap.add_argument("--inserts", type=int, default=1000, help="rows of the psycopg INSERT loop per round")
+    ap.add_argument("--pgbench-seconds", type=int, default=3, help="duration of each pgbench run")
+    ap.add_argument("--open-cases", type=int, default=1_000_000, help="open cases loaded for the sweep")
+    ap.add_argument("--warm-sweeps", type=int, default=5, help="sweeps after the cold one and its repeat")
+    ap.add_argument("--sweep-interval", type=int, default=60, help="simulated seconds between warm sweeps")
+    ap.add_argument("--skip-http", action="store_true", help="only the sweep")
+    ap.add_argument("--skip-sweep", action="store_true", help="only the throughput")
+    ap.add_argument("--pg-admin-url", default=os.environ.get(
+        "WANGGE_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        help="a database the benchmark can connect to to CREATE/DROP its scratch database")
+    ap.add_argument("--keep-db", action="store_true", help="do not drop the scratch database")
+    ap.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
+    args = ap.parse_args(argv)
+    if min(args.cases, args.clients, args.repeat, args.inserts, args.pgbench_seconds, args.open_cases,
+           args.warm_sweeps, args.sweep_interval) < 1:
+        ap.error("all counts must be positive")
+    if args.warm_sweeps * args.sweep_interval > 1200:
+        ap.error("--warm-sweeps x --sweep-interval must stay within 1200 s (the generator's margins)")
+
+    p = print
+    rng = np.random.default_rng(SEED)
+    dbname = f"wangge_bench_{secrets.token_hex(4)}"
+    conninfo = make_conninfo(args.pg_admin_url, dbname=dbname)
+    db_url = _sqlalchemy_url(args.pg_admin_url, dbname)
+    admin_db = conninfo_to_dict(args.pg_admin_url).get("dbname", "?")
+    pgbench = shutil.which("pgbench")
+    tmp = Path(tempfile.mkdtemp(prefix="wangge-bench-"))
+    errors: list[str] = []
+    setup: dict = {}
+    http_res: dict = {}
+    sweep_res: dict = {}
+    load: dict = {}
+    server = None
+    app = None
+    facts: dict = {}
+    demo: dict = {}
+
+    create_database(args.pg_admin_url, dbname)
+    try:
+        start = time.perf_counter()
+        app = make_app(db_url)
+        demo = setup_city(app)
+        setup["migrate_and_demo_s"] = time.perf_counter() - start
+        facts = server_facts(conninfo)
+        with psycopg.connect(conninfo) as conn:
+            expected_dept = dict(conn.execute(
+                "SELECT r.category_code, d.code FROM responsibilities r JOIN departments d ON d.id = r.department_id"
+                " WHERE r.grid_code = '*' AND r.category_code = ANY(%s)", (list(HTTP_CATEGORIES),)).fetchall())
+            street = conn.execute("SELECT count(*) FROM responsibilities WHERE grid_code <> '*'"
+                                  " AND category_code = ANY(%s)", (list(HTTP_CATEGORIES),)).fetchone()[0]
+            auto = conn.execute("SELECT count(*) FROM categories WHERE auto_dispatch AND code = ANY(%s)",
+                                (list(HTTP_CATEGORIES),)).fetchone()[0]
+        if len(expected_dept) != len(HTTP_CATEGORIES) or street or auto:
+            raise BenchError(f"the demo matrix no longer routes {HTTP_CATEGORIES} by a '*' rule only, "
+                             "without auto-dispatch; pick other categories")
+
+        # ------------------------------------------------------------- throughput
+        if not args.skip_http:
+            with psycopg.connect(conninfo) as conn:
+                conn.execute(INSERT_TABLE)
+            script = tmp / "insert.sql"
+            script.write_text(PGBENCH_SCRIPT)
+
+            start = time.perf_counter()
+            server = Server(db_url, tmp / "server.log")
+            setup["server_start_s"] = time.perf_counter() - start
+            from grid.demo import DEMO_PASSWORD
+            workers = [f"wgy{i:03d}" for i in range(1, 13)]
+            start = time.perf_counter()
+            tokens = {u: login(server.port, u, DEMO_PASSWORD) for u in ("shouli", "zhiban", "paiqian", *workers)}
+            setup["login_s"] = time.perf_counter() - start
+
+            # warm-up (not timed): server caches, grid index, statement caches
+            warm_specs = case_specs(rng, 10, "warmup", workers)
+            warm = run_http(server.port, tokens, warm_specs, 1, expected_dept)
+            errors += warm["errors"]
+            all_numbers = list(warm["numbers"])
+            # idempotent retry of the first report: same case, 200
+            c = Client(server.port)
+            spec = warm_specs[0]
+            status, j, _ = c.post("/api/v1/cases", {"description": "上水井盖破损，存在安全隐患",
+                                                    "category_code": spec["category"], "lon": spec["lon"],
+                                                    "lat": spec["lat"], "address": "示范区巡查点"},
+                                  {"Authorization": f"Bearer {tokens[spec['worker']]}",
+                                   "Idempotency-Key": spec["key"]})
+            c.close()
+            idempotent_ok = status == 200 and bool(warm["numbers"]) and j.get("number") == warm["numbers"][0]
+            if not idempotent_ok:
+                errors.append(f"idempotent retry: HTTP {status}, number {j.get('number')}, "
+                              f"first answer {warm['numbers'][:1]}")
+
+            runs = {"insert_loop": [], "pgbench_1": [], "pgbench_n": [], "http_1": [], "http_n": []}
+            lat1 = {s: [] for s in STEPS}
+            latn = {s: [] for s in STEPS}
+            requests = closed = 0
+            for r in range(args.repeat):
+                runs["insert_loop"].append(insert_loop(conninfo, args.inserts))
+                if pgbench:
+                    runs["pgbench_1"].append(run_pgbench(pgbench, args.pg_admin_url, dbname, script, 1,
+                                                         args.pgbench_seconds)["tps"])
+                res = run_http(server.port, tokens, case_specs(rng, args.cases, f"r{r}c1", workers), 1, expected_dept)
+                errors += res["errors"]
+                all_numbers += res["numbers"]
+                runs["http_1"].append(res["cases_per_s"])
+                requests, closed = requests + res["requests"], closed + res["closed_by_server"]
+                for s in STEPS:
+                    lat1[s] += res["latency_s"][s]
+                if args.clients > 1:
+                    if pgbench:
+                        runs["pgbench_n"].append(run_pgbench(pgbench, args.pg_admin_url, dbname, script,
+                                                             args.clients, args.pgbench_seconds)["tps"])
+                    res = run_http(server.port, tokens, case_specs(rng, args.cases, f"r{r}c{args.clients}", workers),
+                                   args.clients, expected_dept)
+                    errors += res["errors"]
+                    all_numbers += res["numbers"]
+                    runs["http_n"].append(res["cases_per_s"])
+                    requests, closed = requests + res["requests"], closed + res["closed_by_server"]
+                    for s in STEPS:
+                        latn[s] += res["latency_s"][s]
+                if errors:
+                    break
+            server.stop()
+            server_log = server.log_tail(5)
+            server = None
+            with psycopg.connect(conninfo) as conn:
+                conn.execute("DROP TABLE bench_raw_inserts")
+            db_errors = check_http_cases(conninfo, all_numbers)
+            errors += db_errors
+            http_res = {"runs": runs, "median": {k: _median(v) for k, v in runs.items()},
+                        "latency_s": {"1": lat1, str(args.clients): latn}, "idempotent_retry_ok": idempotent_ok,
+                        "cases_checked": len(all_numbers), "db_errors": db_errors, "requests": requests,
+                        "closed_by_server": closed, "server_log_tail": server_log}
+
+        # ------------------------------------------------------------- sweep
+        if not args.skip_sweep and not errors:
+            truth = Truth()
+            preexisting = pre_existing_clocks(conninfo, truth)
+            t0 = datetime.now(UTC).replace(microsecond=0)
+            with psycopg.connect(conninfo) as conn:
+                load = bulk_load(conn, args.open_cases, t0, args.sweep_interval, args.warm_sweeps, rng, truth)
+            load["preexisting_running_clocks"] = preexisting
+            sweep_res = run_sweeps(app, conninfo, t0, args.sweep_interval, args.warm_sweeps, truth)
+            sweep_res["t0"] = t0.isoformat()
+            errors += sweep_res["errors"]
+    except BenchError as exc:
+        errors.append(str(exc))
+    finally:
+        if server is not None:
+            errors_tail = server.log_tail()
+            server.stop()
+            if errors:
+                print(f"server log (tail):\n{errors_tail}", file=sys.stderr)
+        if app is not None:
+            from wangge.extensions import db
+
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+        if not args.keep_db:
+            drop_database(args.pg_admin_url, dbname)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    # ----------------------------------------------------------------- report
+    from importlib.metadata import version
+
+    machine = {"cpu_count": os.cpu_count(), "python": platform.python_version(),
+               "platform": platform.platform(terse=True), "psycopg": f"{psycopg.__version__} ({psycopg.pq.__impl__})",
+               "sqlalchemy": version("sqlalchemy"), "flask": version("flask"),
+               "werkzeug": version("werkzeug"), "pgbench": pgbench or "absent",
+               **{k: facts[k] for k in ("postgresql", "postgis") if k in facts}}
+    p(f"dispatch benchmark: demo city ({demo.get('grids', '?')} grids), "
+      f"{args.cases} cases per throughput run x {args.repeat} rounds, sweep over {args.open_cases:,} open cases")
+    p(f"machine: {machine['cpu_count']} CPUs, Python {machine['python']}, Flask {machine['flask']}, "
+      f"Werkzeug {machine['werkzeug']}, SQLAlchemy {machine['sqlalchemy']}, psycopg {machine['psycopg']}, "
+      f"PostgreSQL {machine.get('postgresql', '?')}, PostGIS {machine.get('postgis', '?')}"
+      + (f" (synchronous_commit={facts['settings'].get('synchronous_commit')}, "
+         f"shared_buffers={int(facts['settings'].get('shared_buffers', 0)) * 8 // 1024} MB)"
+         if facts else ""))
+    p(f"database: {dbname} (via {admin_db}; {'kept' if args.keep_db else 'dropped'})")
+    p("")
+    p("setup")
+    p(f"  migrate + demo city        {setup.get('migrate_and_demo_s', float('nan')):7.2f} s")
+
+    verdict_tp = {}
+    if http_res:
+        med = http_res["median"]
+        n = args.clients
+        p(f"  wangge serve start         {setup['server_start_s']:7.2f} s")
+        p("")
+        p(f"intake -> dispatched over HTTP: 4 requests per case ({', '.join(STEPS)}), {args.cases} cases per run")
+        p(f"  server: `python -m wangge serve` (werkzeug threaded) in a subprocess on 127.0.0.1, client: "
+          f"http.client;\n  {http_res['closed_by_server']} of {http_res['requests']} answers said Connection: close "
+          "(werkzeug's server disables keep-alive), so each request opens a new loopback connection")
+        p(f"  {'measurement':<40}{'per second':>12}   runs")
+
+        def row(label, key, unit=""):
+            if runs_ := http_res["runs"][key]:
+                rs = ", ".join(f"{x:.1f}" for x in runs_)
+                p(f"  {label:<40}{med[key]:>12.1f}   [{rs}]{unit}")
+
+        row("raw INSERT, psycopg loop, 1 connection", "insert_loop")
+        row("raw INSERT, pgbench -c 1", "pgbench_1")
+        if n > 1:
+            row(f"raw INSERT, pgbench -c {n}", "pgbench_n")
+        row("dispatched cases, 1 client", "http_1")
+        if n > 1:
+            row(f"dispatched cases, {n} clients", "http_n")
+        p("")
+        p("ratios (raw single-row INSERTs per second / dispatched cases per second = inserts one case costs)")
+        base1 = med["pgbench_1"] if http_res["runs"]["pgbench_1"] else med["insert_loop"]
+        name1 = "pgbench -c 1" if http_res["runs"]["pgbench_1"] else "psycopg loop"
+        r1 = _ratio(base1, med["http_1"])
+        p(f"  {name1:<14} / cases, 1 client   {r1:8.1f}x   ({med['http_1'] * 4:.1f} requests/s, "
+          f"{1000 / med['http_1']:.1f} ms per case)")
+        r_loop = _ratio(med["insert_loop"], med["http_1"])
+        p(f"  psycopg loop   / cases, 1 client   {r_loop:8.1f}x")
+        rn = None
+        if n > 1 and http_res["runs"]["http_n"]:
+            basen = med["pgbench_n"] if http_res["runs"]["pgbench_n"] else med["insert_loop"]
+            namen = f"pgbench -c {n}" if http_res["runs"]["pgbench_n"] else "psycopg loop"
+            rn = _ratio(basen, med["http_n"])
+            p(f"  {namen:<14} / cases, {n} clients  {rn:8.1f}x   ({med['http_n'] * 4:.1f} requests/s; "
+              f"{n} clients vs 1: {_ratio(med['http_n'], med['http_1']):.2f}x the cases/s)")
+        verdict_tp = {"pgbench_or_loop_over_cases_1": r1, "loop_over_cases_1": r_loop, "over_cases_n": rn}
+        p("")
+        p(f"  request latency (ms)   {'p50':>7}{'p90':>7}{'p99':>7}{'max':>7}   n")
+        for clients_key, lat in http_res["latency_s"].items():
+            for s in STEPS:
+                v = lat.get(s) or []
+                if v:
+                    head = f"{clients_key} client{'s' if clients_key != '1' else ''}" if s == STEPS[0] else ""
+                    p(f"  {head:<10} {s:<11}{_ms(_pct(v, 50)):>7.1f}{_ms(_pct(v, 90)):>7.1f}"
+                      f"{_ms(_pct(v, 99)):>7.1f}{_ms(max(v)):>7.1f}   {len(v)}")
+        p("")
+        p(f"  correctness: {http_res['cases_checked']} cases (incl. 10 warm-up) dispatched to the matrix's "
+          f"department, in the database with events {'/'.join(STEPS)} and one running 'sign' clock each; "
+          f"idempotent retry returned the same case: {'yes' if http_res['idempotent_retry_ok'] else 'NO'} -> "
+          f"{'OK' if not http_res['db_errors'] and http_res['idempotent_retry_ok'] else 'FAIL'}")
+
+    sweep_verdict = None
+    warm_median = None
+    if sweep_res:
+        p("")
+        p(f"sweep over {load['cases']:,} open cases ({load['running_clocks']:,} running clocks + "
+          f"{load['ended_traps']:,} ended ones inside the window; {load['preexisting_running_clocks']} clocks of "
+          "the HTTP cases)")
+        pl = load["planted"]
+        p(f"  data: {pl['green']:,} green, {pl['yellow_warned']:,} already warned, {pl['red_notified']:,} already "
+          f"overdue-notified; {pl['backlog_warn']:,} warn + {pl['backlog_due']:,} due crossed since the last sweep; "
+          f"{pl['window_warn']} warn + {pl['window_due']} due crossing per {args.sweep_interval} s after")
+        total_load = sum(load[k] for k in ("generate_s", "drop_indexes_s", "copy_cases_s", "copy_clocks_s",
+                                           "create_indexes_s", "vacuum_analyze_s"))
+        p(f"  load: generate {load['generate_s']:.1f} s, COPY cases {load['copy_cases_s']:.1f} s, COPY clocks "
+          f"{load['copy_clocks_s']:.1f} s, rebuild {len(load['rebuilt_indexes'])} indexes "
+          f"{load['create_indexes_s']:.1f} s, VACUUM ANALYZE {load['vacuum_analyze_s']:.1f} s "
+          f"(total {total_load:.1f} s)")
+        po = sweep_res["plan_ok"]
+        p("  plans (EXPLAIN of the sweep's own two row-locking queries, with its parameters):")
+        for key, index in (("warn", "ix_stage_clocks_warn_due"), ("overdue", "ix_stage_clocks_overdue_due")):
+            p(f"    {key:<8} {sweep_res['plan_nodes'].get(key, '?')}   uses {index}: {'yes' if po[key] else 'NO'}")
+        p("")
+        p(f"  {'sweep':<18}{'now':<10}{'warned':>8}{'overdue':>9}{'expected':>14}{'seconds':>9}"
+          f"{'of which SQL':>14}{'commit':>8}{'statements':>12}")
+        for s in sweep_res["sweeps"]:
+            exp = f"{s['expected']['warnings']}/{s['expected']['overdue']}"
+            now = "T0" if s["now"] == sweep_res["t0"] else \
+                f"T0+{int((datetime.fromisoformat(s['now']) - datetime.fromisoformat(sweep_res['t0'])).total_seconds())}s"
+            p(f"  {s['label']:<18}{now:<10}{s['warnings']:>8}{s['overdue']:>9}{exp:>11} {'ok' if s['ok'] else 'XX'}"
+              f"{s['total_s']:>9.3f}{s['sql_s']:>14.3f}{s['commit_s']:>8.3f}{s['statements']:>12}")
+        warm = [s for s in sweep_res["sweeps"] if s["label"].startswith("warm")]
+        warm_median = _median([s["total_s"] for s in warm])
+        marked = sum(s["warnings"] + s["overdue"] for s in warm)
+        per_clock = _ratio(sum(s["total_s"] for s in warm), marked) * 1000 if marked else float("nan")
+        stmts = _ratio(sum(s["statements"] for s in warm), marked) if marked else float("nan")
+        sweep_verdict = "PASS" if warm_median < TARGET_SWEEP_S else "BELOW TARGET"
+        p("")
+        cold = sweep_res["sweeps"][0]
+        p(f"  warm sweep median {warm_median:.3f} s (max {max(s['total_s'] for s in warm):.3f} s)   "
+          f"target < {TARGET_SWEEP_S:g} s once warm: {sweep_verdict}")
+        p(f"  cold sweep {cold['total_s']:.3f} s for {cold['warnings'] + cold['overdue']:,} clocks; warm: "
+          f"{per_clock:.2f} ms and {stmts:.1f} SQL statements per marked clock")
+        sweep_ok = not sweep_res["errors"] and all(po.values())
+        p(f"  correctness: every sweep marked exactly the generated clocks (by id) and wrote one outbox row each; "
+          f"the repeat at the same now marked nothing -> {'OK' if sweep_ok else 'FAIL'}")
+        if not all(po.values()):
+            errors.append("the sweep's queries do not use the partial indexes:\n"
+                          + "\n".join(f"--- {k}\n{v}" for k, v in sweep_res["plans"].items()))
+
+    for e in errors[:10]:
+        print(f"error: {e}", file=sys.stderr)
+
+    result = {
+        "benchmark": NAME,
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "params": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                   if k not in ("pg_admin_url",)},
+        "machine": {**machine, **({"pg_settings": facts["settings"]} if facts else {})},
+        "setup_s": setup,
+        "throughput": {k: v for k, v in http_res.items() if k != "latency_s"} | {
+            "latency_ms": {c: {s: {"p50": _ms(_pct(v, 50)), "p90": _ms(_pct(v, 90)), "p99": _ms(_pct(v, 99)),
+                                   "max": _ms(max(v)), "n": len(v)} for s, v in lat.items() if v}
+                           for c, lat in http_res.get("latency_s", {}).items()},
+            "ratios": verdict_tp} if http_res else None,
+        "sweep": {"load": load, **{k: v for k, v in sweep_res.items() if k != "errors"},
+                  "warm_median_s": warm_median, "target_s": TARGET_SWEEP_S, "verdict": sweep_verdict}
+        if sweep_res else None,
+        "errors": errors,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
+    try:
+        shown = args.output.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        shown = args.output
+    p(f"results written to {shown}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""Two people acting on one case at the same moment, against PostgreSQL with committed data:
+exactly one succeeds, the other gets a clear conflict error, and exactly one event is
+written. Each request runs in its own thread with its own test client (so its own session
+and connection), released together by a barrier."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import psycopg
+import pytest
+from sqlalchemy import func, select
+
+from dispatch.models import Case, CaseEvent
+from grid import roles as R
+from grid.accounts import issue_token
+from tests.conftest import make_settings
+from tests.factories import DepartmentFactory, StaffFactory
+
+ROUNDS = 6
+
+
+@pytest.fixture
+def world(fresh_pg_url):
+    """An app on a database of its own, two intake clerks, a dispatcher, two handlers of ROAD."""
+    from wangge import create_app
+    from wangge.extensions import db
+
+    app = create_app(make_settings(fresh_pg_url))
+    headers = {}
+    with app.app_context():
+        road = DepartmentFactory(code="ROAD", name="路政")
+        people = {"clerk1": [R.INTAKE_CLERK], "clerk2": [R.INTAKE_CLERK], "shift": [R.SHIFT_LEADER],
+                  "dispatcher": [R.DISPATCHER], "road1": [R.DEPARTMENT_HANDLER], "road2": [R.DEPARTMENT_HANDLER]}
+        for name, roles in people.items():
+            staff = StaffFactory(roles=roles, department_id=road.id if name.startswith("road") else None)
+            headers[name] = {"Authorization": f"Bearer {issue_token(db.session, staff, ttl_hours=2)[0]}"}
+        db.session.commit()
+    yield app, headers, fresh_pg_url
+    with app.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+def _report(app, headers) -> str:
+    r = app.test_client().post("/api/v1/cases", json={"description": "井盖缺失", "category_code": "C0101",
+                                                      "address": "测试路1号"}, headers=headers["clerk1"])
+    assert r.status_code == 201, r.json
+    return r.json["number"]
+
+
+def _act(app, headers, who, number, verb, **body):
+    r = app.test_client().post(f"/api/v1/cases/{number}/actions/{verb}", json=body, headers=headers[who])
+    assert r.status_code == 200, (verb, r.json)
+    return r.json
+
+
+def _race(app, requests: list[tuple[str, dict, dict]]) -> list:
+    """Send the requests from separate threads at the same instant; answers in order."""
+    barrier = threading.Barrier(len(requests))
+    answers: list = [None] * len(requests)
+
+    def run(i, url, body, headers):
+        client = app.test_client()
+        barrier.wait()
+        r = client.post(url, json=body, headers=headers)
+        answers[i] = (r.status_code, r.json)
+
+    threads = [threading.Thread(target=run, args=(i, *req)) for i, req in enumerate(requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert all(a is not None for a in answers), answers
+    return answers
+
+
+def _events(app, number: str, verbs) -> list[str]:
+    from wangge.extensions import db
+
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.number == number))
+        out = [e.verb for e in db.session.scalars(select(CaseEvent).where(
+            CaseEvent.case_id == case.id, CaseEvent.verb.in_(verbs)))]
+        db.session.remove()
+        return out
+
+
+def _assert_one_wins(answers, app, number, verbs):
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200, 409], answers
+    loser = next(body for status, body in answers if status == 409)
+    assert loser["code"] in ("case_conflict", "verb_not_allowed"), loser
+    assert number in loser["message"] or "案件当前状态" in loser["message"]
+    assert len(_events(app, number, verbs)) == 1
+    return loser["code"]
+
+
+def test_two_clerks_accept_and_reject_at_once(world):
+    app, headers, _ = world
+    codes = []
+    for _ in range(ROUNDS):
+        n = _report(app, headers)
+        url = f"/api/v1/cases/{n}/actions/"
+        answers = _race(app, [(url + "accept", {}, headers["clerk1"]),
+                              (url + "reject", {"note": "不予受理"}, headers["clerk2"])])
+        codes.append(_assert_one_wins(answers, app, n, ("accept", "reject")))
+        winner = next(body for status, body in answers if status == 200)
+        assert winner["state"] in ("accepted", "rejected")
+    assert set(codes) <= {"case_conflict", "verb_not_allowed"}
+
+
+def test_two_handlers_sign_the_same_case_at_once(world):
+    app, headers, _ = world
+    for _ in range(ROUNDS):
+        n = _report(app, headers)
+        _act(app, headers, "clerk1", n, "accept")
+        _act(app, headers, "shift", n, "open")
+        _act(app, headers, "dispatcher", n, "dispatch", department_code="ROAD")
+        url = f"/api/v1/cases/{n}/actions/"
+        answers = _race(app, [(url + "sign", {}, headers["road1"]),
+                              (url + "return", {"note": "非本部门"}, headers["road2"])])
+        _assert_one_wins(answers, app, n, ("sign", "return"))
+
+
+def _wait_for_lock_wait(url: str, timeout: float = 10.0) -> None:
+    """Until some backend of this database waits on a row lock."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                   "AND wait_event_type = 'Lock'").fetchone()[0]
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the second request never waited on the case row")
+
+
+def test_the_loser_of_a_true_race_gets_case_conflict(world, monkeypatch):
+    """Deterministic interleaving: A has written the case (holds the row) but not committed when
+    B reads the same version and tries to write; when A commits, B's versioned UPDATE matches
+    no row and B answers 409 case_conflict, writing nothing."""
+    import dispatch.notify
+
+    app, headers, url = world
+    n = _report(app, headers)
+    flushed, release = threading.Event(), threading.Event()
+    original = dispatch.notify.notify_event
+
+    def slow_notify(session, case, event):
+        if threading.current_thread().name == "A":
+            flushed.set()
+            release.wait(15)
+        return original(session, case, event)
+
+    monkeypatch.setattr(dispatch.notify, "notify_event", slow_notify)
+    answers = {}
+
+    def run(name, verb, body, who):
+        r = app.test_client().post(f"/api/v1/cases/{n}/actions/{verb}", json=body, headers=headers[who])
+        answers[name] = (r.status_code, r.json)
+
+    a = threading.Thread(target=run, args=("A", "accept", {}, "clerk1"), name="A")
+    b = threading.Thread(target=run, args=("B", "reject", {"note": "不予受理"}, "clerk2"), name="B")
+    a.start()
+    assert flushed.wait(10)
+    b.start()
+    _wait_for_lock_wait(url)
+    release.set()
+    a.join(15), b.join(15)
+    assert answers["A"][0] == 200 and answers["A"][1]["state"] == "accepted"
+    assert answers["B"][0] == 409 and answers["B"][1]["code"] == "case_conflict", answers["B"]
+    assert n in answers["B"][1]["message"]
+    assert _events(app, n, ("accept", "reject")) == ["accept"]
+
+
+def test_concurrent_intakes_with_one_idempotency_key_make_one_case(world):
+    app, headers, _ = world
+    from wangge.extensions import db
+
+    for i in range(ROUNDS):
+        key = f"retry-{uuid.uuid4().hex}"
+        body = {"description": f"同一次上报 {i}", "category_code": "C0101", "address": "测试路2号"}
+        answers = _race(app, [("/api/v1/cases", body, {**headers["clerk1"], "Idempotency-Key": key}),
+                              ("/api/v1/cases", body, {**headers["clerk2"], "Idempotency-Key": key})])
+        assert sorted(status for status, _ in answers) == [200, 201], answers
+        assert answers[0][1]["number"] == answers[1][1]["number"]
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(Case).where(Case.idempotency_key == key)) == 1
+            db.session.remove()
+    # the public endpoint too, key in the body
+    key = f"public-{uuid.uuid4().hex}"
+    answers = _race(app, [("/api/v1/public/reports", {"description": "路灯坏", "address": "测试路3号",
+                                                      "idempotency_key": key}, {})] * 2)
+    assert sorted(status for status, _ in answers) == [200, 201], answers
+    assert answers[0][1]["tracking_code"] == answers[1][1]["tracking_code"]
+    # numbers stayed unique, and the losers' rolled-back numbers left no gap
+    with app.app_context():
+        numbers = db.session.scalars(select(Case.number).order_by(Case.number)).all()
+        assert len(numbers) == len(set(numbers)) == ROUNDS + 1
+        assert [int(x[-6:]) for x in numbers] == list(range(1, ROUNDS + 2))
+        db.session.remove()
