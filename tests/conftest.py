@@ -107,9 +107,9 @@ def run_cli():
 
 
 def make_settings(database_url: str, **overrides):
-    from wangge.config import Settings
-
     import tempfile
+
+    from wangge.config import Settings
 
     values = dict(database_url=database_url, redis_url=REDIS_URL, testing=True, index_check_seconds=0,
                   load_demo=False, jobs_inline=False, data_dir=tempfile.mkdtemp(prefix="wangge-test-"))

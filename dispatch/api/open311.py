@@ -192,7 +192,7 @@ def create_request(fmt):
     """Submit a service request; the answer carries the service_request_id (our case number)."""
     fmt = _format(fmt)
     data = _form()
-    staff = _service_account(data.get("api_key"))
+    _service_account(data.get("api_key"))
     code = data.get("service_code")
     category = db.session.get(Category, code) if code else None
     if category is None or category.parent_code is None:
