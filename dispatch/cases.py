@@ -150,7 +150,7 @@ def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | No
         session.get(Attachment, attachment_id).case_id = case.id
     session.flush()  # the version check happens here: a concurrent change raises StaleDataError
     notify.notify_event(session, case, event)
-    if verb.name == "close":
+    if target == "closed" and from_state != "closed":  # close, and self_handle of a report others joined
         _close_merged(session, case, actor, now)
     if verb.name == "open":
         _auto_dispatch(session, case)

@@ -19,7 +19,8 @@ import math
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
+from sqlalchemy.orm.attributes import flag_modified
 
 from geo.area import distance_m
 from grid import roles as R
@@ -65,12 +66,6 @@ RECORD_KINDS = ("finding", "note")  # what may be recorded without advancing
 
 SEE_ALL = (R.INTAKE_CLERK, R.SHIFT_LEADER, R.DISPATCHER, R.LEADER, R.ADMIN)
 ENFORCEMENT_ROLES = (R.ENFORCEMENT_LEADER, R.ENFORCEMENT_OFFICER)
-
-
-@event.listens_for(EnforcementRecord, "before_update")
-@event.listens_for(EnforcementRecord, "before_delete")
-def _records_are_append_only(mapper, connection, target):
-    raise RuntimeError("enforcement records are append-only")
 
 
 def settings():
@@ -281,6 +276,7 @@ def assign_officers(session, enf: EnforcementCase, staff: Staff, staff_ids: list
             continue
         target.officers = [o for o in target.officers if o.staff_id in ids] + \
             [EnforcementOfficer(enforcement_id=target.id, staff_id=i) for i in added]
+        flag_modified(target, "stage")  # bump the version: the officers are part of the case
         record = EnforcementRecord(enforcement_id=target.id, kind="assignment", from_stage=target.stage,
                                    to_stage=target.stage, actor_id=staff.id, at=now, attachment_ids=[],
                                    data={"staff_ids": ids, "added": added, "removed": removed,

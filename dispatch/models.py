@@ -273,3 +273,9 @@ class EnforcementRecord(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSON, default=dict, nullable=False)
     attachment_ids: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
+
+
+@event.listens_for(EnforcementRecord, "before_update")
+@event.listens_for(EnforcementRecord, "before_delete")
+def _records_are_append_only(mapper, connection, target):
+    raise RuntimeError("enforcement records are append-only")

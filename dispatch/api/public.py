@@ -3,9 +3,10 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from wangge.auth import public
-from wangge.errors import NotFound
+from wangge.errors import ApiError, NotFound
 from wangge.extensions import db, limiter
 
 from .. import intake
@@ -68,5 +69,9 @@ class Rating(MethodView):
     def post(self, body, code):
         """Rate the outcome: satisfied, basically_satisfied or unsatisfied."""
         case = by_tracking_code(code)
-        act(db.session, case, "rate", Actor(None, CITIZEN), Payload(rating=body["rating"], note=body.get("note")))
+        try:
+            act(db.session, case, "rate", Actor(None, CITIZEN), Payload(rating=body["rating"], note=body.get("note")))
+        except StaleDataError:  # a double tap: the other request rated it at the same moment
+            db.session.rollback()
+            raise ApiError("case_conflict", status=409, number=case.number) from None
         return case_detail(db.session, case, None, public=True)

@@ -21,12 +21,15 @@ def _relay_line(relay: dict) -> str:
 def sweep_command(limit):
     """Mark and notify clocks that crossed 80% or 100% of their limit; then relay."""
     from dispatch.deadlines import sweep
+    from dispatch.enforcement import sweep as sweep_enforcement
     from dispatch.outbox import pending_count, relay_pending
     from wangge.extensions import db
 
     counts = sweep(db.session, limit=limit)
+    enforcement = sweep_enforcement(db.session, limit=limit)
     db.session.commit()
     click.echo(f"warnings: {counts['warnings']}, overdue: {counts['overdue']}")
+    click.echo(f"enforcement warnings: {enforcement['warnings']}, overdue: {enforcement['overdue']}")
     click.echo(_relay_line(relay_pending(db.session)))
     click.echo(f"outbox pending: {pending_count(db.session)}")
 

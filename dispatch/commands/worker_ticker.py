@@ -25,10 +25,12 @@ log = logging.getLogger(__name__)
 def tick(session, *, now: datetime | None = None, relay_limit: int = 500) -> dict:
     """Sweep deadlines (committed on its own), then relay pending outbox rows."""
     from dispatch.deadlines import sweep
+    from dispatch.enforcement import sweep as sweep_enforcement
     from dispatch.outbox import relay_pending
 
     try:
         counts = sweep(session, now=now)
+        counts["enforcement"] = sweep_enforcement(session, now=now)
         session.commit()
     except Exception:
         session.rollback()

@@ -23,7 +23,8 @@ ROUNDS = 6
 
 @pytest.fixture
 def world(fresh_pg_url):
-    """An app on a database of its own, two intake clerks, a dispatcher, two handlers of ROAD."""
+    """An app on a database of its own: two intake clerks, a shift leader, a grid worker, a
+    dispatcher and two handlers of ROAD, all committed."""
     from wangge import create_app
     from wangge.extensions import db
 
@@ -32,6 +33,7 @@ def world(fresh_pg_url):
     with app.app_context():
         road = DepartmentFactory(code="ROAD", name="路政")
         people = {"clerk1": [R.INTAKE_CLERK], "clerk2": [R.INTAKE_CLERK], "shift": [R.SHIFT_LEADER],
+                  "worker": [R.GRID_WORKER],
                   "dispatcher": [R.DISPATCHER], "road1": [R.DEPARTMENT_HANDLER], "road2": [R.DEPARTMENT_HANDLER]}
         for name, roles in people.items():
             staff = StaffFactory(roles=roles, department_id=road.id if name.startswith("road") else None)
@@ -138,19 +140,17 @@ def _wait_for_lock_wait(url: str, timeout: float = 10.0) -> None:
     raise AssertionError("the second request never waited on the case row")
 
 
-def test_the_loser_of_a_true_race_gets_case_conflict(world, monkeypatch):
-    """Deterministic interleaving: A has written the case (holds the row) but not committed when
-    B reads the same version and tries to write; when A commits, B's versioned UPDATE matches
-    no row and B answers 409 case_conflict, writing nothing."""
+def _interleave(app, url, monkeypatch, first: tuple, second: tuple) -> tuple:
+    """Deterministic interleaving: ``first`` has written the case (holds its row) but not
+    committed when ``second`` reads the same version and tries to write; then ``first``
+    commits. Each is (path, body, headers); returns both answers."""
     import dispatch.notify
 
-    app, headers, url = world
-    n = _report(app, headers)
     flushed, release = threading.Event(), threading.Event()
     original = dispatch.notify.notify_event
 
-    def slow_notify(session, case, event):
-        if threading.current_thread().name == "A":
+    def slow_notify(session, case, event):  # runs after act's flush, before the commit
+        if threading.current_thread().name == "first":
             flushed.set()
             release.wait(15)
         return original(session, case, event)
@@ -158,22 +158,62 @@ def test_the_loser_of_a_true_race_gets_case_conflict(world, monkeypatch):
     monkeypatch.setattr(dispatch.notify, "notify_event", slow_notify)
     answers = {}
 
-    def run(name, verb, body, who):
-        r = app.test_client().post(f"/api/v1/cases/{n}/actions/{verb}", json=body, headers=headers[who])
+    def run(name, path, body, headers):
+        r = app.test_client().post(path, json=body, headers=headers)
         answers[name] = (r.status_code, r.json)
 
-    a = threading.Thread(target=run, args=("A", "accept", {}, "clerk1"), name="A")
-    b = threading.Thread(target=run, args=("B", "reject", {"note": "不予受理"}, "clerk2"), name="B")
+    a = threading.Thread(target=run, args=("first", *first), name="first")
+    b = threading.Thread(target=run, args=("second", *second), name="second")
     a.start()
     assert flushed.wait(10)
     b.start()
     _wait_for_lock_wait(url)
     release.set()
     a.join(15), b.join(15)
-    assert answers["A"][0] == 200 and answers["A"][1]["state"] == "accepted"
-    assert answers["B"][0] == 409 and answers["B"][1]["code"] == "case_conflict", answers["B"]
-    assert n in answers["B"][1]["message"]
+    monkeypatch.setattr(dispatch.notify, "notify_event", original)
+    return answers["first"], answers["second"]
+
+
+def test_the_loser_of_a_true_race_gets_case_conflict(world, monkeypatch):
+    """When the first commits, the second's versioned UPDATE matches no row: 409
+    case_conflict, and nothing of the second is written."""
+    app, headers, url = world
+    n = _report(app, headers)
+    path = f"/api/v1/cases/{n}/actions/"
+    a, b = _interleave(app, url, monkeypatch, (path + "accept", {}, headers["clerk1"]),
+                       (path + "reject", {"note": "不予受理"}, headers["clerk2"]))
+    assert a[0] == 200 and a[1]["state"] == "accepted"
+    assert b[0] == 409 and b[1]["code"] == "case_conflict", b
+    assert n in b[1]["message"]
     assert _events(app, n, ("accept", "reject")) == ["accept"]
+
+
+def test_a_citizens_double_tap_on_rating_is_a_conflict_not_a_crash(world, monkeypatch):
+    app, headers, url = world
+    n = _report(app, headers)
+    for who, verb, body in [("clerk1", "accept", {}), ("shift", "open", {}),
+                            ("dispatcher", "dispatch", {"department_code": "ROAD"}), ("road1", "sign", {}),
+                            ("road1", "report_back", {"note": "已处理"}),
+                            ("clerk1", "request_check", {"assignee_id": world_worker(app)}),
+                            ("worker", "check", {"outcome": "pass"}), ("shift", "close", {})]:
+        _act(app, headers, who, n, verb, **body)
+    code = app.test_client().get(f"/api/v1/cases/{n}", headers=headers["clerk1"]).json["tracking_code"]
+    path = f"/api/v1/public/reports/{code}/rating"
+    a, b = _interleave(app, url, monkeypatch, (path, {"rating": "satisfied"}, {}),
+                       (path, {"rating": "unsatisfied"}, {}))
+    assert a[0] == 200 and a[1]["rating"] == "satisfied"
+    assert b[0] == 409 and b[1]["code"] == "case_conflict", b
+    assert _events(app, n, ("rate",)) == ["rate"]
+
+
+def world_worker(app) -> int:
+    from grid.models import Staff, StaffRole
+    from wangge.extensions import db
+
+    with app.app_context():
+        staff_id = db.session.scalar(select(Staff.id).join(StaffRole).where(StaffRole.role == R.GRID_WORKER))
+        db.session.remove()
+    return staff_id
 
 
 def test_concurrent_intakes_with_one_idempotency_key_make_one_case(world):

@@ -133,7 +133,8 @@ def test_referral_from_department_runs_its_stages_and_returns_for_checking(clien
     # officers before investigating; the leader accepts, officers don't
     r = advance(client, city, "zfleader", number, "investigate", expect=409)
     assert r["code"] == "officers_first"
-    assign(client, city, number, city.staff["officer"].id)
+    assigned = assign(client, city, number, city.staff["officer"].id)
+    assert assigned["version"] > enf["version"] and assigned["records"][-1]["kind"] == "assignment"
     r = advance(client, city, "officer", number, "investigate", expect=403)
     assert r["code"] == "enforcement_leader_only" and "受理" in r["message"]
     r = advance(client, city, "zfleader", number, "decide", expect=409)

@@ -12,7 +12,7 @@ from dispatch.lifecycle import CITIZEN, STATES, SYSTEM, VERBS
 from dispatch.models import Case, CaseEvent
 from grid import roles as R
 from grid.accounts import issue_token
-from tests.dispatch.conftest import POINT_G2, do, report
+from tests.dispatch.conftest import POINT_G2, do
 from tests.dispatch.test_paths import STEPS, attachment, drive, get
 from tests.factories import StaffFactory
 

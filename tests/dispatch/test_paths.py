@@ -346,6 +346,19 @@ def test_merge_of_duplicates_one_handling_closes_all(client, city, db_session):
     assert {r["case"] for r in rcpts} == {master, citizen, other}
 
 
+def test_self_handling_a_master_closes_the_reports_merged_into_it(client, city, db_session):
+    master = report(client, city, category="E0202")["number"]
+    r = public_post(client, "/api/v1/public/reports", description="电线杆上有小广告", category_code="E0202",
+                    lon=POINT_G1[0], lat=POINT_G1[1], phone="13822223333")
+    child, code = r.json["number"], r.json["tracking_code"]
+    do(client, city, "clerk", child, "merge", into=master)
+    do(client, city, "worker1", master, "self_handle", note="已清除", attachments=[attachment(db_session, city)])
+    assert get(client, city, "clerk", child)["state"] == "closed"
+    assert client.get(f"/api/v1/public/reports/{code}").json["state"] == "closed"
+    assert "13822223333" in {r.get("phone") for r in recipients(db_session, master, "self_handle")}
+    assert_replays(db_session, child)
+
+
 def test_merge_needs_an_open_master(client, city, db_session):
     closed = drive(client, city, "closed")
     n = report(client, city, category="C0101")["number"]
