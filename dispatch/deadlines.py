@@ -87,6 +87,11 @@ def extend(session, clock: StageClock, amount: float, *, at: datetime | None = N
     clock.extended += amount
     if clock.segment_started_at is not None:
         _schedule(clock, cal, at)
+        # the new thresholds are announced again (the outbox key includes the extension)
+        if clock.warn_at > at:
+            clock.warned_at = None
+        if clock.due_at > at:
+            clock.overdue_notified_at = None
 
 
 def light(clock: StageClock | None, now: datetime | None = None, cal: WorkCalendar | None = None) -> str | None:
@@ -105,26 +110,29 @@ def light(clock: StageClock | None, now: datetime | None = None, cal: WorkCalend
 
 
 def sweep(session, *, now: datetime | None = None, limit: int = 10_000) -> dict:
-    """Mark and notify every clock that crossed 80% or 100% since the last sweep."""
-    from .notify import notify_deadline
+    """Mark and notify every clock that crossed 80% or 100% since the last sweep.
+
+    Set-based: per threshold one locking SELECT on a partial index, one UPDATE and one
+    multi-row INSERT into the outbox, however many clocks crossed."""
+    from .notify import notify_deadlines
 
     now = now or utcnow()
-    warned = session.scalars(
-        select(StageClock).where(StageClock.ended_at.is_(None), StageClock.warned_at.is_(None),
-                                 StageClock.segment_started_at.is_not(None), StageClock.warn_at <= now)
-        .order_by(StageClock.warn_at).limit(limit).with_for_update(skip_locked=True)).all()
-    for clock in warned:
-        clock.warned_at = now
-        notify_deadline(session, clock, "warning")
-    overdue = session.scalars(
-        select(StageClock).where(StageClock.ended_at.is_(None), StageClock.overdue_notified_at.is_(None),
-                                 StageClock.segment_started_at.is_not(None), StageClock.due_at <= now)
-        .order_by(StageClock.due_at).limit(limit).with_for_update(skip_locked=True)).all()
-    for clock in overdue:
-        clock.overdue_notified_at = now
-        notify_deadline(session, clock, "overdue")
-    session.flush()
-    return {"warnings": len(warned), "overdue": len(overdue)}
+    counts = {}
+    for kind, mark, at in (("warning", StageClock.warned_at, StageClock.warn_at),
+                           ("overdue", StageClock.overdue_notified_at, StageClock.due_at)):
+        rows = session.execute(
+            select(StageClock.id, StageClock.case_id, StageClock.stage, StageClock.department_id,
+                   StageClock.due_at, StageClock.extended)
+            .where(StageClock.ended_at.is_(None), mark.is_(None), StageClock.segment_started_at.is_not(None),
+                   at <= now)
+            .order_by(at).limit(limit).with_for_update(skip_locked=True)).all()
+        if rows:
+            session.execute(update(StageClock).where(StageClock.id.in_([r.id for r in rows]))
+                            .values({mark.key: now}).execution_options(synchronize_session=False))
+            notify_deadlines(session, rows, kind)
+        counts["warnings" if kind == "warning" else "overdue"] = len(rows)
+    session.expire_all()
+    return counts
 
 
 def settings():
@@ -136,5 +144,3 @@ def mark_paused_for_extension(session, clock: StageClock) -> None:
         pause(session, clock)
 
 
-__all__ = ["start_clock", "end_clock", "pause", "resume", "extend", "light", "sweep", "current_clock",
-           "update"]

@@ -329,9 +329,10 @@ def _row(session, key="test:1", recipients=None) -> Outbox:
     recipients = recipients if recipients is not None else [
         {"kind": "staff", "id": 901, "name": "甲", "phone": "13900000901"},
         {"kind": "staff", "id": 902, "name": "乙", "phone": None}]
-    row = notify.add(session, key, "test", {"template": "t", "text_zh": "测试", "text_en": "test",
-                                             "recipients": recipients})
+    row_id = notify.add(session, key, "test", {"template": "t", "text_zh": "测试", "text_en": "test",
+                                                "recipients": recipients})
     session.flush()
+    row = None if row_id is None else session.get(Outbox, row_id)
     return row
 
 

@@ -493,8 +493,6 @@ def test_rating_only_when_closed_and_follow_up_only_after_a_bad_rating(client, c
     assert get(client, city, "clerk", n)["state"] == "closed"
 
 
-@pytest.mark.xfail(strict=True, reason="dispatch/notify.py: the 'to_state == closed' branch comes before the "
-                   "'rate' branch, so an unsatisfied rating is sent to the citizen, not to the intake clerks")
 def test_unsatisfied_rating_reaches_the_intake_clerks(client, city, db_session):
     n, code = _citizen_case_closed(client, city)
     public_post(client, f"/api/v1/public/reports/{code}/rating", rating="unsatisfied", note="灯还是不亮")

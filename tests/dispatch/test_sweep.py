@@ -201,3 +201,22 @@ def test_cli_sla_sweep_prints_counts_and_is_idempotent(fresh_pg_url, run_cli):
             db.session.remove()
     finally:
         dispose(app)
+
+
+def test_an_approved_extension_re_arms_the_warnings_at_the_new_deadline(client, city, db_session):
+    case, clock = _dispatched_case(client, city, db_session)
+    do(client, city, "env", case.number, "sign")
+    handle = current_clock(db_session, case)
+    first_warn = handle.warn_at
+    assert sweep(db_session, now=first_warn + timedelta(seconds=1))["warnings"] == 1
+    db_session.commit()
+
+    do(client, city, "env", case.number, "request_extension", note="需要调车")
+    do(client, city, "dispatcher", case.number, "decide_extension", outcome="approve")
+    db_session.expire_all()
+    handle = db_session.get(StageClock, handle.id)
+    assert handle.extended == 4 and handle.warn_at > first_warn and handle.warned_at is None
+    assert sweep(db_session, now=first_warn + timedelta(seconds=2))["warnings"] == 0
+    assert sweep(db_session, now=handle.warn_at + timedelta(seconds=1))["warnings"] == 1
+    keys = [r.dedup_key for r in _deadline_rows(db_session, case.id) if f":{handle.id}:" in r.dedup_key]
+    assert keys == [f"deadline:{handle.id}:warning", f"deadline:{handle.id}:warning:ext4"]
