@@ -245,8 +245,7 @@ def get_readable(session, staff: Staff, attachment_id: int) -> Attachment:
 
 def check_attachable(session, staff: Staff | None, ids: list[int], case: Case | None = None) -> None:
     """What a case action should check before taking attachments: each exists, and is either
-    not attached yet and uploaded by the actor, or already belongs to this case. (Offered for
-    ``dispatch.cases._check_attachments``, which today checks existence only.)"""
+    not attached yet and uploaded by the actor, or already belongs to this case."""
     problems = []
     for attachment_id in ids:
         a = session.get(Attachment, attachment_id)

@@ -70,6 +70,10 @@ def state_name(state: str) -> str:
     return zh if current_language() == "zh" else en
 
 
+def verb_name_for_user(verb: Verb) -> str:
+    return verb.zh if current_language() == "zh" else verb.name.replace("_", " ")
+
+
 def get_case(session, number: str) -> Case:
     case = session.scalar(select(Case).where(Case.number == number))
     if case is None:
@@ -106,13 +110,13 @@ def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | No
     if verb is None:
         raise ApiError("unknown_verb", status=404, verb=verb_name)
     if actor.role not in verb.roles:
-        raise ApiError("verb_forbidden", status=403, verb=verb.zh, roles="、".join(verb.roles))
+        raise ApiError("verb_forbidden", status=403, verb=verb_name_for_user(verb), roles="、".join(verb.roles))
     if actor.staff is not None and actor.role not in (SYSTEM, CITIZEN) and not actor.staff.has_role(actor.role):
         raise ApiError("forbidden_role", status=403, roles=actor.role)
     if expected_version is not None and expected_version != case.version:
         raise ApiError("stale_case", status=409, number=case.number)
     if case.state not in verb.sources:
-        raise ApiError("verb_not_allowed", status=409, verb=verb.zh, state=state_name(case.state))
+        raise ApiError("verb_not_allowed", status=409, verb=verb_name_for_user(verb), state=state_name(case.state))
     missing = [name for name in verb.requires if not payload.present(name)]
     if missing:
         raise validation_error({name: ["required for this action"] for name in missing})
@@ -121,7 +125,9 @@ def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | No
     if verb.own_department and actor.role == R.DEPARTMENT_HANDLER and \
             (actor.staff is None or actor.staff.department_id != case.department_id):
         raise ApiError("not_your_department", status=403, number=case.number)
-    _check_attachments(session, payload.attachments)
+    from .attachments import check_attachable
+
+    check_attachable(session, actor.staff, payload.attachments, case)
 
     from_state = case.state
     target = verb.target_for(payload.outcome)
@@ -155,13 +161,6 @@ def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | No
     if verb.name == "open":
         _auto_dispatch(session, case)
     return event
-
-
-def _check_attachments(session, ids: list[int]) -> None:
-    for attachment_id in ids:
-        a = session.get(Attachment, attachment_id)
-        if a is None:
-            raise validation_error({"attachments": [f"no attachment {attachment_id}"]})
 
 
 def _move_clocks(session, case: Case, from_state: str, to_state: str, verb: Verb, now) -> None:

@@ -77,9 +77,6 @@ def _check(session, sub: Submission) -> None:
             errors["category_code"] = [f"unknown category {sub.category_code}"]
         elif category.parent_code is None:
             errors["category_code"] = ["choose a small class, not a big class"]
-    for attachment_id in sub.attachments:
-        if session.get(Attachment, attachment_id) is None:
-            errors.setdefault("attachments", []).append(f"no attachment {attachment_id}")
     if errors:
         raise validation_error(errors)
 
@@ -91,6 +88,9 @@ def submit(session, sub: Submission, *, reporter: Staff | None = None, role: str
         if existing is not None:
             return existing, False
     _check(session, sub)
+    from .attachments import check_attachable
+
+    check_attachable(session, reporter, sub.attachments)
     try:
         with session.begin_nested():
             case = _create(session, sub, reporter, role)

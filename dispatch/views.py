@@ -8,6 +8,9 @@ from . import deadlines
 from .cases import allowed_verbs, state_name
 from .models import Case, CaseEvent, StageClock
 
+# Notes a citizen may read on the tracking page: the answers, not internal deliberation.
+PUBLIC_NOTES = {"report_back", "close", "reject", "self_handle", "rate", "follow_up"}
+
 
 def clock_view(clock: StageClock | None, cal=None) -> dict | None:
     if clock is None:
@@ -42,6 +45,8 @@ def case_detail(session, case: Case, staff: Staff | None, *, public: bool = Fals
     if public:
         for e in events:
             e.pop("actor"), e.pop("data")
+            if e["verb"] not in PUBLIC_NOTES:  # return reasons and internal remarks stay inside
+                e["note"] = None
         data.pop("version")
         return {**data, "tracking_code": case.tracking_code, "description": case.description, "events": events}
     data.update({

@@ -44,6 +44,8 @@ class Cases(MethodView):
         if key is not None and not 8 <= len(key) <= 128:
             from wangge.errors import validation_error
             raise validation_error({"idempotency_key": ["8 to 128 characters"]})
+        if key is not None:
+            key = f"staff:{staff.id}:{key}"  # one client's key never answers with another's case
         self_handled = body.pop("self_handled")
         channel = body.pop("channel")
         if staff.has_role(R.GRID_WORKER) and not staff.has_role(R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEADER):

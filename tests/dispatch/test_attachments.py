@@ -195,3 +195,27 @@ def test_rq_worker_job_builds_its_own_app(fresh_pg_url, tmp_path, monkeypatch, r
             db.session.remove()
             for engine in db.engines.values():
                 engine.dispose()
+
+
+def test_a_photo_cannot_be_taken_from_another_case_or_another_uploader(client, city, db_session):
+    """Attaching checks ownership: someone else's upload, or a photo already on another case,
+    is refused and nothing moves."""
+    from dispatch.models import Attachment
+    from tests.dispatch.conftest import report
+
+    mine = Attachment(uploaded_by=city.staff["worker1"].id, filename="a.png", content_type="image/png", size=1,
+                      sha256="0" * 64, path="/nonexistent")
+    db_session.add(mine)
+    db_session.flush()
+    first = report(client, city, attachments=[mine.id])
+    assert first["events"][0]["attachments"] == [mine.id]
+    # worker2 cannot attach worker1's photo, nor take it from the first case
+    r = client.post("/api/v1/cases", json={"description": "x", "category_code": "E0102", "lon": 121.415,
+                                           "lat": 31.205, "attachments": [mine.id]}, headers=city.h("worker2"))
+    assert r.status_code == 422 and "attachments" in r.json["fields"]
+    second = report(client, city, who="worker1", point=(121.415, 31.205), category="C0101")
+    r = client.post(f"/api/v1/cases/{second['number']}/actions/request_void",
+                    json={"note": "dup", "attachments": [mine.id]}, headers=city.h("clerk"))
+    assert r.status_code == 422
+    db_session.expire_all()
+    assert db_session.get(Attachment, mine.id).case_id is not None

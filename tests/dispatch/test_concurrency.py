@@ -223,12 +223,14 @@ def test_concurrent_intakes_with_one_idempotency_key_make_one_case(world):
     for i in range(ROUNDS):
         key = f"retry-{uuid.uuid4().hex}"
         body = {"description": f"同一次上报 {i}", "category_code": "C0101", "address": "测试路2号"}
+        # one phone retrying: both requests from the same clerk, racing
         answers = _race(app, [("/api/v1/cases", body, {**headers["clerk1"], "Idempotency-Key": key}),
-                              ("/api/v1/cases", body, {**headers["clerk2"], "Idempotency-Key": key})])
+                              ("/api/v1/cases", body, {**headers["clerk1"], "Idempotency-Key": key})])
         assert sorted(status for status, _ in answers) == [200, 201], answers
         assert answers[0][1]["number"] == answers[1][1]["number"]
         with app.app_context():
-            assert db.session.scalar(select(func.count()).select_from(Case).where(Case.idempotency_key == key)) == 1
+            assert db.session.scalar(select(func.count()).select_from(Case).where(
+                Case.idempotency_key.like(f"%:{key}"))) == 1
             db.session.remove()
     # the public endpoint too, key in the body
     key = f"public-{uuid.uuid4().hex}"

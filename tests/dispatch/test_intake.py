@@ -213,3 +213,34 @@ def test_intake_links_attachments_and_records_the_reporter(client, city, db_sess
     assert c["reporter"]["phone"] == "13900000001"
     event = submit_event(db_session, c["number"])
     assert event.attachment_ids == [photo] and event.actor_role == "grid_worker"
+
+
+def test_idempotency_keys_belong_to_their_sender(client, city, db_session):
+    """The same key from another staff member is another submission, not a way to read theirs."""
+    body = {"description": "井盖缺失", "category_code": "C0101", "lon": 121.405, "lat": 31.205}
+    a = client.post("/api/v1/cases", json=body, headers={**city.h("worker1"), "Idempotency-Key": "same-key-123"})
+    b = client.post("/api/v1/cases", json=body, headers={**city.h("worker2"), "Idempotency-Key": "same-key-123"})
+    assert (a.status_code, b.status_code) == (201, 201)
+    assert a.json["number"] != b.json["number"]
+
+
+def test_public_tracking_page_hides_internal_notes(client, city, db_session):
+    from tests.dispatch.conftest import do
+
+    r = client.post("/api/v1/public/reports", json={"description": "路灯不亮", "category_code": "C0108",
+                                                    "lon": 121.405, "lat": 31.205, "phone": "13812345678"})
+    code, n = r.json["tracking_code"], r.json["number"]
+    do(client, city, "clerk", n, "accept")
+    do(client, city, "shift", n, "open")
+    do(client, city, "dispatcher", n, "dispatch", department_code="ROAD")
+    do(client, city, "road", n, "return", note="内部：不归我们管，踢给供电")
+    page = client.get(f"/api/v1/public/reports/{code}").json
+    assert "内部" not in str(page)
+    assert [e["verb"] for e in page["events"]][-1] == "return"
+
+
+def test_english_messages_name_the_verb_in_english(client, city, db_session):
+    n = client.post("/api/v1/cases", json={"description": "x", "category_code": "C0101", "lon": 121.405,
+                                           "lat": 31.205}, headers=city.h("worker1")).json["number"]
+    r = client.post(f"/api/v1/cases/{n}/actions/close?lang=en", json={}, headers=city.h("shift"))
+    assert r.status_code == 409 and "'close'" in r.json["message"] and "结案" not in r.json["message"]

@@ -236,3 +236,18 @@ def test_events_cannot_be_updated_or_deleted(client, city, db_session):
     db_session.rollback()
     assert db_session.query(CaseEvent).filter_by(case_id=case.id).count() == 2
     assert replay_state(db_session, db_session.scalar(select(Case).where(Case.number == n))) == "accepted"
+
+
+def test_the_database_itself_refuses_to_rewrite_history(client, city, db_session):
+    """Not only the ORM: raw SQL cannot update or delete events (a trigger in the migration)."""
+    import pytest as _pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from tests.dispatch.conftest import report as _report
+
+    _report(client, city)
+    for sql in ("UPDATE case_events SET note = 'rewritten'", "DELETE FROM case_events"):
+        with _pytest.raises(DBAPIError, match="append-only"):
+            with db_session.begin_nested():
+                db_session.execute(text(sql))

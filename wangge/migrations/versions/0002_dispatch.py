@@ -250,9 +250,25 @@ def upgrade():
     with op.batch_alter_table('enforcement_records', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_enforcement_records_enforcement_id'), ['enforcement_id'], unique=False)
 
+    # The event log and enforcement records are append-only, in the database itself too.
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("""CREATE FUNCTION wangge_append_only() RETURNS trigger AS $$
+            BEGIN RAISE EXCEPTION '% rows are append-only', TG_TABLE_NAME; END $$ LANGUAGE plpgsql""")
+        for table in ("case_events", "enforcement_records"):
+            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                       "FOR EACH ROW EXECUTE FUNCTION wangge_append_only()")
+    else:
+        for table in ("case_events", "enforcement_records"):
+            for action in ("UPDATE", "DELETE"):
+                op.execute(f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
+                           f"BEGIN SELECT RAISE(ABORT, '{table} rows are append-only'); END")
 
 
 def downgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        for table in ("case_events", "enforcement_records"):
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS wangge_append_only()")
     with op.batch_alter_table('enforcement_records', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_enforcement_records_enforcement_id'))
 
