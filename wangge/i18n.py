@@ -46,6 +46,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "outside_all_grids": {"zh": "上报位置不在任何网格内", "en": "The reported location is outside every grid"},
     "case_conflict": {"zh": "案件 {number} 正被他人同时操作，请刷新后重试", "en": "Someone else acted on case {number} at the same time; reload and try again"},
     "case": {"zh": "案件", "en": "case"},
+    "export": {"zh": "导出任务", "en": "export"},
+    "export_not_ready": {"zh": "导出尚未完成（当前：{state}）", "en": "The export is not ready yet ({state})"},
     "attachment": {"zh": "附件", "en": "attachment"},
     "enforcement_case": {"zh": "执法案件", "en": "enforcement case"},
     "enforcement_group": {"zh": "执法合并组", "en": "enforcement group"},

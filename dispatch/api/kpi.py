@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 from datetime import date
 
-from flask import Response, current_app, request
+from flask import Response, current_app, request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -103,3 +103,73 @@ class Kpi(MethodView):
             return Response(buf.getvalue(), mimetype=XLSX,
                             headers={"Content-Disposition": f"attachment; filename={name}.xlsx"})
         return {"period": period, "by": by, "rows": rows}
+
+
+def _scope(staff) -> int | None:
+    if staff.has_role(*SEE_ALL):
+        return None
+    if not staff.department_id:
+        raise ApiError("forbidden_role", status=403, roles="、".join(SEE_ALL))
+    return staff.department_id
+
+
+def _export_status(export_id: str) -> dict:
+    from .. import exports
+
+    try:
+        status = exports.read_status(export_id)
+    except (FileNotFoundError, ValueError):
+        from wangge.errors import NotFound
+
+        raise NotFound("export", export_id) from None
+    if status["owner_id"] != current_staff().id:
+        from wangge.errors import NotFound
+
+        raise NotFound("export", export_id)
+    return status
+
+
+def _status_view(status: dict) -> dict:
+    out = {k: status.get(k) for k in ("id", "state", "done", "total", "step", "error", "filename", "rows")}
+    out["progress"] = round(status["done"] / status["total"], 2) if status.get("total") else None
+    out["file_url"] = f"/api/v1/kpi/exports/{status['id']}/file" if status["state"] == "done" else None
+    return out
+
+
+@blp.route("/exports")
+class Exports(MethodView):
+    @requires(*SEE_ALL, R.DEPARTMENT_HANDLER)
+    def post(self):
+        """Start an export in the background (same query parameters as GET, format csv or
+        xlsx). Answers 202 with the export's id; poll its status for progress."""
+        from .. import exports
+
+        first, last, by, fmt = parse_query()
+        if fmt == "json":
+            raise validation_error({"format": ["an export file is csv or xlsx"]})
+        status = exports.start_kpi_export(owner_id=current_staff().id, first=first, last=last, by=by, fmt=fmt,
+                                          department_id=_scope(current_staff()))
+        return _status_view(status), 202
+
+
+@blp.route("/exports/<export_id>")
+class ExportStatus(MethodView):
+    @requires()
+    def get(self, export_id):
+        """Progress of my export: queued, running (done of total steps), done or failed."""
+        return _status_view(_export_status(export_id))
+
+
+@blp.route("/exports/<export_id>/file")
+class ExportFile(MethodView):
+    @requires()
+    def get(self, export_id):
+        """The finished file (409 while it is still being made)."""
+        from .. import exports
+
+        status = _export_status(export_id)
+        if status["state"] != "done":
+            raise ApiError("export_not_ready", status=409, state=status["state"])
+        mimetype = XLSX if status["file"].endswith(".xlsx") else "text/csv"
+        return send_file(exports.file_path(status), mimetype=mimetype, as_attachment=True,
+                         download_name=status["filename"])
