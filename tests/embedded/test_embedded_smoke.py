@@ -90,6 +90,27 @@ def test_serve_loads_demo_and_answers_http(server):
     status, page = call(base, "/api/docs")
     assert status == 200 and b"swagger-ui" in page
 
+    # dispatch on the embedded default: a grid worker reports, the desk accepts and opens, the
+    # category is auto-dispatched to the street office; notifications are delivered inline
+    worker = call(base, "/api/v1/auth/login", body={"username": "wgy001", "password": "wangge-demo"})[1]["token"]
+    status, case = call(base, "/api/v1/cases", token=worker, body={
+        "description": "路边有暴露垃圾", "category_code": "E0102", "lon": 121.4751, "lat": 31.2112,
+        "idempotency_key": "embedded-smoke-0001"})
+    assert status == 201, case
+    n = case["number"]
+    assert n.startswith("3101012") and case["suggested_department"]["code"] == "JD002"
+    assert call(base, "/api/v1/cases", token=worker, body={
+        "description": "路边有暴露垃圾", "category_code": "E0102", "lon": 121.4751, "lat": 31.2112,
+        "idempotency_key": "embedded-smoke-0001"})[0] == 200
+    for user, verb in (("shouli", "accept"), ("zhiban", "open")):
+        t = call(base, "/api/v1/auth/login", body={"username": user, "password": "wangge-demo"})[1]["token"]
+        status, case = call(base, f"/api/v1/cases/{n}/actions/{verb}", token=t, body={})
+        assert status == 200, case
+    assert case["state"] == "dispatched" and case["department"]["code"] == "JD002"
+    assert case["clock"]["stage"] == "sign" and case["clock"]["light"] == "green"
+    status, tracked = call(base, f"/api/v1/public/reports/{case['tracking_code']}")
+    assert status == 200 and tracked["state"] == "dispatched"
+
     # a grid imported by another process (the CLI) is found by the running server without restart
     layer = data_dir.parent / "extra.geojson"
     layer.write_text(json.dumps({"type": "FeatureCollection", "features": [{
