@@ -8,20 +8,7 @@ from sqlalchemy import func, select
 
 from geo.crs import convert_geometry, wgs84_to_bd09, wgs84_to_gcj02
 from grid.models import Grid
-
-D, S1, S2 = "310101", "310101001", "310101002"
-C1 = "310101001001"
-G1, G2 = "31010100100101", "31010100100102"
-BOXES = {
-    D: box(121.40, 31.20, 121.44, 31.22),
-    S1: box(121.40, 31.20, 121.42, 31.22),
-    S2: box(121.42, 31.20, 121.44, 31.22),
-    C1: box(121.40, 31.20, 121.42, 31.22),
-    G1: box(121.40, 31.20, 121.41, 31.22),
-    G2: box(121.41, 31.20, 121.42, 31.22),
-}
-LEVELS = {D: "district", S1: "street", S2: "street", C1: "community", G1: "grid", G2: "grid"}
-PARENTS = {D: None, S1: D, S2: D, C1: S1, G1: C1, G2: C1}
+from tests.api.layer import BOXES, C1, G1, G2, LEVELS, PARENTS, S1, S2, D
 
 
 def feat(code, level, parent, geom, name=None):

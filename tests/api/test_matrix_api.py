@@ -4,26 +4,13 @@ import io
 import json
 
 import pytest
-from shapely.geometry import box, mapping
+from shapely.geometry import mapping
 from sqlalchemy import select
 
 from geo.crs import wgs84_to_gcj02
 from grid.models import Responsibility
+from tests.api.layer import BOXES, C1, G1, G2, LEVELS, NAMES, PARENTS, S1, S2, D
 
-D, S1, S2 = "310101", "310101001", "310101002"
-C1 = "310101001001"
-G1, G2 = "31010100100101", "31010100100102"
-BOXES = {
-    D: box(121.40, 31.20, 121.44, 31.22),
-    S1: box(121.40, 31.20, 121.42, 31.22),
-    S2: box(121.42, 31.20, 121.44, 31.22),
-    C1: box(121.40, 31.20, 121.42, 31.22),
-    G1: box(121.40, 31.20, 121.41, 31.22),
-    G2: box(121.41, 31.20, 121.42, 31.22),
-}
-LEVELS = {D: "district", S1: "street", S2: "street", C1: "community", G1: "grid", G2: "grid"}
-PARENTS = {D: None, S1: D, S2: D, C1: S1, G1: C1, G2: C1}
-NAMES = {D: "示范区", S1: "一号街道", S2: "二号街道", C1: "一号社区", G1: "第一网格", G2: "第二网格"}
 DEPTS = [("LH", "区绿化和市容管理局", "functional"), ("JD1", "一号街道办事处", "street_office"),
          ("JD2", "二号街道办事处", "street_office"), ("SW", "区水务局", "functional")]
 
