@@ -157,7 +157,9 @@ def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | No
     session.flush()  # the version check happens here: a concurrent change raises StaleDataError
     notify.notify_event(session, case, event)
     if target == "closed" and from_state != "closed":  # close, and self_handle of a report others joined
-        _close_merged(session, case, actor, now)
+        _close_merged(session, case)
+    if target in ("voided", "rejected"):
+        _release_merged(session, case, target)
     if verb.name == "open":
         _auto_dispatch(session, case)
     return event
@@ -298,15 +300,31 @@ def _merge(session, case, actor, payload, data, target):
     data["into"] = master.number
 
 
-def _close_merged(session, master: Case, actor: Actor, now) -> None:
-    """One handling closes all: every case merged into this one is closed with it."""
-    for child in session.scalars(select(Case).where(Case.merged_into_id == master.id, Case.state == "merged")):
-        child.state, child.closed_at = "closed", now
-        event = CaseEvent(case_id=child.id, verb="close", actor_id=actor.id, actor_role=SYSTEM, at=now,
-                          from_state="merged", to_state="closed", department_id=master.department_id,
-                          note=f"closed with {master.number}", data={"with": master.number}, attachment_ids=[])
-        session.add(event)
-        session.flush()
+def _merged_into(session, master: Case) -> list[Case]:
+    return list(session.scalars(select(Case).where(Case.merged_into_id == master.id, Case.state == "merged")
+                                .order_by(Case.id)))
+
+
+def _close_merged(session, master: Case) -> None:
+    """One handling closes all: every case merged into this one is closed with it (its
+    reporters were told with the master's answer)."""
+    for child in _merged_into(session, master):
+        act(session, child, "close_with_master", Actor(None, SYSTEM),
+            Payload(note=f"closed with {master.number}", data={"with": master.number}))
+
+
+def _release_merged(session, master: Case, outcome: str) -> None:
+    """A master that turns out void or not accepted does not take the reports merged into it
+    down with it: they go back to the desk to be triaged on their own."""
+    for child in _merged_into(session, master):
+        act(session, child, "unmerge", Actor(None, SYSTEM),
+            Payload(note=f"{master.number} was {outcome}", data={"from": master.number}))
+
+
+def _unmerge(session, case, actor, payload, data, target):
+    if case.merged_into_id is not None:
+        data.setdefault("from", session.get(Case, case.merged_into_id).number)
+    case.merged_into_id = None
 
 
 def _auto_dispatch(session, case: Case) -> None:
@@ -358,7 +376,7 @@ EFFECTS = {
     "rule_return": _rule_return, "decide_void": _outcome,
     "request_extension": _request_extension, "decide_extension": _decide_extension,
     "request_suspend": _request_suspend, "decide_suspend": _decide_suspend, "restore": _restore,
-    "merge": _merge, "self_handle": _self_handle, "rate": _rate, "follow_up": _follow_up,
+    "merge": _merge, "unmerge": _unmerge, "self_handle": _self_handle, "rate": _rate, "follow_up": _follow_up,
     "supervise": _supervise, "refer_enforcement": _refer,
 }
 

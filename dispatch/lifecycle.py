@@ -30,9 +30,9 @@ STATES: dict[str, tuple[str, str, bool]] = {
     "closed": ("已结案", "Closed", False),  # not terminal: rating and follow-up come after
     "void_requested": ("作废待批", "Void requested", False),
     "voided": ("已作废", "Voided", True),
-    "merged": ("已合并", "Merged", True),
+    "merged": ("已合并", "Merged", False),  # follows its master: closed with it, or back to the desk
 }
-OPEN_STATES = tuple(s for s, (_, _, terminal) in STATES.items() if not terminal and s != "closed")
+OPEN_STATES = tuple(s for s, (_, _, terminal) in STATES.items() if not terminal and s not in ("closed", "merged"))
 
 # The clocked stage of each state (DOMAIN.md section 3). A state not listed keeps the
 # running clock (return_requested, void_requested) or has none.
@@ -108,6 +108,8 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
          outcomes={"approve": "voided", "refuse": RESUME}, requires=("outcome",)),
     Verb("merge", "合并", ("reported", "verifying", "accepted", "opened"), (R.INTAKE_CLERK, R.DISPATCHER),
          "merged", requires=("into",)),
+    Verb("close_with_master", "随主案结案", ("merged",), (SYSTEM,), "closed"),
+    Verb("unmerge", "解除合并", ("merged",), (SYSTEM, R.INTAKE_CLERK, R.DISPATCHER), "reported"),
     Verb("supervise", "督办", ALL_OPEN, (R.LEADER,), SAME, requires=("note",)),
     Verb("urge", "催办", ALL_OPEN, (R.LEADER,), SAME, requires=("note",)),
     Verb("self_handle", "自处理", ("reported",), (R.GRID_WORKER,), "closed", requires=("note", "attachments")),

@@ -101,6 +101,10 @@ def notify_event(session, case: Case, event: CaseEvent) -> None:
         recipients = with_role(session, R.DISPATCHER)
     elif verb == "request_void":
         recipients = with_role(session, R.SHIFT_LEADER)
+    elif verb == "close_with_master":
+        return  # the master's answer went to every reporter, this one's included
+    elif verb == "unmerge":
+        recipients = with_role(session, R.INTAKE_CLERK)  # back on the desk to be triaged
     elif verb == "enforcement_result":
         recipients = with_role(session, R.INTAKE_CLERK)  # back from enforcement: send the check (核查)
     elif verb == "follow_up" and event.to_state == "opened":

@@ -497,3 +497,43 @@ def test_unsatisfied_rating_reaches_the_intake_clerks(client, city, db_session):
     n, code = _citizen_case_closed(client, city)
     public_post(client, f"/api/v1/public/reports/{code}/rating", rating="unsatisfied", note="灯还是不亮")
     assert city.staff["clerk"].id in staff_ids(recipients(db_session, n, "rate"))
+
+
+def test_reports_merged_into_a_voided_case_go_back_to_the_desk(client, city, db_session):
+    """A master voided as false does not silently swallow the reports merged into it."""
+    from dispatch.models import Outbox
+    from tests.dispatch.conftest import do as _do
+    from tests.dispatch.conftest import report as _report
+
+    master = _report(client, city, category="C0101")["number"]
+    child = _report(client, city, who="worker2", category="C0101")["number"]
+    _do(client, city, "clerk", child, "merge", into=master)
+    _do(client, city, "clerk", master, "request_void", note="误报")
+    _do(client, city, "shift", master, "decide_void", outcome="approve")
+    c = client.get(f"/api/v1/cases/{child}", headers=city.h("clerk")).json
+    assert c["state"] == "reported" and c["merged_into"] is None
+    assert [e["verb"] for e in c["events"]][-2:] == ["merge", "unmerge"]
+    assert c["events"][-1]["role"] == "system" and master in c["events"][-1]["note"]
+    unmerge_rows = [r for r in db_session.query(Outbox).all() if r.payload.get("template") == "unmerge"]
+    assert [r.payload["case"] for r in unmerge_rows] == [child]
+    assert {x["id"] for x in unmerge_rows[0].payload["recipients"]} == {city.staff["clerk"].id}
+    # and it can be handled on its own from there
+    _do(client, city, "clerk", child, "accept")
+
+
+def test_nested_merges_close_with_the_top_case(client, city, db_session):
+    from tests.dispatch.conftest import do as _do
+    from tests.dispatch.conftest import report as _report
+
+    top = _report(client, city, category="C0101")["number"]
+    middle = _report(client, city, who="worker2", category="C0101")["number"]
+    leaf = _report(client, city, who="worker1", category="C0101", point=(121.4051, 31.2051))["number"]
+    _do(client, city, "clerk", leaf, "merge", into=middle)
+    _do(client, city, "clerk", middle, "merge", into=top)
+    for who, verb, extra in [("clerk", "accept", {}), ("shift", "open", {}), ("dispatcher", "dispatch", {}),
+                             ("road", "sign", {}), ("road", "report_back", {"note": "修好了"}),
+                             ("clerk", "request_check", {}), ("worker1", "check", {"outcome": "pass"}),
+                             ("shift", "close", {})]:
+        _do(client, city, who, top, verb, **extra)
+    for n in (middle, leaf):
+        assert client.get(f"/api/v1/cases/{n}", headers=city.h("clerk")).json["state"] == "closed"
