@@ -189,13 +189,16 @@ def redis_conn():
 
 @pytest.fixture
 def login(db_session):
-    """``login("dispatcher")`` -> Authorization headers for a new staff member with those roles."""
+    """``login("dispatcher")`` -> Authorization headers for a new staff member with those roles.
+    The account is committed to the test's savepoint, so a refused request (which rolls back
+    its own work) never takes the test's account with it."""
     from grid.accounts import issue_token
     from tests.factories import StaffFactory
 
     def _login(*roles, **staff_fields):
         staff = StaffFactory(roles=list(roles), **staff_fields)
         secret, _ = issue_token(db_session, staff, ttl_hours=1)
+        db_session.commit()
         return {"Authorization": f"Bearer {secret}"}
 
     return _login

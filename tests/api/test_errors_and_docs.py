@@ -8,13 +8,6 @@ from sqlalchemy import func, select
 from grid.models import CalendarDay, Department, Staff
 
 
-@pytest.fixture
-def admin(login, db_session):
-    headers = login("admin")
-    db_session.commit()  # a refused request rolls back; keep the test's own account
-    return headers
-
-
 def assert_error(r, status, code):
     assert r.status_code == status, r.get_data(as_text=True)
     assert r.mimetype == "application/json"

@@ -49,14 +49,6 @@ def layer_token(session):
     return session.scalar(select(LayerVersion.version).where(LayerVersion.name == "grids"))
 
 
-@pytest.fixture
-def admin(login, db_session):
-    """Admin headers, committed to the test's savepoint so a refused request (which rolls
-    the request's work back) cannot take the test's own account with it."""
-    headers = login("admin")
-    db_session.commit()
-    return headers
-
 
 @pytest.fixture
 def loaded(client, admin):

@@ -23,18 +23,10 @@ def import_doc(client, headers, features, crs="wgs84"):
                        data=json.dumps({"type": "FeatureCollection", "features": features}))
 
 
-@pytest.fixture
-def admin(login, db_session):
-    headers = login("admin")
-    db_session.commit()  # a refused request rolls back; keep the test's own account
-    return headers
-
 
 @pytest.fixture
-def worker(login, db_session):
-    headers = login("grid_worker")
-    db_session.commit()
-    return headers
+def worker(login):
+    return login("grid_worker")
 
 
 @pytest.fixture

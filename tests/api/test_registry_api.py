@@ -9,13 +9,6 @@ from tests.factories import GridFactory
 
 
 @pytest.fixture
-def admin(login, db_session):
-    headers = login("admin")
-    db_session.commit()  # a refused request rolls back; keep the test's own account
-    return headers
-
-
-@pytest.fixture
 def as_role(login, db_session):
     def _as(*roles, **fields):
         headers = login(*roles, **fields)
