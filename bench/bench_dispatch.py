@@ -51,6 +51,8 @@ import numpy as np
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from bench.bench_locate import create_database, drop_database
+
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "dispatch"
 RESULTS = Path(__file__).resolve().parent / "results" / "dispatch.json"
@@ -119,16 +121,6 @@ def _sqlalchemy_url(admin_url: str, dbname: str) -> str:
     user = d.get("user", "postgres")
     auth = user + (f":{d['password']}" if d.get("password") else "")
     return f"postgresql://{auth}@{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}/{dbname}"
-
-
-def create_database(admin_url: str, dbname: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{dbname}"')
-
-
-def drop_database(admin_url: str, dbname: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 class BenchError(Exception):

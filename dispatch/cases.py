@@ -29,7 +29,7 @@ from .lifecycle import (
     VERBS,
     Verb,
 )
-from .models import RATINGS, Attachment, Case, CaseEvent, StageClock
+from .models import RATINGS, Attachment, Case, CaseEvent
 
 
 @dataclass
@@ -72,13 +72,6 @@ def state_name(state: str) -> str:
 
 def verb_name_for_user(verb: Verb) -> str:
     return verb.zh if current_language() == "zh" else verb.name.replace("_", " ")
-
-
-def get_case(session, number: str) -> Case:
-    case = session.scalar(select(Case).where(Case.number == number))
-    if case is None:
-        raise NotFound("case", number)
-    return case
 
 
 def choose_role(staff: Staff, verb: Verb, requested: str | None) -> str:
@@ -389,7 +382,3 @@ def replay_state(session, case: Case) -> str:
             raise AssertionError(f"event {event.id} starts from {event.from_state}, log says {state}")
         state = event.to_state
     return state
-
-
-def open_clock(session, case: Case) -> StageClock | None:
-    return deadlines.current_clock(session, case)

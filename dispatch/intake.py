@@ -112,8 +112,9 @@ def _create(session, sub: Submission, reporter: Staff | None, role: str | None) 
         lon, lat = convert_point(sub.lon, sub.lat, parse_crs(sub.crs), "wgs84")
         grid = locator.locate(session, lon, lat)
     area = settings().area_code
-    if grid is not None:
-        top = chain(session, grid)[0].code
+    levels = chain(session, grid) if grid is not None else []
+    if levels:
+        top = levels[0].code
         if len(top) >= 6 and top[:6].isdigit():
             area = top[:6]
     reported_at = sub.reported_at or now
@@ -129,7 +130,7 @@ def _create(session, sub: Submission, reporter: Staff | None, role: str | None) 
                 grid_id=grid.id if grid else None, grid_code=grid.code if grid else None,
                 category_code=sub.category_code, state="reported", reported_at=reported_at)
     if sub.category_code:
-        explanation = matrix.explain(session, sub.category_code, grid)
+        explanation = matrix.explain(session, sub.category_code, grid, levels)
         if explanation.department is not None:
             case.suggested_department_id = explanation.department.id
         case.suggestion_reason = explanation.sentence(current_language())

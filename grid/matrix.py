@@ -48,10 +48,12 @@ class Explanation:
         return f"The rule for category {self.category_code} on {scope} names {self.department.name} (most specific match)"
 
 
-def explain(session, category_code: str, grid: Grid | None) -> Explanation:
+def explain(session, category_code: str, grid: Grid | None, levels: list[Grid] | None = None) -> Explanation:
+    """``levels``: the grid's chain when the caller has it already (saves the walk up)."""
     if session.get(Category, category_code) is None:
         raise NotFound("category", category_code)
-    levels = chain(session, grid) if grid is not None else []
+    if levels is None:
+        levels = chain(session, grid) if grid is not None else []
     candidates = [g.code for g in reversed(levels)] + [EVERYWHERE]
     rules = {r.grid_code: r for r in session.scalars(
         select(Responsibility).where(Responsibility.category_code == category_code,

@@ -1,13 +1,13 @@
 from datetime import date, timedelta
 
-from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from wangge.auth import requires
-from wangge.errors import ApiError, NotFound, validation_error
+from wangge.errors import NotFound, validation_error
 from wangge.extensions import db
 from wangge.present import local_iso
+from wangge.uploads import uploaded_text
 
 from .. import calendar as service
 from ..roles import ADMIN, STAFF
@@ -64,13 +64,8 @@ class Schedule(MethodView):
     def post(self):
         """Load a year's schedule (CSV ``date,kind,name`` or JSON list), e.g. before the
         calendar library knows the new year. ``kind``: holiday | workday."""
-        upload = request.files.get("file")
-        raw = upload.read() if upload else request.get_data()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ApiError("invalid_file", status=400, detail="must be UTF-8") from None
-        rows = service.parse_schedule(text, upload.filename if upload else "")
+        text, filename = uploaded_text("the schedule")
+        rows = service.parse_schedule(text, filename)
         return {"loaded": service.load_schedule(db.session, rows)}
 
 

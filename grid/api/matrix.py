@@ -9,6 +9,7 @@ from wangge.auth import requires
 from wangge.errors import ApiError, NotFound
 from wangge.extensions import db
 from wangge.i18n import current_language
+from wangge.uploads import uploaded_text
 
 from .. import locator, matrix
 from ..grids import get_current
@@ -94,11 +95,6 @@ class Import(MethodView):
     def post(self):
         """Import CSV (request body or multipart ``file``). All rows checked; any bad row writes nothing.
         ``?replace=true`` also removes rules that are not in the file."""
-        upload = request.files.get("file")
-        raw = upload.read() if upload else request.get_data()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ApiError("invalid_file", status=400, detail="CSV must be UTF-8") from None
+        text, _ = uploaded_text("CSV")
         replace = request.args.get("replace", "false").lower() in ("1", "true", "yes")
         return matrix.import_csv(db.session, io.StringIO(text), replace=replace)
