@@ -50,13 +50,16 @@ class Case(db.Model):
     tracking_code: Mapped[str] = mapped_column(String(16), unique=True)
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # "<sender namespace>:<client key>", e.g. "staff:20:abc…" (see dispatch.intake)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))  # sha256 of the submission
     reporter_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
     reporter_name: Mapped[str | None] = mapped_column(String(100))
     reporter_phone: Mapped[str | None] = mapped_column(String(32))
     title: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(255))
+    media_url: Mapped[str | None] = mapped_column(String(2048))  # Open311 clients' own photo link
     location = mapped_column(Geometry("POINT"), nullable=True)
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
@@ -133,6 +136,10 @@ class Attachment(db.Model):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     path: Mapped[str] = mapped_column(String(500))
     thumbnail_path: Mapped[str | None] = mapped_column(String(500))
+    # From the photo's EXIF before the stored copy was stripped of it (staff photos only).
+    captured_at = mapped_column(UTCDateTime, nullable=True)
+    captured_lon: Mapped[float | None] = mapped_column(Float)
+    captured_lat: Mapped[float | None] = mapped_column(Float)
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
