@@ -32,7 +32,8 @@ from .lifecycle import CITIZEN
 from .models import Case
 
 CHANNEL = "hotline"
-KEY_PREFIX = "hotline:"
+SENDER = "hotline"
+KEY_PREFIX = SENDER + ":"  # stored keys of this channel (intake.stored_key)
 
 # canonical column -> accepted headers (compared after strip + lower-case; Chinese headers as
 # the common 12345 platform exports spell them).
@@ -370,7 +371,7 @@ def check_rows(session, table: Table, *, crs: str | None = None) -> tuple[list[O
             channel=CHANNEL, description=description, lon=lon, lat=lat, crs=row_crs or "wgs84",
             address=text.get("address") or None, category_code=category_code,
             reporter_name=text.get("caller_name") or None, reporter_phone=text.get("phone") or None,
-            idempotency_key=KEY_PREFIX + order_no, external_id=order_no, reported_at=received_at)
+            idempotency_key=order_no, sender=SENDER, external_id=order_no, reported_at=received_at)
         orders.append(Order(line, order_no, sub))
     return orders, problems
 

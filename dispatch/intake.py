@@ -1,14 +1,19 @@
 """Intake from every channel into one model.
 
 A submission is idempotent by key: the same key returns the case it created before, so a
-phone that retries on a flaky network never makes a second case. The point is converted to
+phone that retries on a flaky network never makes a second case. Keys live in the sender's
+namespace (``staff:<id>``, ``public``, ``hotline``, ``open311:<account id>``): no sender can
+reach a case another sender made, and a key sent again with a different body is refused
+(409 ``idempotency_key_reused``) rather than answered with the old case. The point is converted to
 WGS-84 and located in the grid current at that moment; the responsibility matrix suggests
 the department and says why; a report near an open case of the same category is flagged as
 a possible duplicate."""
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,7 +27,7 @@ from geo.crs import convert_point, parse_crs
 from grid import locator, matrix
 from grid.grids import chain
 from grid.models import Category, Staff
-from wangge.errors import validation_error
+from wangge.errors import ApiError, validation_error
 from wangge.i18n import current_language
 from wangge.timeutil import utcnow
 
@@ -43,7 +48,8 @@ class Submission:
     category_code: str | None = None
     reporter_name: str | None = None
     reporter_phone: str | None = None
-    idempotency_key: str | None = None
+    idempotency_key: str | None = None   # the client's own key, 8 to 128 characters
+    sender: str | None = None            # namespace of the key: "staff:20", "public", "hotline", ...
     external_id: str | None = None
     reported_at: datetime | None = None
     attachments: list[int] = field(default_factory=list)
@@ -51,6 +57,48 @@ class Submission:
 
 def settings():
     return current_app.config["WANGGE"]
+
+
+KEY_MIN, KEY_MAX = 8, 128
+
+
+def stored_key(sub: Submission) -> str | None:
+    """The key as stored: the sender's namespace, then the client's key."""
+    if sub.idempotency_key is None:
+        return None
+    if sub.sender is None:
+        raise ValueError("an idempotency key needs the sender's namespace")
+    return f"{sub.sender}:{sub.idempotency_key}"
+
+
+def fingerprint(sub: Submission) -> str:
+    """What the client sent, hashed: a retry has the same, another report under the same key not."""
+    fields_ = {k: v for k, v in asdict(sub).items() if k not in ("idempotency_key", "sender")}
+    if isinstance(fields_.get("reported_at"), datetime):
+        fields_["reported_at"] = fields_["reported_at"].isoformat()
+    raw = json.dumps(fields_, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def client_key(header: str | None, body_key: str | None) -> str | None:
+    """A client's ``Idempotency-Key`` (header first, then the body field), 8 to 128 characters."""
+    key = header if header is not None else body_key
+    if key is not None and not KEY_MIN <= len(key) <= KEY_MAX:
+        raise validation_error({"idempotency_key": [f"{KEY_MIN} to {KEY_MAX} characters"]})
+    return key
+
+
+def _check_key(sub: Submission) -> None:
+    key = sub.idempotency_key  # channel keys (a hotline order number) may be shorter than a client's
+    if key is not None and not 1 <= len(key) <= KEY_MAX:
+        raise validation_error({"idempotency_key": [f"at most {KEY_MAX} characters"]})
+
+
+def _replay(session, sub: Submission, key: str) -> Case | None:
+    existing = session.scalar(select(Case).where(Case.idempotency_key == key))
+    if existing is not None and existing.idempotency_fingerprint not in (None, fingerprint(sub)):
+        raise ApiError("idempotency_key_reused", status=409, key=sub.idempotency_key)
+    return existing
 
 
 def _check(session, sub: Submission) -> None:
@@ -83,8 +131,10 @@ def _check(session, sub: Submission) -> None:
 
 def submit(session, sub: Submission, *, reporter: Staff | None = None, role: str | None = None) -> tuple[Case, bool]:
     """Create the case, or return the one this idempotency key created before."""
-    if sub.idempotency_key:
-        existing = session.scalar(select(Case).where(Case.idempotency_key == sub.idempotency_key))
+    _check_key(sub)
+    key = stored_key(sub)
+    if key:
+        existing = _replay(session, sub, key)
         if existing is not None:
             return existing, False
     _check(session, sub)
@@ -96,8 +146,7 @@ def submit(session, sub: Submission, *, reporter: Staff | None = None, role: str
             case = _create(session, sub, reporter, role)
     except IntegrityError:
         # the same key committed by a concurrent retry: return that case
-        existing = session.scalar(select(Case).where(Case.idempotency_key == sub.idempotency_key)) \
-            if sub.idempotency_key else None
+        existing = _replay(session, sub, key) if key else None
         if existing is None:
             raise
         return existing, False
@@ -120,7 +169,8 @@ def _create(session, sub: Submission, reporter: Staff | None, role: str | None) 
     reported_at = sub.reported_at or now
     year = reported_at.astimezone(ZoneInfo(settings().timezone)).year  # the year where the case is
     case = Case(number=next_number(session, area, year), tracking_code=tracking_code(session),
-                channel=sub.channel, external_id=sub.external_id, idempotency_key=sub.idempotency_key,
+                channel=sub.channel, external_id=sub.external_id, idempotency_key=stored_key(sub),
+                idempotency_fingerprint=fingerprint(sub) if sub.idempotency_key else None,
                 reporter_staff_id=reporter.id if reporter else None,
                 reporter_name=sub.reporter_name or (reporter.name if reporter else None),
                 reporter_phone=sub.reporter_phone or (reporter.phone if reporter else None),

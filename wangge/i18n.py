@@ -62,6 +62,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "not_assigned_officer": {"zh": "你不是执法案件 {number} 的承办队员", "en": "You are not an officer assigned to enforcement case {number}"},
     "officers_first": {"zh": "请先为执法案件 {number} 指派执法队员，再进入调查取证", "en": "Assign officers to enforcement case {number} before the investigation"},
     "enforcement_conflict": {"zh": "执法案件 {number} 已被他人更新，请刷新后重试", "en": "Enforcement case {number} was changed by someone else; reload and try again"},
+    "idempotency_key_reused": {"zh": "幂等键 {key} 已用于另一份不同的提交，请换一个新键",
+                               "en": "The idempotency key {key} was already used for a different submission; use a new key"},
+    # --- messages added per area (each area appends below its own marker) ---
+    # area: intake, ratings, merge, matrix
+    # area: open311
+    # area: outage, readiness, serving
+    # area: input bounds
+    # area: photos
     # nouns
     "grid": {"zh": "网格", "en": "grid"},
     "department": {"zh": "部门", "en": "department"},

@@ -40,17 +40,12 @@ class Cases(MethodView):
         """Report a case (grid worker on patrol, or desk entry of a phone call). Send an
         ``Idempotency-Key`` header (or ``idempotency_key``): a retry returns the same case (200)."""
         staff = current_staff()
-        key = request.headers.get("Idempotency-Key") or body.get("idempotency_key")
-        if key is not None and not 8 <= len(key) <= 128:
-            from wangge.errors import validation_error
-            raise validation_error({"idempotency_key": ["8 to 128 characters"]})
-        if key is not None:
-            key = f"staff:{staff.id}:{key}"  # one client's key never answers with another's case
+        key = intake.client_key(request.headers.get("Idempotency-Key"), body.get("idempotency_key"))
         self_handled = body.pop("self_handled")
         channel = body.pop("channel")
         if staff.has_role(R.GRID_WORKER) and not staff.has_role(R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEADER):
             channel = "grid_worker"
-        sub = intake.Submission(channel=channel, idempotency_key=key, **{k: v for k, v in body.items()
+        sub = intake.Submission(channel=channel, idempotency_key=key, sender=f"staff:{staff.id}", **{k: v for k, v in body.items()
                                                                           if k != "idempotency_key"})
         role = R.GRID_WORKER if channel == "grid_worker" else choose_role(staff, VERBS["accept"], None) \
             if staff.has_role(R.INTAKE_CLERK) else staff.roles[0]

@@ -192,7 +192,7 @@ def create_request(fmt):
     """Submit a service request; the answer carries the service_request_id (our case number)."""
     fmt = _format(fmt)
     data = _form()
-    _service_account(data.get("api_key"))
+    account = _service_account(data.get("api_key"))
     code = data.get("service_code")
     category = db.session.get(Category, code) if code else None
     if category is None or category.parent_code is None:
@@ -206,10 +206,11 @@ def create_request(fmt):
     if data.get("media_url"):
         description += f"\n{data['media_url']}"
     key = request.headers.get("Idempotency-Key") or (
-        f"open311:{data['device_id']}:{data['request_key']}" if data.get("device_id") and data.get("request_key") else None)
+        f"{data['device_id']}:{data['request_key']}" if data.get("device_id") and data.get("request_key") else None)
     sub = intake.Submission(channel="open311", description=description[:5000], category_code=code,
                             lon=lon, lat=lat, crs=data.get("crs", "wgs84"), address=address,
                             reporter_name=name, reporter_phone=data.get("phone"), idempotency_key=key,
+                            sender=f"open311:{account.id}",
                             external_id=data.get("account_id"))
     case, created = intake.submit(db.session, sub, reporter=None, role=R.INTAKE_CLERK)
     body = [{"service_request_id": case.number, "service_notice": case.suggestion_reason,

@@ -34,13 +34,13 @@ class Reports(MethodView):
     @blp.doc(security=[])
     def post(self, body):
         """Report a problem; returns the tracking code to follow it. Idempotent by key."""
-        key = request.headers.get("Idempotency-Key") or body.pop("idempotency_key", None)
-        body.pop("idempotency_key", None)
+        key = intake.client_key(request.headers.get("Idempotency-Key"), body.pop("idempotency_key", None))
         sub = intake.Submission(channel="citizen" if request.headers.get("X-Client") == "app" else "web",
                                 description=body["description"], category_code=body.get("category_code"),
                                 lon=body.get("lon"), lat=body.get("lat"), crs=body["crs"],
                                 address=body.get("address"), reporter_name=body.get("name"),
-                                reporter_phone=body.get("phone"), idempotency_key=key)
+                                reporter_phone=body.get("phone"), idempotency_key=key,
+                                sender="public")
         case, created = intake.submit(db.session, sub, role=CITIZEN)
         return {"tracking_code": case.tracking_code, "number": case.number, "state": case.state}, \
             201 if created else 200
