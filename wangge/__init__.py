@@ -26,8 +26,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     _init_api_docs(app)
     api.init_app(app)
 
+    from . import input_guard
     from .errors import register_error_handlers
 
+    input_guard.init_app(app)
     register_error_handlers(app)
     _register_blueprints(app, api)
     _commit_at_the_edge(app)
