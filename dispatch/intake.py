@@ -101,6 +101,13 @@ def _replay(session, sub: Submission, key: str) -> Case | None:
     return existing
 
 
+def replay(session, sub: Submission) -> Case | None:
+    """The case this submission's key created before, if any (409 if the body differs)."""
+    _check_key(sub)
+    key = stored_key(sub)
+    return _replay(session, sub, key) if key else None
+
+
 def _check(session, sub: Submission) -> None:
     errors: dict[str, list[str]] = {}
     if sub.channel not in CHANNELS:

@@ -7,10 +7,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from grid import roles as R
 from grid.models import Department
 from wangge.auth import current_staff, requires
-from wangge.errors import ApiError
+from wangge.errors import ApiError, validation_error
 from wangge.extensions import db
 
 from .. import intake
+from ..attachments import check_attachable
 from ..cases import Actor, Payload, act, choose_role
 from ..lifecycle import VERBS
 from ..models import Case, StageClock
@@ -32,6 +33,15 @@ def detail(case):
     return data
 
 
+def check_self_handle(staff, sub: intake.Submission) -> None:
+    """What ``self_handle`` will ask, asked before the case exists: a refused request must
+    leave nothing behind (on SQLite the intake savepoint can commit on its own)."""
+    choose_role(staff, VERBS["self_handle"], R.GRID_WORKER if staff.has_role(R.GRID_WORKER) else None)
+    if not sub.attachments:
+        raise validation_error({"attachments": ["a self-handled report needs a photo of the result"]})
+    check_attachable(db.session, staff, sub.attachments)
+
+
 @blp.route("")
 class Cases(MethodView):
     @requires(*REPORTERS)
@@ -49,6 +59,11 @@ class Cases(MethodView):
                                                                           if k != "idempotency_key"})
         role = R.GRID_WORKER if channel == "grid_worker" else choose_role(staff, VERBS["accept"], None) \
             if staff.has_role(R.INTAKE_CLERK) else staff.roles[0]
+        if self_handled:
+            existing = intake.replay(db.session, sub)
+            if existing is not None:  # a retry of a self-handle that went through
+                return detail(existing), 200
+            check_self_handle(staff, sub)
         case, created = intake.submit(db.session, sub, reporter=staff, role=role)
         if created and self_handled:
             act(db.session, case, "self_handle", Actor(staff, R.GRID_WORKER),
