@@ -67,6 +67,33 @@ MESSAGES: dict[str, dict[str, str]] = {
     # --- messages added per area (each area appends below its own marker) ---
     # area: intake, ratings, merge, matrix
     # area: open311
+    "open311_unknown_format": {"zh": "未知格式 .{value}，请用 .json 或 .xml", "en": "Unknown format .{value}; use .json or .xml"},
+    "open311_nul": {"zh": "{field} 含有不允许的字符（NUL 或无效的 Unicode）",
+                    "en": "{field} contains a character that is not allowed (NUL or invalid Unicode)"},
+    "open311_no_service": {"zh": "{field}：没有这个服务 {value}", "en": "{field}: there is no service {value}"},
+    "open311_not_text": {"zh": "{field} 必须是文本", "en": "{field} must be text"},
+    "open311_too_long": {"zh": "{field} 过长（最多 {max} 个字符）", "en": "{field} is too long (at most {max} characters)"},
+    "open311_not_number": {"zh": "{field} 必须是数字", "en": "{field} must be a number"},
+    "open311_out_of_range": {"zh": "{field} 必须在 {low} 到 {high} 之间", "en": "{field} must be between {low} and {high}"},
+    "open311_bad_url": {"zh": "{field} 必须是 http 或 https 网址", "en": "{field} must be an http or https URL"},
+    "open311_api_key_required": {"zh": "缺少 {field}", "en": "{field} is required"},
+    "open311_api_key_invalid": {"zh": "{field} 无效", "en": "{field} is not valid"},
+    "open311_api_key_forbidden": {"zh": "该 {field} 无权提交诉求", "en": "This {field} may not submit requests"},
+    "open311_location_required": {"zh": "缺少位置：请提供 {field}，或 address_string、address_id",
+                                  "en": "A location is required: {field}, address_string or address_id"},
+    "open311_bad_count": {"zh": "{field} 必须是 {low} 到 {high} 之间的整数",
+                          "en": "{field} must be a whole number from {low} to {high}"},
+    "open311_bad_date": {"zh": "{field} 必须是带时区的 ISO-8601 时间，例如 2026-01-01T00:00:00+08:00",
+                         "en": "{field} must be an ISO-8601 time with a zone, e.g. 2026-01-01T00:00:00+08:00"},
+    "open311_date_range": {"zh": "{field} 必须在 {low} 年到 {high} 年之间", "en": "{field} must be between the years {low} and {high}"},
+    "open311_window_order": {"zh": "{field} 不能早于 start_date", "en": "{field} must not be before start_date"},
+    "open311_window_too_wide": {"zh": "{field} 的跨度最多 {days} 天", "en": "{field} may span at most {days} days"},
+    "open311_too_many": {"zh": "{field} 最多 {max} 个", "en": "{field} takes at most {max} values"},
+    "open311_bad_status": {"zh": "{field} 只能是 open 或 closed", "en": "{field} must be open or closed"},
+    "open311_no_request": {"zh": "{field}：没有这个诉求 {value}", "en": "{field}: there is no service request {value}"},
+    "open311_merged": {"zh": "本诉求已与案件 {number} 合并办理。", "en": "This request was merged into case {number}."},
+    "open311_merged_answer": {"zh": "本诉求已与案件 {number} 合并办理。该案件的答复：{answer}",
+                              "en": "This request was merged into case {number}. That case's answer: {answer}"},
     # area: outage, readiness, serving
     # area: input bounds
     # area: photos

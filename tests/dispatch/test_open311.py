@@ -91,7 +91,7 @@ def test_idempotent_with_key_and_xml(client, city, api_key, db_session):
     ({"api_key": ""}, 403, "api_key"),
     ({"api_key": "not-a-key"}, 403, "api_key"),
     ({"service_code": "NOPE"}, 400, "service_code"),
-    ({"lat": "", "long": ""}, 400, "location"),
+    ({"lat": "", "long": ""}, 400, "lat"),
     ({"lat": "north"}, 400, "lat"),
     ({"lat": "95"}, 400, "lat"),
 ])
