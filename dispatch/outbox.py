@@ -6,7 +6,8 @@ that caused them are relayed to rq and delivered through the configured channels
   logs and leaves every row as it was: nothing is lost, the next relay (after a request, from
   the worker's ticker or ``wangge sla relay``) picks them up. Rows marked enqueued long ago but
   still undelivered whose job is gone from Redis (Redis restarted empty, a worker died) are
-  enqueued again.
+  enqueued again: after ``STALE_AFTER`` normally, and at once when Redis comes back empty (a
+  marker key that a full relay leaves in Redis is gone, so every queued job went with it).
 - ``deliver`` locks the row and sends it to each channel x recipient that has no ``Delivery``
   receipt yet; the unique receipts make each (message, channel, recipient) go out once from our
   side, whoever runs the job and however often. A failing channel schedules a retry with
@@ -46,6 +47,11 @@ def settings():
 def backoff(attempts: int) -> timedelta:
     """Delay before retry number ``attempts`` (1, 2, ...): 10 s, 20 s, 40 s, ... capped at 1 h."""
     return timedelta(seconds=min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0)))
+
+
+def _marker_key(queue_name: str) -> str:
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "_", queue_name)
+    return f"{prefix}-outbox-relayed"
 
 
 def job_id(outbox_id: int, attempts: int, queue_name: str | None = None) -> str:
@@ -150,21 +156,45 @@ def relay_pending(session, limit: int = 500, *, ids=None, now: datetime | None =
         return {"redis": "inline", "delivered": sum(r["status"] == "delivered" for r in results),
                 "failed": sum(r["status"] == "retry" for r in results)}
 
-    from rq.exceptions import DuplicateJobError, NoSuchJobError
-    from rq.job import Job
-
     q = relay_queue()
     counts = {"redis": "up", "enqueued": 0, "requeued": 0, "alive": 0}
     if not _redis_up(q.connection):
         return {**counts, "redis": "down"}
 
-    rows = session.scalars(
-        _pending(now, ids).where(or_(Outbox.enqueued_at.is_(None), Outbox.enqueued_at <= now - stale_after))
-        .order_by(Outbox.available_at, Outbox.id).limit(limit).with_for_update(skip_locked=True)).all()
+    # A full relay leaves a marker in Redis. Without it Redis has been emptied (restarted
+    # without persistence, flushed): the jobs of rows marked enqueued are gone, so every such
+    # row is looked at now, in batches until none is left, rather than after ``stale_after``.
+    emptied = ids is None and _redis_emptied(q.connection, s.queue_name)
+    if emptied:
+        log.info("Redis has no relay marker (restarted empty?): re-checking every enqueued outbox row now")
+    while True:
+        # rows this relay already handled carry ``enqueued_at == now``: a later batch skips them
+        stale = Outbox.enqueued_at < now if emptied else Outbox.enqueued_at <= now - stale_after
+        found = _relay_batch(session, q, _pending(now, ids).where(or_(Outbox.enqueued_at.is_(None), stale)),
+                             now, limit, counts)
+        if counts["redis"] == "down":
+            return counts
+        if not emptied or found < limit:
+            break
+    if ids is None and found < limit:
+        _leave_marker(q.connection, s.queue_name)
+    return counts
+
+
+def _relay_batch(session, q, query, now: datetime, limit: int, counts: dict) -> int:
+    """Claim up to ``limit`` rows of ``query``, mark them enqueued, commit, enqueue their jobs.
+    Updates ``counts`` (``redis`` becomes "down" if Redis failed); returns the rows found."""
+    from rq.exceptions import DuplicateJobError, NoSuchJobError
+    from rq.job import Job
+
+    queue_name = settings().queue_name
+    rows = session.scalars(query.order_by(Outbox.available_at, Outbox.id).limit(limit)
+                           .with_for_update(skip_locked=True)).all()
     todo: list[tuple[int, str, bool]] = []
+    alive = 0
     try:
         for row in rows:
-            jid = job_id(row.id, row.attempts, s.queue_name)
+            jid = job_id(row.id, row.attempts, queue_name)
             lost = row.enqueued_at is not None
             if lost:
                 try:
@@ -173,7 +203,7 @@ def relay_pending(session, limit: int = 500, *, ids=None, now: datetime | None =
                     job = None
                 status = job.get_status(refresh=False) if job is not None else None
                 if status is not None and str(getattr(status, "value", status)) in ALIVE:
-                    counts["alive"] += 1
+                    alive += 1
                     row.enqueued_at = now  # still waiting in the queue: look again later
                     continue
                 if job is not None:
@@ -183,7 +213,9 @@ def relay_pending(session, limit: int = 500, *, ids=None, now: datetime | None =
     except Exception as exc:  # Redis went away while we looked: leave everything as it was
         log.warning("Redis failed while relaying (%s): outbox rows stay pending", exc)
         session.rollback()
-        return {**counts, "redis": "down", "alive": 0}
+        counts["redis"] = "down"
+        return len(rows)
+    counts["alive"] += alive
     session.commit()  # marks first, so a worker never finds a row still locked by us
 
     for index, (outbox_id, jid, lost) in enumerate(todo):
@@ -202,7 +234,21 @@ def relay_pending(session, limit: int = 500, *, ids=None, now: datetime | None =
             counts["redis"] = "down"
             break
         counts["requeued" if lost else "enqueued"] += 1
-    return counts
+    return len(rows)
+
+
+def _redis_emptied(conn, queue_name: str) -> bool:
+    try:
+        return not conn.exists(_marker_key(queue_name))
+    except Exception:  # Redis failing now: the relay below finds out and leaves rows pending
+        return False
+
+
+def _leave_marker(conn, queue_name: str) -> None:
+    try:
+        conn.set(_marker_key(queue_name), utcnow().isoformat())
+    except Exception as exc:  # the next full relay tries again
+        log.warning("could not leave the relay marker in Redis: %s", exc)
 
 
 def pending_count(session) -> int:

@@ -72,7 +72,62 @@ def _init_api_docs(app: Flask) -> None:
     @app.route("/healthz")
     @public
     def healthz():
+        """Liveness: the process answers. It never touches the database or Redis."""
         return jsonify({"status": "ok"})
+
+    @app.route("/readyz")
+    @public
+    def readyz():
+        return _readiness()
+
+    if app.config["WANGGE"].testing:
+        # Only in test configurations: a route that fails, to see how a 500 is logged.
+        @app.route("/__testing__/crash")
+        @public
+        def crash():
+            raise RuntimeError("deliberate crash for the logging test")
+
+
+def _readiness():
+    """Readiness: the database must answer (else 503). Redis down while jobs go through it is
+    ``degraded`` (200): requests still succeed and their notifications wait in the outbox."""
+    from .errors import RETRY_AFTER_SECONDS, ApiError
+
+    checks = {"database": _check_database(), "redis": _check_redis()}
+    if checks["database"] != "ok":
+        err = ApiError("not_ready", status=503, details=checks, what="database")
+        return jsonify(err.to_dict()), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    status = "ready" if checks["redis"] in ("ok", "inline") else "degraded"
+    return jsonify({"status": status, **checks})
+
+
+def _check_database() -> str:
+    from sqlalchemy import text
+
+    from .extensions import db
+
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        logging.getLogger(__name__).warning("readiness: database down: %s", str(exc).splitlines()[0])
+        return "down"
+
+
+def _check_redis() -> str:
+    from flask import current_app
+
+    if current_app.config["WANGGE"].run_jobs_inline:
+        return "inline"
+    from dispatch.outbox import relay_queue
+
+    try:
+        relay_queue().connection.ping()
+        return "ok"
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger(__name__).warning("readiness: Redis down: %s", exc)
+        return "down"
 
 
 def _register_blueprints(app: Flask, api) -> None:
@@ -85,9 +140,9 @@ def _register_blueprints(app: Flask, api) -> None:
 
 def _commit_at_the_edge(app: Flask) -> None:
     """One commit per request: services flush, the edge commits or rolls back."""
-    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.exc import IntegrityError
 
-    from .errors import ApiError
+    from .errors import ApiError, database_unavailable_response, is_database_unavailable
     from .extensions import db
 
     @app.before_request
@@ -102,14 +157,19 @@ def _commit_at_the_edge(app: Flask) -> None:
     @app.after_request
     def _finish(response):
         if response.status_code >= 400:
-            db.session.rollback()
+            _rollback_quietly()
             take_new_ids(db.session())
             return response
         try:
             db.session.commit()
-        except (IntegrityError, OperationalError) as exc:
-            db.session.rollback()
+        except Exception as exc:
             take_new_ids(db.session())
+            if is_database_unavailable(exc):  # nothing was committed: the client should retry
+                app.logger.warning("commit failed, database unavailable: %s", exc)
+                return database_unavailable_response()
+            _rollback_quietly()
+            if not isinstance(exc, IntegrityError):
+                raise
             app.logger.warning("commit failed: %s", exc)
             err = ApiError("conflict", status=409, detail=str(getattr(exc, "orig", exc)).splitlines()[0])
             return jsonify(err.to_dict()), 409
@@ -117,3 +177,9 @@ def _commit_at_the_edge(app: Flask) -> None:
         # fails the request: with Redis down they stay pending for the ticker or `sla relay`).
         relay_after_commit(db.session())
         return response
+
+    def _rollback_quietly():
+        try:
+            db.session.rollback()
+        except Exception:  # a lost connection: the pool replaces it on the next checkout
+            app.logger.warning("rollback failed", exc_info=True)

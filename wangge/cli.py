@@ -1,8 +1,18 @@
 """The ``wangge`` command: Flask's CLI with the project's command groups."""
 from __future__ import annotations
 
+import logging
+import signal
+import sys
+import threading
+
 import click
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger(__name__)
+
+WORKER_RETRY_CAP_SECONDS = 10.0
 
 
 def _create_app():
@@ -13,7 +23,37 @@ def _create_app():
 
 def main() -> None:
     cli = FlaskGroup(create_app=_create_app, help="Wangge 网格: grid registry and unified dispatch.")
-    cli.main(prog_name="wangge")
+    try:
+        cli.main(prog_name="wangge", standalone_mode=True)
+    except DBAPIError as exc:
+        line = _database_problem(exc)
+        if line is None:
+            raise
+        click.echo(line, err=True)
+        sys.exit(2)
+
+
+def _database_problem(exc: DBAPIError) -> str | None:
+    """One clear line for a command that failed on the database itself: never initialised, or
+    unreachable. None for other errors (their traceback is the useful report)."""
+    from sqlalchemy import inspect
+
+    from .errors import ApiError, is_database_unavailable
+
+    try:
+        app = _create_app()
+        with app.app_context():
+            from .extensions import db
+
+            initialised = inspect(db.engine).has_table("alembic_version")
+    except Exception as probe:  # noqa: BLE001 - cannot even connect
+        if is_database_unavailable(exc) or is_database_unavailable(probe):
+            detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            return f"error [database_unavailable]: {ApiError('database_unreachable', detail=detail).message}"
+        return None
+    if not initialised:
+        return f"error [database_not_initialised]: {ApiError('database_not_initialised').message}"
+    return None
 
 
 def upgrade_database() -> None:
@@ -80,7 +120,7 @@ def register_commands(app) -> None:
         from wangge.jobs import queue
 
         settings = current_app.config["WANGGE"]
-        q = queue()
+        q = queue(socket_connect_timeout=5, health_check_interval=30)
         # Jobs run in forked processes: leave them no pooled connection to share.
         db.session.remove()
         for engine in db.engines.values():
@@ -88,11 +128,15 @@ def register_commands(app) -> None:
         ticker = None
         if burst:
             enqueue_tick(q, settings.sweep_interval_seconds)
-        elif settings.sweep_interval_seconds > 0:
+            Worker([q], connection=q.connection).work(with_scheduler=True, burst=True)
+            return
+        if settings.sweep_interval_seconds > 0:
             ticker = Ticker(q, settings.sweep_interval_seconds)
             ticker.start()
         try:
-            Worker([q], connection=q.connection).work(with_scheduler=True, burst=burst)
+            run_worker_forever(q, lambda: Worker([q], connection=q.connection),
+                               recover=lambda: enqueue_tick(q, settings.sweep_interval_seconds or 60,
+                                                            recovery=True))
         finally:
             if ticker is not None:
                 ticker.stop()
@@ -101,3 +145,60 @@ def register_commands(app) -> None:
     from dispatch.cli import register as register_dispatch
 
     register_dispatch(app)
+
+
+def run_worker_forever(q, make_worker, recover) -> None:
+    """Run rq workers until a stop signal. rq gives up when Redis fails outside its dequeue
+    loop (while a job runs, in maintenance, at start): then wait for Redis with backoff, start
+    a new worker and enqueue a recovery tick (``recover``), which relays at once what waited
+    in the outbox meanwhile."""
+    stop = threading.Event()
+    delay = 1.0
+    while not stop.is_set():
+        worker = make_worker()
+        worker.max_connection_wait_time = WORKER_RETRY_CAP_SECONDS  # rq's own reconnect backoff
+        try:
+            worker.work(with_scheduler=True)
+            failure = None
+        except Exception as exc:  # redis.ConnectionError, TimeoutError... from rq's teardown
+            failure = exc
+        if worker._stop_requested or _was_stopped(worker):
+            return
+        _on_signals(stop)  # rq's handlers belong to the worker that has just given up
+        log.warning("the worker stopped (%s); waiting for Redis, retrying with backoff",
+                    failure or "rq gave up")
+        while not stop.is_set():
+            if _redis_answers(q.connection):
+                break
+            log.warning("Redis unreachable; retrying in %.0f s", delay)
+            stop.wait(delay)
+            delay = min(delay * 2, WORKER_RETRY_CAP_SECONDS)
+        if stop.is_set():
+            return
+        delay = 1.0
+        log.info("Redis answers again: restarting the worker and relaying the outbox")
+        try:
+            recover()
+        except Exception as exc:  # noqa: BLE001 - the ticker's next tick relays anyway
+            log.warning("could not enqueue the recovery tick: %s", exc)
+
+
+def _was_stopped(worker) -> bool:
+    """rq quits its loop quietly on a stop signal while idle (StopRequested)."""
+    return getattr(worker, "_shutdown_requested_date", None) is not None
+
+
+def _on_signals(stop: threading.Event) -> None:
+    def _handler(signum, frame):
+        log.info("stop requested (signal %s)", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, _handler)
+    signal.signal(signal.SIGTERM, _handler)
+
+
+def _redis_answers(conn) -> bool:
+    try:
+        return bool(conn.ping())
+    except Exception:  # noqa: BLE001
+        return False

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify
+from flask import g, jsonify
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .i18n import field_message, t
@@ -83,6 +84,8 @@ def validation_error(fields: dict) -> ApiError:
     return err
 
 
+RETRY_AFTER_SECONDS = 5
+
 HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden_role", 404: "route_not_found",
     405: "method_not_allowed", 409: "conflict", 413: "file_too_large", 429: "rate_limited",
@@ -113,6 +116,27 @@ def _document_error_format() -> None:
         spec.components.schemas["Error"] = ERROR_SCHEMA_DOC
 
 
+def is_database_unavailable(exc: BaseException) -> bool:
+    """A failure of the database itself (down, restarting, connection lost, locked), as opposed
+    to a bad statement or a constraint: the request may succeed when retried later."""
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def database_unavailable_response():
+    """503 ``database_unavailable`` with ``Retry-After``; never touches the database."""
+    from .extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone; the pool replaces it
+        log.debug("rollback on a lost connection failed", exc_info=True)
+    # The signed-in staff member (for the message language) cannot be read without the database.
+    g.pop("staff", None)
+    err = ApiError("database_unavailable", status=503, retry=RETRY_AFTER_SECONDS)
+    return jsonify(err.to_dict()), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 def register_error_handlers(app) -> None:
     _document_error_format()
 
@@ -130,10 +154,21 @@ def register_error_handlers(app) -> None:
             api_err = ApiError(code, status=err.code, roles="", detail=err.description or "")
             if code in ("forbidden_role", "conflict"):
                 api_err._message = err.description
-        return jsonify(api_err.to_dict()), err.code
+        # Keep what the exception says about itself (Allow on a 405, Retry-After on a 429...),
+        # but not its HTML content type.
+        headers = [(k, v) for k, v in err.get_headers() if k.lower() not in ("content-type", "content-length")]
+        return jsonify(api_err.to_dict()), err.code, headers
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_error(err: DBAPIError):
+        log.warning("database unavailable: %s", str(getattr(err, "orig", err)).strip().splitlines()[:1])
+        return database_unavailable_response()
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
+        if is_database_unavailable(err):
+            return _database_error(err)
         log.exception("unhandled error")
         # A failed flush leaves the session unusable; building the message may read the
         # signed-in staff member's language, so roll back first.

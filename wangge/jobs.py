@@ -18,11 +18,11 @@ def redis_connection(url: str | None = None, **kwargs):
     return Redis.from_url(url or settings().redis_url, **kwargs)
 
 
-def queue(name: str | None = None):
+def queue(name: str | None = None, **redis_options):
     from rq import Queue
 
     s = settings()
-    return Queue(name or s.queue_name, connection=redis_connection(s.redis_url))
+    return Queue(name or s.queue_name, connection=redis_connection(s.redis_url, **redis_options))
 
 
 def enqueue(func, *args, job_id: str | None = None, **kwargs):

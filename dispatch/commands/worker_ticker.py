@@ -6,8 +6,12 @@ interval number (``<queue>-tick-<n>``, enqueued with ``unique=True``), so howeve
 run, one tick per interval reaches the queue; and were two ticks to run at once anyway, the
 sweep skips locked clocks and marks what it notified, and the relay claims rows with
 ``SKIP LOCKED``. The thread never touches the database (the worker forks its jobs).
-While Redis is down no tick is enqueued; the first sweep afterwards finds everything that
-crossed a threshold meanwhile, because it looks for unmarked clocks, not for a time window.
+While Redis is down no tick is enqueued: the ticker retries every few seconds (1, 2, 4 s...,
+at most ``RETRY_CAP_SECONDS``) and, as soon as Redis answers again, enqueues a recovery tick
+at once (``<queue>-recover-<n>``) instead of waiting for the next interval. Its relay hands
+over what was written meanwhile and, when Redis came back empty, re-enqueues the jobs lost with
+it (see ``dispatch.outbox``). The first sweep afterwards finds everything that crossed a
+threshold meanwhile, because it looks for unmarked clocks, not for a time window.
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ from datetime import datetime
 from wangge.jobs import with_app
 
 log = logging.getLogger(__name__)
+
+RETRY_CAP_SECONDS = 5.0
 
 
 def tick(session, *, now: datetime | None = None, relay_limit: int = 500) -> dict:
@@ -48,18 +54,20 @@ def tick_job() -> dict:
     return result
 
 
-def tick_job_id(queue_name: str, interval: float, at: float | None = None) -> str:
+def tick_job_id(queue_name: str, interval: float, at: float | None = None, kind: str = "tick") -> str:
     bucket = int((time.time() if at is None else at) // max(interval, 1.0))
-    return f"{re.sub(r'[^A-Za-z0-9_-]', '_', queue_name)}-tick-{bucket}"
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '_', queue_name)}-{kind}-{bucket}"
 
 
-def enqueue_tick(queue, interval: float, at: float | None = None) -> bool:
-    """Enqueue this interval's tick unless some worker already did; False if it was there."""
+def enqueue_tick(queue, interval: float, at: float | None = None, *, recovery: bool = False) -> bool:
+    """Enqueue this interval's tick unless some worker already did; False if it was there.
+    ``recovery``: the extra tick after a Redis outage (one per interval however many workers)."""
     from rq.exceptions import DuplicateJobError
 
     ttl = int(max(interval, 1.0)) * 2 + 60  # the id must outlive its interval
+    kind = "recover" if recovery else "tick"
     try:
-        queue.enqueue(tick_job, job_id=tick_job_id(queue.name, interval, at), unique=True,
+        queue.enqueue(tick_job, job_id=tick_job_id(queue.name, interval, at, kind), unique=True,
                       result_ttl=ttl, failure_ttl=max(ttl, 86400), ttl=ttl, description="sweep deadlines, relay outbox")
     except DuplicateJobError:
         return False
@@ -76,11 +84,21 @@ class Ticker(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        failures = 0
         while not self._stop_event.is_set():
             try:
                 enqueue_tick(self.queue, self.interval)
-            except Exception as exc:  # Redis down: try again next interval
-                log.warning("could not enqueue the sweep tick: %s", exc)
+                if failures:
+                    log.info("Redis is back after %d failed attempts: enqueueing a recovery tick", failures)
+                    enqueue_tick(self.queue, self.interval, recovery=True)
+                failures = 0
+            except Exception as exc:  # Redis down: retry soon, with backoff
+                failures += 1
+                retry = min(RETRY_CAP_SECONDS, 2.0 ** (failures - 1), self.interval)
+                log.warning("could not enqueue the sweep tick (attempt %d, retry in %.0f s): %s",
+                            failures, retry, exc)
+                self._stop_event.wait(retry)
+                continue
             now = time.time()
             self._stop_event.wait(self.interval - now % self.interval + 0.05)
 

@@ -8,9 +8,12 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# alembic.ini's logging section is for running alembic on its own. Inside the app (``wangge
+# serve``, ``init``, the test fixtures) logging is already configured: applying the file then
+# would replace the root handler, raise the root level to WARN and disable every logger that
+# exists (no tracebacks for 500s, no ``log`` notification channel). Never disable them.
+if config.config_file_name and not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

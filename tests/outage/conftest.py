@@ -1,0 +1,228 @@
+"""Outage tests: a private redis-server and a private PostgreSQL cluster that the tests stop
+and start, a webhook receiver counting deliveries, ``wangge`` subprocesses. Every wait is
+bounded; everything started here is stopped in ``finally``."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"gave up after {timeout:.0f} s waiting for {what}")
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, without persistence: a restart loses
+    every queued job, as a crash of a cache-only Redis does."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = None
+
+    def start(self):
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed")
+        self.proc = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--daemonize", "no"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        from redis import Redis
+
+        conn = Redis.from_url(self.url, socket_connect_timeout=1)
+        wait_until(lambda: _pings(conn), 10, "redis-server to start", interval=0.02)
+
+    def kill(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+def _pings(conn) -> bool:
+    try:
+        return bool(conn.ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def private_redis():
+    r = PrivateRedis()
+    r.start()
+    try:
+        yield r
+    finally:
+        r.kill()
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1 recording each ``X-Wangge-Delivery`` key it accepted.
+    ``hold()`` makes the next requests wait (at most ``hold_seconds``) until ``release()``."""
+
+    def __init__(self, hold_seconds: float = 8.0):
+        self.accepted: list[str] = []
+        self.entered = threading.Event()
+        self._gate = threading.Event()
+        self._gate.set()
+        lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                receiver.entered.set()
+                receiver._gate.wait(hold_seconds)
+                with lock:
+                    receiver.accepted.append(self.headers["X-Wangge-Delivery"])
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.block_on_close = False
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def hold(self):
+        self.entered.clear()
+        self._gate.clear()
+
+    def release(self):
+        self._gate.set()
+
+    def close(self):
+        self.release()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (same binaries as the shared server, so PostGIS
+    is available), run as the ``postgres`` user because initdb refuses root."""
+
+    def __init__(self):
+        if not (PG_BIN / "initdb").exists():
+            pytest.skip(f"{PG_BIN} has no initdb")
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="wangge-pg-"))
+        self.data = self.dir / "data"
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/wangge"
+        self._as_postgres = os.geteuid() == 0
+        if self._as_postgres:
+            shutil.chown(self.dir, "postgres", "postgres")
+
+    def _run(self, *args: str, timeout: float = 60):
+        cmd = [str(PG_BIN / args[0]), *args[1:]]
+        if self._as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def init(self):
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
+
+    def start(self):
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "-t", "30", "start")
+
+    def stop(self):
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def create_database(self, name: str = "wangge"):
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+    def cleanup(self):
+        try:
+            if self.running():
+                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "30", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def private_pg():
+    pg = PrivatePostgres()
+    try:
+        pg.init()
+        pg.start()
+        pg.create_database()
+        yield pg
+    finally:
+        pg.cleanup()
+
+
+def wangge_env(**values) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANGGE_")}
+    env.update({"WANGGE_INDEX_CHECK_SECONDS": "0", "WANGGE_LOAD_DEMO": "0"})
+    env.update({f"WANGGE_{k.upper()}": str(v) for k, v in values.items()})
+    return env
+
+
+def start_wangge(env: dict, *args: str, log_path: Path) -> subprocess.Popen:
+    out = open(log_path, "w")  # noqa: SIM115 - closed with the process by stop_process
+    proc = subprocess.Popen([sys.executable, "-m", "wangge", *args], env=env, cwd=ROOT, stdout=out,
+                            stderr=subprocess.STDOUT, text=True)
+    proc.log_file = out
+    return proc
+
+
+def stop_process(proc: subprocess.Popen | None) -> None:
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    log_file = getattr(proc, "log_file", None)
+    if log_file is not None:
+        log_file.close()
