@@ -95,6 +95,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "open311_merged_answer": {"zh": "本诉求已与案件 {number} 合并办理。该案件的答复：{answer}",
                               "en": "This request was merged into case {number}. That case's answer: {answer}"},
     # area: outage, readiness, serving
+    "database_unavailable": {"zh": "数据库暂时无法访问，请 {retry} 秒后重试",
+                             "en": "The database is unavailable right now; retry in {retry} seconds"},
+    "not_ready": {"zh": "服务暂不可用：{what} 无法访问", "en": "Not ready: {what} unavailable"},
+    "database_not_initialised": {"zh": "数据库尚未初始化（缺少数据表）：请先运行 `wangge init`",
+                                 "en": "The database is not initialised (no tables yet): run `wangge init` first"},
+    "database_unreachable": {"zh": "无法连接数据库：{detail}", "en": "Cannot reach the database: {detail}"},
     # area: input bounds
     # area: photos
     # nouns
