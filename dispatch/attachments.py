@@ -6,22 +6,36 @@ JPEG, PNG and WebP images that Pillow can verify are accepted. A thumbnail (at m
 on the long side) is made in the background (``wangge.jobs.enqueue``: inline in the embedded
 default, an rq worker in production) beside the original as ``<sha256>.thumb.jpg`` (or
 ``.png`` for images with transparency). The thumbnail job needs only the stored file, so it
-works even when the worker runs before the upload's transaction is committed."""
+works even when the worker runs before the upload's transaction is committed.
+
+The stored copy carries no location or device data: the container is rewritten without its
+metadata segments/chunks (pixels are never re-encoded), keeping only the EXIF Orientation so
+the photo still shows upright. For staff photos the capture time and GPS position are first
+read into ``Attachment.captured_at`` / ``captured_lon`` / ``captured_lat``. docs/photos.md
+lists exactly what is dropped and kept."""
 from __future__ import annotations
 
 import hashlib
 import io
 import logging
+import math
+import numbers
 import os
+import re
+import struct
 import tempfile
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context
 from sqlalchemy import select, update
 
 from grid.models import Staff
 from wangge.errors import ApiError, NotFound, validation_error
-from wangge.i18n import current_language
+from wangge.i18n import current_language, t
 from wangge.jobs import enqueue, with_app
 
 from .models import Attachment, Case
@@ -63,6 +77,276 @@ def thumbnail_relative_path(sha256: str, suffix: str) -> str:
 
 def absolute(relative: str) -> Path:
     return media_root() / relative
+
+
+# --- metadata: out of the stored copy, capture time and place into fields -------------------
+
+EXIF_HEADER = b"Exif\x00\x00"
+MAX_EXIF_READ = 1024 * 1024      # a larger EXIF block is dropped unread (phones write < 64 KB)
+ORIENTATION, EXIF_IFD, GPS_IFD = 0x0112, 0x8769, 0x8825
+DATETIME_ORIGINAL, OFFSET_TIME_ORIGINAL = 0x9003, 0x9011
+GPS_LAT_REF, GPS_LAT, GPS_LON_REF, GPS_LON, GPS_STATUS = 1, 2, 3, 4, 9
+CAPTURE_YEARS = range(1970, 2101)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Everything a decoder needs for pixels, colour, transparency and animation; all else is dropped
+# (eXIf, tEXt/zTXt/iTXt with XMP, "Raw profile" EXIF/IPTC and comments, tIME, private chunks).
+PNG_KEEP = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"cHRM", b"gAMA", b"iCCP", b"sBIT", b"sRGB",
+            b"cICP", b"mDCV", b"cLLI", b"bKGD", b"hIST", b"pHYs", b"sPLT", b"acTL", b"fcTL", b"fdAT"}
+WEBP_KEEP = {b"VP8X", b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF", b"ICCP"}
+WEBP_EXIF_FLAG, WEBP_XMP_FLAG = 0x08, 0x04
+# JPEG application segments kept, by marker and signature: JFIF/JFXX, the ICC colour profile,
+# Adobe's colour transform. Every other APPn (EXIF, XMP, MPF, FlashPix, Photoshop/IPTC, maker
+# segments) and COM are dropped; non-APP segments (tables, frame, scans) are copied as they are.
+JPEG_KEEP_APP = {0xE0: (b"JFIF\x00", b"JFXX\x00"), 0xE2: (b"ICC_PROFILE\x00",), 0xEE: (b"Adobe",)}
+JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # ends a scan's entropy-coded data
+
+
+class DamagedContainer(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Stripped:
+    data: bytes              # what is stored and served
+    exif: bytes | None       # the original EXIF block (TIFF bytes), read for the capture fields
+
+
+@dataclass(frozen=True)
+class Capture:
+    at: datetime | None = None
+    lon: float | None = None
+    lat: float | None = None
+
+
+def strip_metadata(data: bytes) -> Stripped:
+    """The image without its metadata, decided by the container's magic bytes (the same ones
+    Pillow recognises, so every image that passes ``inspect_image`` went through here). The
+    result depends only on ``data``: the same original always gives the same stored bytes."""
+    try:
+        if data.startswith(b"\xff\xd8\xff"):
+            return _strip_jpeg(data)
+        if data.startswith(PNG_SIGNATURE):
+            return _strip_png(data)
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            return _strip_webp(data)
+    except (DamagedContainer, IndexError, ValueError) as exc:
+        raise ApiError("not_an_image", status=422, message=t(
+            "photo_damaged", format=_format_name(data))) from exc
+    return Stripped(data, None)  # not a format we store: inspect_image says why
+
+
+def _format_name(data: bytes) -> str:
+    return "PNG" if data.startswith(PNG_SIGNATURE) else "WebP" if data[:4] == b"RIFF" else "JPEG"
+
+
+def _orientation_tiff(orientation: int) -> bytes:
+    """A minimal EXIF block: IFD0 with the one Orientation entry (SHORT), no next IFD."""
+    return (b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
+            + struct.pack(">HHIHH", ORIENTATION, 3, 1, orientation, 0) + struct.pack(">I", 0))
+
+
+def _strip_jpeg(data: bytes) -> Stripped:
+    out, exif, pos, n = [b"\xff\xd8"], None, 2, len(data)
+    while pos < n:
+        if data[pos] != 0xFF:
+            raise DamagedContainer("marker expected")
+        while pos < n and data[pos] == 0xFF:  # fill bytes
+            pos += 1
+        if pos >= n:
+            break
+        marker, pos = data[pos], pos + 1
+        if marker == 0xD9:  # EOI: what follows (MPF secondary images with their own EXIF, trailers) goes
+            break
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            out.append(bytes((0xFF, marker)))
+            continue
+        length = int.from_bytes(data[pos:pos + 2], "big")
+        if length < 2 or pos + length > n:
+            raise DamagedContainer("segment runs past the end")
+        payload = data[pos + 2:pos + length]
+        if marker == 0xE1 and exif is None and payload.startswith(EXIF_HEADER):
+            exif = payload[len(EXIF_HEADER):]
+        if _keep_jpeg_segment(marker, payload):
+            out.append(data[pos - 2:pos + length])
+        pos += length
+        if marker == 0xDA:  # start of scan: copy the entropy-coded data up to the next marker
+            found = JPEG_NEXT_MARKER.search(data, pos)
+            end = found.start() if found else n
+            out.append(data[pos:end])
+            pos = end
+    out.append(b"\xff\xd9")
+    orientation = _orientation(_load_exif(exif))
+    if orientation:
+        block = EXIF_HEADER + _orientation_tiff(orientation)
+        at = 2 if out[1][:2] == b"\xff\xe0" else 1  # JFIF first if there is one, then EXIF
+        out.insert(at, b"\xff\xe1" + struct.pack(">H", len(block) + 2) + block)
+    return Stripped(b"".join(out), exif)
+
+
+def _keep_jpeg_segment(marker: int, payload: bytes) -> bool:
+    if marker == 0xFE:
+        return False
+    if 0xE0 <= marker <= 0xEF:
+        return payload.startswith(JPEG_KEEP_APP.get(marker, ()))
+    return True
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _strip_png(data: bytes) -> Stripped:
+    out, exif, pos, n = [PNG_SIGNATURE], None, len(PNG_SIGNATURE), len(data)
+    while pos < n:
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind, end = data[pos + 4:pos + 8], pos + 12 + length
+        if end > n:
+            raise DamagedContainer("chunk runs past the end")
+        if kind == b"eXIf" and exif is None:
+            exif = data[pos + 8:pos + 8 + length]
+        if kind in PNG_KEEP:
+            out.append(data[pos:end])
+        pos = end
+        if kind == b"IEND":
+            break
+    orientation = _orientation(_load_exif(exif))
+    if orientation and len(out) > 1:
+        out.insert(2, _png_chunk(b"eXIf", _orientation_tiff(orientation)))  # right after IHDR
+    return Stripped(b"".join(out), exif)
+
+
+def _strip_webp(data: bytes) -> Stripped:
+    riff_end = 8 + int.from_bytes(data[4:8], "little")
+    if riff_end > len(data):
+        raise DamagedContainer("RIFF size beyond the end")
+    chunks, exif, pos = [], None, 12
+    while pos + 8 <= riff_end:
+        kind, length = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        if pos + 8 + length > riff_end:
+            raise DamagedContainer("chunk runs past the end")
+        payload = data[pos + 8:pos + 8 + length]
+        if kind == b"EXIF" and exif is None:
+            exif = payload
+        if kind in WEBP_KEEP:
+            chunks.append((kind, payload))
+        pos += 8 + length + (length & 1)
+    orientation = _orientation(_load_exif(exif))
+    if chunks and chunks[0][0] == b"VP8X":
+        header = chunks[0][1]
+        flags = header[0] & ~(WEBP_EXIF_FLAG | WEBP_XMP_FLAG)
+        if orientation:
+            flags |= WEBP_EXIF_FLAG
+            chunks.append((b"EXIF", _orientation_tiff(orientation)))  # EXIF comes after the image data
+        chunks[0] = (b"VP8X", bytes((flags,)) + header[1:])
+    body = b"WEBP" + b"".join(kind + struct.pack("<I", len(p)) + p + b"\x00" * (len(p) & 1) for kind, p in chunks)
+    return Stripped(b"RIFF" + struct.pack("<I", len(body)) + body, exif)
+
+
+# Reading EXIF: it comes from the uploader's file and may say anything (wrong types, offsets out
+# of range, loops, zero denominators), so every read is guarded and what cannot be read is None.
+
+def _load_exif(blob: bytes | None):
+    from PIL import Image
+
+    if not blob or len(blob) > MAX_EXIF_READ:
+        return None
+    try:
+        exif = Image.Exif()
+        exif.load(blob)
+        return exif
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds on corrupt EXIF
+        log.info("unreadable EXIF ignored", exc_info=True)
+        return None
+
+
+def _get(exif, tag):
+    try:
+        return exif.get(tag)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _ifd(exif, tag) -> dict:
+    if exif is None:
+        return {}
+    try:
+        return dict(exif.get_ifd(tag))
+    except Exception:  # noqa: BLE001
+        return {}
+
+
+def _orientation(exif) -> int | None:
+    value = _get(exif, ORIENTATION) if exif is not None else None
+    return value if type(value) is int and 2 <= value <= 8 else None
+
+
+def _text(value) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return value.strip("\x00 ") if isinstance(value, str) else None
+
+
+def read_capture(exif_blob: bytes | None, zone: str) -> Capture:
+    """Capture time (UTC) and WGS-84 position from the original EXIF; None for whatever is
+    missing or cannot be believed."""
+    exif = _load_exif(exif_blob)
+    if exif is None:
+        return Capture()
+    lon, lat = _captured_position(_ifd(exif, GPS_IFD))
+    return Capture(_captured_at(_ifd(exif, EXIF_IFD), zone), lon, lat)
+
+
+def _captured_at(sub: dict, zone: str) -> datetime | None:
+    stamp = _text(sub.get(DATETIME_ORIGINAL))
+    try:
+        local = datetime.strptime((stamp or "")[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    if local.year not in CAPTURE_YEARS:
+        return None
+    zone_info = _utc_offset(_text(sub.get(OFFSET_TIME_ORIGINAL))) or ZoneInfo(zone)
+    return local.replace(tzinfo=zone_info).astimezone(UTC)
+
+
+def _utc_offset(text: str | None) -> timezone | None:
+    found = re.fullmatch(r"([+-])(\d\d):(\d\d)", text or "")
+    if not found:
+        return None
+    sign, hours, minutes = found.group(1), int(found.group(2)), int(found.group(3))
+    if hours > 14 or minutes > 59:
+        return None
+    delta = timedelta(hours=hours, minutes=minutes)
+    return timezone(-delta if sign == "-" else delta)
+
+
+def _captured_position(gps: dict) -> tuple[float | None, float | None]:
+    if _text(gps.get(GPS_STATUS)) == "V":  # the receiver says the fix is void
+        return None, None
+    lat = _coordinate(gps.get(GPS_LAT), gps.get(GPS_LAT_REF), "N", "S", 90)
+    lon = _coordinate(gps.get(GPS_LON), gps.get(GPS_LON_REF), "E", "W", 180)
+    if lat is None or lon is None or (lat == 0 and lon == 0):  # 0,0: a phone without a fix
+        return None, None
+    return lon, lat
+
+
+def _coordinate(value, ref, positive: str, negative: str, limit: float) -> float | None:
+    """Degrees, minutes, seconds (rationals) and a hemisphere letter → signed decimal degrees."""
+    hemisphere = (_text(ref) or "")[:1].upper()
+    parts = value if isinstance(value, tuple) else (value,)
+    if hemisphere not in (positive, negative) or not 1 <= len(parts) <= 3 \
+            or not all(isinstance(part, numbers.Real) for part in parts):
+        return None
+    try:
+        parts = [float(part) for part in parts]
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    if not all(math.isfinite(p) and p >= 0 for p in parts) or any(p >= 60 for p in parts[1:]):
+        return None
+    degrees = sum(p / 60 ** i for i, p in enumerate(parts))
+    if degrees > limit:
+        return None
+    return round(-degrees if hemisphere == negative else degrees, 7)
 
 
 # --- upload ------------------------------------------------------------------------------
@@ -126,17 +410,25 @@ def read_limited(stream) -> bytes:
 
 
 def store(session, data: bytes, filename: str | None, uploader: Staff | None) -> tuple[Attachment, bool]:
-    """Keep an uploaded image; (attachment, created). The same uploader sending the same bytes
-    again before attaching them (a retry) gets the same attachment back."""
+    """Keep an uploaded image without its location and device metadata; (attachment, created).
+    A staff member's photo keeps its capture time and place as fields. The same uploader sending
+    the same original again before attaching it (a retry) gets the same attachment back: the
+    stripping is deterministic, so the same original gives the same stored bytes and fields."""
     if len(data) > max_bytes():
         raise ApiError("file_too_large", status=413)
     if not data:
         raise validation_error({"file": ["empty file"]})
+    stripped = strip_metadata(data)
+    data = stripped.data
     content_type, _, _ = inspect_image(data)
+    capture = read_capture(stripped.exif, settings().timezone) if uploader is not None else Capture()
     sha = hashlib.sha256(data).hexdigest()
     if uploader is not None:
         again = session.scalar(select(Attachment).where(
-            Attachment.sha256 == sha, Attachment.uploaded_by == uploader.id, Attachment.case_id.is_(None))
+            Attachment.sha256 == sha, Attachment.uploaded_by == uploader.id, Attachment.case_id.is_(None),
+            Attachment.captured_at.is_not_distinct_from(capture.at),
+            Attachment.captured_lon.is_not_distinct_from(capture.lon),
+            Attachment.captured_lat.is_not_distinct_from(capture.lat))
             .order_by(Attachment.id).limit(1))
         if again is not None:
             return again, False
@@ -144,7 +436,8 @@ def store(session, data: bytes, filename: str | None, uploader: Staff | None) ->
     thumb = existing_thumbnail(sha)
     attachment = Attachment(uploaded_by=uploader.id if uploader else None, filename=_clean_name(filename),
                             content_type=content_type, size=len(data), sha256=sha, path=relative_path(sha),
-                            thumbnail_path=thumb)
+                            thumbnail_path=thumb, captured_at=capture.at, captured_lon=capture.lon,
+                            captured_lat=capture.lat)
     session.add(attachment)
     session.flush()
     if thumb is None:

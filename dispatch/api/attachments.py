@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 from wangge.auth import current_staff, requires
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.extensions import db
+from wangge.present import local_iso
 
 from .. import attachments as service
 
@@ -16,7 +17,8 @@ def attachment_view(a) -> dict:
     return {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
             "sha256": a.sha256, "case_id": a.case_id, "url": f"/api/v1/attachments/{a.id}",
             "thumbnail_url": f"/api/v1/attachments/{a.id}/thumbnail",
-            "thumbnail_ready": a.thumbnail_path is not None or service.existing_thumbnail(a.sha256) is not None}
+            "thumbnail_ready": a.thumbnail_path is not None or service.existing_thumbnail(a.sha256) is not None,
+            "captured_at": local_iso(a.captured_at), "captured_lon": a.captured_lon, "captured_lat": a.captured_lat}
 
 
 def _serve(path, mimetype: str, download_name: str, etag: str):
@@ -35,10 +37,12 @@ class Attachments(MethodView):
     @requires()
     def post(self):
         """Upload a photo: multipart ``file``, JPEG/PNG/WebP only (checked by decoding it), at
-        most 10 MB (413 above; 422 ``not_an_image`` / ``unsupported_image``). Answers its
-        ``id`` (201; 200 when the same uploader sends the same bytes again before attaching
-        them). Reference the id from case actions: ``"attachments": [id]``. The thumbnail is
-        made in the background."""
+        most 10 MB (413 above; 422 ``not_an_image`` / ``unsupported_image``). The stored copy
+        has no EXIF/XMP/IPTC location or device data (only the Orientation stays); the capture
+        time and GPS position are answered as ``captured_at`` / ``captured_lon`` /
+        ``captured_lat`` (null when the photo has none). Answers its ``id`` (201; 200 when the
+        same uploader sends the same file again before attaching it). Reference the id from
+        case actions: ``"attachments": [id]``. The thumbnail is made in the background."""
         upload = request.files.get("file")
         if upload is None:
             raise validation_error({"file": ["required (multipart/form-data field 'file')"]})
