@@ -114,6 +114,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     # feature problems (geo.validate reasons)
     "missing_code": {"zh": "缺少编码", "en": "missing code"},
     "missing_geometry": {"zh": "缺少几何图形", "en": "missing geometry"},
+    "photo_damaged": {"zh": "上传的文件（file）看似 {format} 图片，但文件结构已损坏，无法读取",
+                      "en": "The uploaded file (file) looks like a {format} image but its structure is damaged"},
     "not_polygon": {"zh": "不是面（Polygon/MultiPolygon）", "en": "not a Polygon/MultiPolygon"},
     "empty": {"zh": "几何为空", "en": "empty geometry"},
     "coordinates_out_of_range": {"zh": "坐标超出范围", "en": "coordinates out of range"},
