@@ -24,6 +24,7 @@ from sqlalchemy import select
 from geo.crs import parse_crs
 from grid.models import Category
 from wangge.errors import ApiError, validation_error
+from wangge.fields import MAX_YEAR, MIN_YEAR
 from wangge.i18n import current_language
 from wangge.timeutil import utcnow
 
@@ -63,6 +64,9 @@ _TEXT = {
     "bad_time": ("无法识别的时间（例：2026-03-01 08:30 或 2026-03-01T08:30:00+08:00）",
                  "not a time (e.g. 2026-03-01 08:30 or 2026-03-01T08:30:00+08:00)"),
     "future": ("时间晚于当前时间", "is in the future"),
+    "year_range": ("年份须在 {min} 到 {max} 之间", "the year must be between {min} and {max}"),
+    "bad_characters": ("含有不允许的字符（NUL 或不成对的代理字符）",
+                       "contains a character that is not allowed (NUL or a lone surrogate)"),
     "not_number": ("不是有效的数字", "not a number"),
     "range_lon": ("经度须在 -180 到 180 之间", "must be between -180 and 180"),
     "range_lat": ("纬度须在 -90 到 90 之间", "must be between -90 and 90"),
@@ -217,6 +221,8 @@ def _text(value) -> str:
 
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y%m%d%H%M%S", "%Y%m%d %H:%M:%S")
+# PostgreSQL text cannot hold NUL and UTF-8 cannot encode a lone surrogate.
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 _CN_DATE = re.compile(r"^\s*(\d{4})年(\d{1,2})月(\d{1,2})日\s*(.*)$")
 
 
@@ -303,6 +309,9 @@ def check_rows(session, table: Table, *, crs: str | None = None) -> tuple[list[O
         for column in REQUIRED:
             if not text.get(column):
                 bad(column, _msg("required"))
+        for column, value in text.items():
+            if value and _BAD_CHARACTER.search(value):
+                bad(column, _msg("bad_characters"))
         for column, limit in LIMITS.items():
             if len(text.get(column) or "") > limit:
                 bad(column, _msg("too_long", n=limit))
@@ -320,7 +329,10 @@ def check_rows(session, table: Table, *, crs: str | None = None) -> tuple[list[O
             except (ValueError, OverflowError):
                 bad("received_at", _msg("bad_time"))
             else:
-                if received_at > now + FUTURE_TOLERANCE:
+                if not MIN_YEAR <= received_at.year <= MAX_YEAR:
+                    bad("received_at", _msg("year_range", min=MIN_YEAR, max=MAX_YEAR))
+                    received_at = None
+                elif received_at > now + FUTURE_TOLERANCE:
                     bad("received_at", _msg("future"))
 
         lon = lat = None

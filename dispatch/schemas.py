@@ -1,6 +1,8 @@
 from marshmallow import Schema, fields, validate
 
+from grid.limits import MAX_AMOUNT
 from grid.schemas import CrsField
+from wangge import fields as bounded
 
 from .models import CHANNELS, RATINGS
 
@@ -18,8 +20,8 @@ class CaseCreateSchema(Schema):
     reporter_phone = fields.String(validate=validate.Length(max=32))
     idempotency_key = fields.String(validate=validate.Length(min=8, max=128))
     external_id = fields.String(validate=validate.Length(max=64))
-    reported_at = fields.AwareDateTime()
-    attachments = fields.List(fields.Integer(), load_default=list)
+    reported_at = bounded.AwareDateTime()
+    attachments = fields.List(bounded.Id(), load_default=list, validate=validate.Length(max=50))
     self_handled = fields.Boolean(load_default=False)
 
 
@@ -40,13 +42,13 @@ class ActionSchema(Schema):
     note = fields.String(validate=validate.Length(max=5000))
     outcome = fields.String(validate=validate.Length(max=32))
     department_code = fields.String(validate=validate.Length(max=32))
-    assignee_id = fields.Integer()
-    amount = fields.Float(validate=validate.Range(min=0, min_inclusive=False))
-    review_date = fields.Date()
+    assignee_id = bounded.Id()
+    amount = fields.Float(validate=validate.Range(min=0, min_inclusive=False, max=max(MAX_AMOUNT.values())))
+    review_date = bounded.Date()
     rating = fields.String(validate=validate.OneOf(RATINGS))
     into = fields.String(validate=validate.Length(max=32))
-    attachments = fields.List(fields.Integer(), load_default=list)
-    expected_version = fields.Integer()
+    attachments = fields.List(bounded.Id(), load_default=list, validate=validate.Length(max=50))
+    expected_version = bounded.BoundedInt()
 
 
 class RatingSchema(Schema):
@@ -62,4 +64,4 @@ class CaseQuery(Schema):
     light = fields.String(validate=validate.OneOf(["green", "yellow", "red"]))
     supervised = fields.Boolean()
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    offset = bounded.BoundedInt(load_default=0)

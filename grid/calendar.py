@@ -10,6 +10,8 @@ from flask import current_app
 from sqlalchemy import delete, select
 
 from wangge.errors import ApiError, validation_error
+from wangge.fields import MAX_YEAR, MIN_YEAR
+from wangge.i18n import t
 
 from .models import CalendarDay
 from .workcal import WorkCalendar, parse_working_hours
@@ -56,6 +58,9 @@ def parse_schedule(text: str, filename: str = "") -> list[tuple[date, bool, str 
             day = date.fromisoformat(raw_day)
         except ValueError:
             errors[f"row {n}"] = [f"date {raw_day!r} is not YYYY-MM-DD"]
+            continue
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            errors[f"row {n}"] = [t("year_out_of_range", min=MIN_YEAR, max=MAX_YEAR)]
             continue
         if kind not in ("holiday", "workday"):
             errors[f"row {n}"] = [f"kind {kind!r} must be 'holiday' or 'workday'"]

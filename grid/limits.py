@@ -1,9 +1,12 @@
 """Time limits per category and stage, in the four units of DOMAIN.md section 3."""
 from __future__ import annotations
 
+import math
+
 from sqlalchemy import select
 
 from wangge.errors import NotFound, validation_error
+from wangge.i18n import t
 
 from .models import EVERYWHERE, Category, TimeLimit
 
@@ -11,6 +14,11 @@ from .models import EVERYWHERE, Category, TimeLimit
 STAGES = ("verify", "open", "dispatch", "sign", "handle", "check", "close",
           "enf_accept", "enf_investigate", "enf_decide", "enf_execute", "enf_close")
 UNITS = ("urgent_hours", "work_hours", "work_days", "calendar_days")
+# The largest amount a limit, an extension or a deadline query may have, per unit: a year of
+# hours (continuous or working), a year of work days (about a year and a half), ten years of
+# calendar days. Beyond that a limit is a typo, and deadline arithmetic would only burn CPU
+# (or overflow the date range) computing it.
+MAX_AMOUNT = {"urgent_hours": 8760, "work_hours": 8760, "work_days": 365, "calendar_days": 3650}
 
 
 def limit_for(session, category_code: str, stage: str) -> TimeLimit:
@@ -34,13 +42,24 @@ def check_limit(stage: str, amount, unit: str) -> None:
         errors["stage"] = [f"must be one of {', '.join(STAGES)}"]
     if unit not in UNITS:
         errors["unit"] = [f"must be one of {', '.join(UNITS)}"]
-    try:
-        if float(amount) <= 0:
-            errors["amount"] = ["must be greater than 0"]
-    except (TypeError, ValueError):
-        errors["amount"] = ["must be a number"]
+    message = amount_error(amount, unit if unit in UNITS else None, allow_zero=False)
+    if message:
+        errors["amount"] = [message]
     if errors:
         raise validation_error(errors)
+
+
+def amount_error(amount, unit: str | None, *, allow_zero: bool) -> str | None:
+    """Why ``amount`` of ``unit`` is not an acceptable time amount, or None if it is."""
+    try:
+        value = float(amount)
+    except (TypeError, ValueError, OverflowError):
+        return t("amount_out_of_range", max=MAX_AMOUNT.get(unit, max(MAX_AMOUNT.values())), unit=unit or "")
+    top = MAX_AMOUNT.get(unit, max(MAX_AMOUNT.values()))
+    too_small = value < 0 if allow_zero else value <= 0
+    if isinstance(amount, bool) or not math.isfinite(value) or too_small or value > top:
+        return t("amount_out_of_range", max=top, unit=unit or "")
+    return None
 
 
 def set_limit(session, category_code: str, stage: str, amount, unit: str) -> TimeLimit:

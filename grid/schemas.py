@@ -4,8 +4,9 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from geo.crs import parse_crs
+from wangge import fields as bounded
 
-from .limits import STAGES, UNITS
+from .limits import MAX_AMOUNT, STAGES, UNITS, amount_error
 from .models import CATEGORY_KINDS, DEPARTMENT_KINDS, GRID_LEVELS
 from .roles import ROLES
 
@@ -17,6 +18,16 @@ class CrsField(fields.String):
             return parse_crs(value)
         except ValueError:
             raise ValidationError(f"unsupported coordinate system {value!r}; use wgs84, gcj02 or bd09") from None
+
+
+_AMOUNT_NOTE = "At most " + ", ".join(f"{n:g} {unit}" for unit, n in MAX_AMOUNT.items()) + "."
+
+
+def _check_amount(data: dict, *, allow_zero: bool) -> None:
+    if "amount" in data and data.get("unit") in MAX_AMOUNT:
+        message = amount_error(data["amount"], data["unit"], allow_zero=allow_zero)
+        if message:
+            raise ValidationError(message, field_name="amount")
 
 
 class LoginSchema(Schema):
@@ -54,7 +65,7 @@ class GridQuery(Schema):
     q = fields.String()
     geometry = fields.Boolean(load_default=True)
     limit = fields.Integer(load_default=1000, validate=validate.Range(1, 10000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    offset = bounded.BoundedInt(load_default=0)
 
 
 class GridImportQuery(Schema):
@@ -118,8 +129,8 @@ class AssignmentSchema(Schema):
     id = fields.Integer(dump_only=True)
     staff_id = fields.Integer(dump_only=True)
     grid_code = fields.String(required=True)
-    valid_from = fields.DateTime()
-    valid_to = fields.DateTime(allow_none=True)
+    valid_from = bounded.DateTime()
+    valid_to = bounded.DateTime(allow_none=True)
 
 
 class CategorySchema(Schema):
@@ -130,7 +141,7 @@ class CategorySchema(Schema):
     name_en = fields.String(allow_none=True, validate=validate.Length(max=100))
     auto_dispatch = fields.Boolean(load_default=False)
     active = fields.Boolean(load_default=True)
-    sort = fields.Integer(load_default=0)
+    sort = bounded.BoundedInt(load_default=0, min_value=-bounded.MAX_DB_INT)
 
 
 class CategoryPatchSchema(CategorySchema):
@@ -142,8 +153,14 @@ class CategoryPatchSchema(CategorySchema):
 class TimeLimitSchema(Schema):
     category_code = fields.String(dump_only=True)
     stage = fields.String(required=True, validate=validate.OneOf(STAGES))
-    amount = fields.Float(required=True, validate=validate.Range(min=0, min_inclusive=False))
+    amount = fields.Float(required=True, validate=validate.Range(min=0, min_inclusive=False,
+                                                                max=max(MAX_AMOUNT.values())),
+                          metadata={"description": _AMOUNT_NOTE})
     unit = fields.String(required=True, validate=validate.OneOf(UNITS))
+
+    @validates_schema
+    def _amount_for_unit(self, data, **kwargs):
+        _check_amount(data, allow_zero=False)
 
 
 class RuleSchema(Schema):
@@ -175,8 +192,8 @@ class ExplainQuery(Schema):
 
 
 class CalendarQuery(Schema):
-    start = fields.Date(required=True, data_key="from")
-    end = fields.Date(required=True, data_key="to")
+    start = bounded.Date(required=True, data_key="from")
+    end = bounded.Date(required=True, data_key="to")
 
     @validates_schema
     def _span(self, data, **kwargs):
@@ -195,6 +212,11 @@ class CalendarDaySchema(Schema):
 
 
 class DeadlineSchema(Schema):
-    start = fields.AwareDateTime(required=True, default_timezone=None)
-    amount = fields.Float(required=True, validate=validate.Range(min=0))
+    start = bounded.AwareDateTime(required=True, default_timezone=None)
+    amount = fields.Float(required=True, validate=validate.Range(min=0, max=max(MAX_AMOUNT.values())),
+                          metadata={"description": _AMOUNT_NOTE})
     unit = fields.String(required=True, validate=validate.OneOf(UNITS))
+
+    @validates_schema
+    def _amount_for_unit(self, data, **kwargs):
+        _check_amount(data, allow_zero=True)

@@ -1,10 +1,117 @@
 """Requests refused before any view runs: input no view should ever have to think about
 (ids beyond the database's integer range in paths, NUL bytes, lone surrogates, absurdly
-nested JSON). Each refusal is a 4xx in the project's error format."""
+nested JSON). Each refusal is a 4xx in the project's error format.
+
+* ``<int:...>`` in a route matches 0..2**31-1 only (PostgreSQL ``integer``); a larger id is
+  simply no such route: 404 ``route_not_found``.
+* A NUL character or a lone UTF-16 surrogate in a JSON string (key or value), a form field, a
+  query parameter or a path segment: 422 ``invalid_characters`` naming where it was.
+  PostgreSQL refuses NUL in text and UTF-8 cannot encode a lone surrogate, so such values
+  could only fail later, as a 500.
+* JSON nested deeper than :data:`MAX_JSON_DEPTH`: 400 ``json_too_deep`` (the parser would
+  otherwise recurse until Python's stack limit).
+"""
 from __future__ import annotations
 
-from flask import Flask
+import json
+import re
+from itertools import accumulate
+
+from flask import Flask, request
+from flask_smorest.spec.plugins import integerconverter2paramschema
+from werkzeug.routing import IntegerConverter
+
+from .errors import ApiError
+from .i18n import t
+
+MAX_DB_INT = 2**31 - 1  # PostgreSQL ``integer``, the type of every id column
+MAX_JSON_DEPTH = 64
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:id>`` limited to the database's integer range, so a huge id is a 404, not a
+    database error."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_DB_INT, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def init_app(app: Flask) -> None:
     """Register the guards (called by the app factory before the blueprints)."""
+    app.url_map.converters["int"] = BoundedIntConverter
+    from .extensions import api
+
+    api.register_converter(BoundedIntConverter, integerconverter2paramschema)
+    app.before_request(refuse_bad_input)
+
+
+def refuse_bad_input() -> None:
+    _check_pairs("path", (request.view_args or {}).items())
+    _check_pairs("query", request.args.items(multi=True))
+    if request.is_json:
+        _check_json(request.get_data(cache=True))
+    elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        _check_pairs("form", request.form.items(multi=True))
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply ``[`` and ``{`` nest in a JSON text (brackets inside strings ignored)."""
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return 0
+    return max(accumulate(1 if b in b"[{" else -1 for b in brackets))
+
+
+def _check_json(body: bytes) -> None:
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise ApiError("json_too_deep", status=400, limit=MAX_JSON_DEPTH)
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return  # not JSON at all: the view's own parsing answers that
+    where = _bad_string_in(data, "")
+    if where is not None:
+        _refuse(where or "body")
+
+
+def _bad_string_in(value, path: str) -> str | None:
+    """The dotted path of the first string (key or value) holding a NUL or a lone surrogate."""
+    if isinstance(value, str):
+        return path if _has_bad_character(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else key
+            if _has_bad_character(key):
+                return path or "body"
+            found = _bad_string_in(item, child)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            found = _bad_string_in(item, f"{path}.{n}" if path else str(n))
+            if found is not None:
+                return found
+    return None
+
+
+def _has_bad_character(text: str) -> bool:
+    # Paired surrogates never survive JSON decoding as surrogates (they become one code
+    # point), so any surrogate left in a Python string is a lone one.
+    return _BAD_CHARACTER.search(text) is not None
+
+
+def _check_pairs(location: str, pairs) -> None:
+    for name, value in pairs:
+        if _has_bad_character(str(name)):
+            _refuse(location)
+        if isinstance(value, str) and _has_bad_character(value):
+            _refuse(str(name))
+
+
+def _refuse(field: str) -> None:
+    raise ApiError("invalid_characters", status=422, field=field,
+                   fields={field: [t("invalid_characters_field")]})

@@ -5,6 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from grid import roles as R
+from wangge import fields as bounded
 from wangge.auth import current_staff, requires
 from wangge.errors import ApiError
 from wangge.extensions import db
@@ -26,30 +27,30 @@ class EnforcementQuery(Schema):
     stage = fields.String(validate=validate.Length(max=200))
     open = fields.Boolean()
     light = fields.String(validate=validate.OneOf(["green", "yellow", "red"]))
-    group = fields.Integer()
+    group = bounded.Id()
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    offset = bounded.BoundedInt(load_default=0)
 
 
 class OfficersSchema(Schema):
-    staff_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=50))
+    staff_ids = fields.List(bounded.Id(), required=True, validate=validate.Length(min=1, max=50))
     whole_group = fields.Boolean(load_default=False)
-    expected_version = fields.Integer()
+    expected_version = bounded.BoundedInt()
 
 
 class AdvanceSchema(Schema):
     to_stage = fields.String(required=True, validate=validate.OneOf([*service.STAGES[1:], service.CLOSED]))
     note = fields.String(validate=validate.Length(max=5000))
-    penalty_amount = fields.Float(validate=validate.Range(min=0), allow_nan=False)
-    attachments = fields.List(fields.Integer(), load_default=list, validate=validate.Length(max=50))
-    expected_version = fields.Integer()
+    penalty_amount = fields.Float(validate=validate.Range(min=0, max=1e12), allow_nan=False)
+    attachments = fields.List(bounded.Id(), load_default=list, validate=validate.Length(max=50))
+    expected_version = bounded.BoundedInt()
 
 
 class RecordSchema(Schema):
     kind = fields.String(load_default="note", validate=validate.OneOf(service.RECORD_KINDS))
     note = fields.String(validate=validate.Length(max=5000))
-    attachments = fields.List(fields.Integer(), load_default=list, validate=validate.Length(max=50))
-    expected_version = fields.Integer()
+    attachments = fields.List(bounded.Id(), load_default=list, validate=validate.Length(max=50))
+    expected_version = bounded.BoundedInt()
 
 
 def _limit_view(enf):

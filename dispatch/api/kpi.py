@@ -12,6 +12,8 @@ from grid import roles as R
 from wangge.auth import current_staff, requires
 from wangge.errors import ApiError, validation_error
 from wangge.extensions import db
+from wangge.fields import MAX_YEAR, MIN_YEAR
+from wangge.i18n import t
 from wangge.present import local_iso
 
 from .. import kpi
@@ -28,9 +30,13 @@ def _parse_day(name: str, errors: dict) -> date | None:
         errors[name] = ["required (YYYY-MM-DD)"]
         return None
     try:
-        return date.fromisoformat(raw) if len(raw) == 10 else _bad(name, errors)
+        day = date.fromisoformat(raw) if len(raw) == 10 else _bad(name, errors)
     except ValueError:
         return _bad(name, errors)
+    if day is not None and not MIN_YEAR <= day.year <= MAX_YEAR:
+        errors[name] = [t("year_out_of_range", min=MIN_YEAR, max=MAX_YEAR)]
+        return None
+    return day
 
 
 def _bad(name: str, errors: dict) -> None:

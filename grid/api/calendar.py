@@ -6,6 +6,8 @@ from flask_smorest import Blueprint
 from wangge.auth import requires
 from wangge.errors import NotFound, validation_error
 from wangge.extensions import db
+from wangge.fields import MAX_YEAR, MIN_YEAR
+from wangge.i18n import t
 from wangge.present import local_iso
 from wangge.uploads import uploaded_text
 
@@ -19,9 +21,12 @@ blp = Blueprint("calendar", __name__, url_prefix="/api/v1/calendar",
 
 def parse_day(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise validation_error({"day": [f"{text!r} is not YYYY-MM-DD"]}) from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise validation_error({"day": [t("year_out_of_range", min=MIN_YEAR, max=MAX_YEAR)]})
+    return day
 
 
 @blp.route("")
