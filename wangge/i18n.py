@@ -102,6 +102,15 @@ MESSAGES: dict[str, dict[str, str]] = {
                                  "en": "The database is not initialised (no tables yet): run `wangge init` first"},
     "database_unreachable": {"zh": "无法连接数据库：{detail}", "en": "Cannot reach the database: {detail}"},
     # area: input bounds
+    "invalid_characters": {"zh": "{field} 含有不允许的字符（NUL 或不成对的代理字符）",
+                           "en": "{field} contains a character that is not allowed (NUL or a lone surrogate)"},
+    "invalid_characters_field": {"zh": "含有不允许的字符（NUL 或不成对的代理字符）",
+                                 "en": "contains a character that is not allowed (NUL or a lone surrogate)"},
+    "json_too_deep": {"zh": "JSON 嵌套过深（最多 {limit} 层）", "en": "JSON nested too deeply (at most {limit} levels)"},
+    "id_out_of_range": {"zh": "必须是 1 到 {max} 之间的整数", "en": "must be an integer from 1 to {max}"},
+    "integer_out_of_range": {"zh": "必须在 {min} 到 {max} 之间", "en": "must be between {min} and {max}"},
+    "year_out_of_range": {"zh": "年份必须在 {min} 到 {max} 之间", "en": "the year must be between {min} and {max}"},
+    "amount_out_of_range": {"zh": "必须是不超过 {max} 的正数（{unit}）", "en": "must be a positive number of at most {max} ({unit})"},
     # area: photos
     "photo_damaged": {"zh": "上传的文件（file）看似 {format} 图片，但文件结构已损坏，无法读取",
                       "en": "The uploaded file (file) looks like a {format} image but its structure is damaged"},
