@@ -336,6 +336,9 @@ def _self_handle(session, case, actor, payload, data, target):
 def _rate(session, case, actor, payload, data, target):
     if payload.rating not in RATINGS:
         raise validation_error({"rating": [f"must be one of {', '.join(RATINGS)}"]})
+    if case.rating is not None:
+        # one rating per closure: a reopen (follow_up) clears it, nothing else does
+        raise ApiError("already_rated", status=409, number=case.number)
     case.rating = payload.rating
     data["rating"] = payload.rating
 

@@ -1,6 +1,7 @@
 """Citizens: report without an account, follow progress by tracking code, rate the outcome."""
 from flask import request
 from flask.views import MethodView
+from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
@@ -18,6 +19,16 @@ from ..views import case_detail
 
 blp = Blueprint("public", __name__, url_prefix="/api/v1/public", description="市民 Citizens (no account)")
 
+# Limits per client address and per tracking code (a code read or rated from many addresses
+# is someone polling or guessing it). Every request counts, refused ones included.
+REPORTS_PER_ADDRESS = "20 per hour"
+READS_PER_ADDRESS, READS_PER_CODE = "60 per minute", "30 per minute"
+RATINGS_PER_ADDRESS, RATINGS_PER_CODE = "20 per hour", "5 per hour"
+
+
+def tracking_code_key() -> str:
+    return "code:" + (request.view_args or {}).get("code", "").upper()
+
 
 def by_tracking_code(code: str) -> Case:
     case = db.session.scalar(select(Case).where(Case.tracking_code == code.upper()))
@@ -29,7 +40,7 @@ def by_tracking_code(code: str) -> Case:
 @blp.route("/reports")
 class Reports(MethodView):
     @public
-    @limiter.limit("20 per hour")
+    @limiter.limit(REPORTS_PER_ADDRESS, key_func=get_remote_address)
     @blp.arguments(PublicReportSchema)
     @blp.doc(security=[])
     def post(self, body):
@@ -49,6 +60,8 @@ class Reports(MethodView):
 @blp.route("/reports/<code>")
 class Report(MethodView):
     @public
+    @limiter.limit(READS_PER_ADDRESS, key_func=get_remote_address)
+    @limiter.limit(READS_PER_CODE, key_func=tracking_code_key)
     @blp.doc(security=[])
     def get(self, code):
         """Progress of my report (no personal data of staff)."""
@@ -64,10 +77,13 @@ class Report(MethodView):
 @blp.route("/reports/<code>/rating")
 class Rating(MethodView):
     @public
+    @limiter.limit(RATINGS_PER_ADDRESS, key_func=get_remote_address)
+    @limiter.limit(RATINGS_PER_CODE, key_func=tracking_code_key)
     @blp.arguments(RatingSchema)
     @blp.doc(security=[])
     def post(self, body, code):
-        """Rate the outcome: satisfied, basically_satisfied or unsatisfied."""
+        """Rate the outcome once per closure: satisfied, basically_satisfied or unsatisfied
+        (409 ``already_rated`` for a second rating)."""
         case = by_tracking_code(code)
         try:
             act(db.session, case, "rate", Actor(None, CITIZEN), Payload(rating=body["rating"], note=body.get("note")))
