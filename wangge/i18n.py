@@ -66,6 +66,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                                "en": "The idempotency key {key} was already used for a different submission; use a new key"},
     # --- messages added per area (each area appends below its own marker) ---
     # area: intake, ratings, merge, matrix
+    "already_rated": {"zh": "案件 {number} 已评价过，每次结案只能评价一次",
+                      "en": "Case {number} has been rated already; one rating per closure"},
     # area: open311
     "open311_unknown_format": {"zh": "未知格式 .{value}，请用 .json 或 .xml", "en": "Unknown format .{value}; use .json or .xml"},
     "open311_nul": {"zh": "{field} 含有不允许的字符（NUL 或无效的 Unicode）",
