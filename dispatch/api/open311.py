@@ -234,8 +234,8 @@ def request_views(cases: list[Case]) -> list[dict]:
     ids = {c.id for c in cases} | {m.id for m in masters.values() if m}
     answers, deadlines_ = _public_answers(ids), _handling_deadlines(ids)
     codes = {c.category_code for c in cases if c.category_code}
-    names = dict(db.session.execute(select(Category.code, Category.name_zh).where(Category.code.in_(codes))).tuples()
-                 .all()) if codes else {}
+    names = {code: name for code, name in db.session.execute(
+        select(Category.code, Category.name_zh).where(Category.code.in_(codes)))} if codes else {}
     views = []
     for case in cases:
         master = masters[case.id]

@@ -135,8 +135,9 @@ def test_default_window_is_the_last_90_days_and_page_size_is_capped(client, city
     window = client.get("/open311/v2/requests.json", query_string={"start_date": since}).json
     assert old.number in [x["service_request_id"] for x in window]
     assert len(client.get("/open311/v2/requests.json?page_size=200").json) == 3
-    two = client.get("/open311/v2/requests.json?page_size=2&page=2").json
-    assert len(two) == 2
+    pages = [client.get(f"/open311/v2/requests.json?page_size=2&page={n}").json for n in (1, 2, 3)]
+    assert [len(p) for p in pages] == [2, 1, 0]
+    assert {x["service_request_id"] for p in pages for x in p} == {c.number for c in recent}
 
 
 def test_reading_a_request_that_does_not_exist(client, city):
