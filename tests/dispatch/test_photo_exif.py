@@ -251,7 +251,7 @@ def tiff(ifd0=(), exif_ifd=(), gps=()) -> bytes:
         offsets.append(pos)
         pos += 2 + 12 * len(table) + 4
     heads, data = [], b""
-    for n, table in enumerate(tables):
+    for table in tables:
         head = struct.pack("<H", len(table))
         for tag, kind, count, payload in sorted(table):
             if isinstance(payload, int):
@@ -345,3 +345,22 @@ def test_every_upload_path_strips_even_without_an_uploader(app, media, db_sessio
     assert created and attachment.uploaded_by is None
     assert (attachment.captured_at, attachment.captured_lon, attachment.captured_lat) == (None, None, None)
     assert_clean((media / attachment.path).read_bytes(), orientation=6)
+
+
+def test_progressive_jpeg_with_restarts_colour_profile_and_trailer(client, city, media, db_session):
+    """Several scans with tables between them, restart markers inside the scans, an ICC profile
+    (kept: colours) and a second image appended after EOI as phones do (MPF; dropped, it has
+    its own EXIF)."""
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    original = jpeg(camera_exif(), progressive=True, restart_marker_blocks=1, icc_profile=icc)
+    original += jpeg(camera_exif())  # the "secondary image", with the camera and GPS again
+    r = upload(client, city.h("worker1"), original)
+    assert r.status_code == 201, r.json
+    stored = stored_and_served(client, city, media, db_session, r.json)
+    assert_clean(stored, orientation=6)
+    assert stored.count(b"\xff\xd8") == 1 and stored.endswith(b"\xff\xd9")
+    with Image.open(io.BytesIO(stored)) as kept, Image.open(io.BytesIO(original)) as was:
+        assert kept.info.get("progressive") and kept.info["icc_profile"] == icc
+        assert kept.tobytes() == was.tobytes()
