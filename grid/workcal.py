@@ -118,6 +118,7 @@ _FIXED_HOLIDAYS: dict[tuple[int, int], str] = {
 _US = 1_000_000  # microseconds per second
 _HOUR_US = 3600 * _US
 _DAY_US = 24 * _HOUR_US
+_ONE_DAY = timedelta(days=1)
 
 # ---------------------------------------------------------------------------
 # Working hours
@@ -308,6 +309,8 @@ class WorkCalendar:
 
         self._day_cache = lru_cache(maxsize=16384)(self._compute_day)
         self._periods_cache = lru_cache(maxsize=16384)(self._compute_periods)
+        self._day_work_us = lru_cache(maxsize=16384)(self._compute_day_work_us)
+        self._year_us = lru_cache(maxsize=256)(self._compute_year_us)
 
     # -- properties --------------------------------------------------------
 
@@ -396,17 +399,62 @@ class WorkCalendar:
             return start
         remaining = timedelta(microseconds=us)
         d = self._local_date(start)
-        one_day = timedelta(days=1)
+        for ps, pe in self._work_periods(d):
+            if pe <= start:
+                continue
+            s = ps if ps > start else start
+            available = pe - s
+            if remaining <= available:
+                return s + remaining
+            remaining -= available
+        # Every later day lies wholly after ``start``: skip whole years, then whole days, by
+        # their working time alone, and build instants only on the day the deadline falls.
+        d, left = self._skip_whole(d + _ONE_DAY, _td_us(remaining))
+        remaining = timedelta(microseconds=left)
+        for ps, pe in self._work_periods(d):
+            available = pe - ps
+            if remaining <= available:
+                return ps + remaining
+            remaining -= available
+        raise AssertionError("unreachable: the day's working time covers the remainder")
+
+    def _skip_whole(self, d: date, us: int) -> tuple[date, int]:
+        """The first day from ``d`` on whose working time reaches the remaining ``us``, and what
+        remains of ``us`` at its start."""
         while True:
-            for ps, pe in self._work_periods(d):
-                if pe <= start:
+            if d.month == 1 and d.day == 1:
+                year_us = self._year_us(d.year)
+                if us > year_us:
+                    us -= year_us
+                    d = date(d.year + 1, 1, 1)
                     continue
-                s = ps if ps > start else start
-                available = pe - s
-                if remaining <= available:
-                    return s + remaining
-                remaining -= available
-            d += one_day
+            day_us = self._day_work_us(d)
+            if us <= day_us:
+                return d, us
+            us -= day_us
+            d += _ONE_DAY
+
+    def _compute_day_work_us(self, d: date) -> int:
+        """The day's working time: the same sum as over :meth:`_work_periods`, from UTC offsets
+        instead of building instants (a period's real length is its wall-clock length minus the
+        change of offset within it)."""
+        if not self._day_cache(d).is_workday:
+            return 0
+        total = 0
+        for start, end in self.working_hours:
+            off_s = datetime.combine(d, start, tzinfo=self._zone).utcoffset()
+            off_e = datetime.combine(d, end, tzinfo=self._zone).utcoffset()
+            length = _time_us(end) - _time_us(start) - _td_us(off_e - off_s)
+            if length > 0:
+                total += length
+        return total
+
+    def _compute_year_us(self, year: int) -> int:
+        d, total = date(year, 1, 1), 0
+        while d.year == year:
+            total += self._day_work_us(d)
+            d += _ONE_DAY
+        return total
 
     def elapsed(self, start: datetime, end: datetime, unit: TimeUnit | str) -> float:
         """How much of ``unit`` was used between ``start`` and ``end`` (0 if ``end <= start``)."""
@@ -430,17 +478,29 @@ class WorkCalendar:
         return timedelta(microseconds=self._working_us_between(start, end))
 
     def _working_us_between(self, start: datetime, end: datetime) -> int:
-        total = timedelta(0)
-        d = self._local_date(start)
+        first = self._local_date(start)
         last = self._local_date(end)
-        one_day = timedelta(days=1)
-        while d <= last:
-            for ps, pe in self._work_periods(d):
-                s = ps if ps > start else start
-                e = pe if pe < end else end
-                if e > s:
-                    total += e - s
-            d += one_day
+        total = self._working_us_on(first, start, end)
+        if last == first:
+            return total
+        # Days strictly between lie wholly inside (start, end): count them whole.
+        d = first + _ONE_DAY
+        while d < last:
+            if d.month == 1 and d.day == 1 and d.year < last.year:
+                total += self._year_us(d.year)
+                d = date(d.year + 1, 1, 1)
+                continue
+            total += self._day_work_us(d)
+            d += _ONE_DAY
+        return total + self._working_us_on(last, start, end)
+
+    def _working_us_on(self, d: date, start: datetime, end: datetime) -> int:
+        total = timedelta(0)
+        for ps, pe in self._work_periods(d):
+            s = ps if ps > start else start
+            e = pe if pe < end else end
+            if e > s:
+                total += e - s
         return _td_us(total)
 
 
