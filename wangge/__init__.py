@@ -166,13 +166,13 @@ def _commit_at_the_edge(app: Flask) -> None:
             take_new_ids(db.session())
             if is_database_unavailable(exc):  # nothing was committed: the client should retry
                 app.logger.warning("commit failed, database unavailable: %s", exc)
-                return database_unavailable_response()
+                return app.make_response(database_unavailable_response())
             _rollback_quietly()
             if not isinstance(exc, IntegrityError):
                 raise
             app.logger.warning("commit failed: %s", exc)
             err = ApiError("conflict", status=409, detail=str(getattr(exc, "orig", exc)).splitlines()[0])
-            return jsonify(err.to_dict()), 409
+            return app.make_response((jsonify(err.to_dict()), 409))
         # Notifications this request wrote are committed; hand them to the queue now (never
         # fails the request: with Redis down they stay pending for the ticker or `sla relay`).
         relay_after_commit(db.session())

@@ -40,19 +40,19 @@ def _database_problem(exc: DBAPIError) -> str | None:
 
     from .errors import ApiError, is_database_unavailable
 
-    try:
-        app = _create_app()
-        with app.app_context():
-            from .extensions import db
+    app = _create_app()
+    with app.app_context():
+        from .extensions import db
 
+        try:
             initialised = inspect(db.engine).has_table("alembic_version")
-    except Exception as probe:  # noqa: BLE001 - cannot even connect
-        if is_database_unavailable(exc) or is_database_unavailable(probe):
+        except Exception as probe:  # noqa: BLE001 - cannot even connect
+            if not (is_database_unavailable(exc) or is_database_unavailable(probe)):
+                return None
             detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             return f"error [database_unavailable]: {ApiError('database_unreachable', detail=detail).message}"
-        return None
-    if not initialised:
-        return f"error [database_not_initialised]: {ApiError('database_not_initialised').message}"
+        if not initialised:
+            return f"error [database_not_initialised]: {ApiError('database_not_initialised').message}"
     return None
 
 
