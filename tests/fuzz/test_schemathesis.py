@@ -11,7 +11,7 @@ from schemathesis.checks import not_a_server_error
 from tests.conftest import ADMIN_URL, make_settings
 from wangge import create_app
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 20
 
 
 def _load_schema():
