@@ -92,3 +92,35 @@ def test_worker_survives_redis_outage_and_delivers_everything_once(fresh_pg_url,
                 engine.dispose()
         if worker.returncode not in (None, 0, -15):
             sys.stderr.write((tmp_path / "worker.log").read_text())
+
+
+def test_relay_after_redis_came_back_empty_requeues_every_lost_job_at_once(fresh_pg_url, private_redis):
+    """More lost jobs than one batch: one relay re-enqueues them all, none twice, without
+    waiting for the 5-minute staleness check; the next relay finds them alive."""
+    from redis import Redis
+    from rq import Queue
+
+    from dispatch.outbox import relay_pending
+    from wangge import create_app
+    from wangge.extensions import db
+
+    queue_name = f"o{uuid.uuid4().hex[:8]}"
+    app = create_app(make_settings(fresh_pg_url, redis_url=private_redis.url, queue_name=queue_name))
+    try:
+        write_notifications(app, "lost", 5)
+        q = Queue(queue_name, connection=Redis.from_url(private_redis.url))
+        assert q.count == 5
+        private_redis.kill()
+        private_redis.start()  # empty: the five jobs are gone, the rows still say "enqueued"
+        assert q.count == 0
+        with app.app_context():
+            assert relay_pending(db.session, limit=2) == {"redis": "up", "enqueued": 0, "requeued": 5, "alive": 0}
+            assert sorted(q.job_ids) == sorted(set(q.job_ids)) and q.count == 5
+            assert relay_pending(db.session, limit=2)["requeued"] == 0
+            db.session.remove()
+        assert q.count == 5
+    finally:
+        with app.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
