@@ -283,9 +283,10 @@ def _restore(session, case, actor, payload, data, target):
 
 
 def _merge(session, case, actor, payload, data, target):
-    master = session.scalar(select(Case).where(Case.number == payload.into))
-    if master is None:
+    master_id = session.scalar(select(Case.id).where(Case.number == payload.into))
+    if master_id is None:
         raise NotFound("case", payload.into)
+    master = _lock_master(session, case, master_id) if master_id != case.id else case
     if master.id == case.id or master.state not in OPEN_STATES:
         # a closed master would never close this one again: its reporter would get no answer
         raise validation_error({"into": ["must be another case that is still open"]})
@@ -293,14 +294,30 @@ def _merge(session, case, actor, payload, data, target):
     data["into"] = master.number
 
 
+def _lock_master(session, child: Case, master_id: int) -> Case:
+    """Lock the master (and the child, in id order so two opposite merges cannot deadlock)
+    until this transaction ends, and read the master as committed now. A rejection, void or
+    closure of the master that committed first is seen here; one that comes later waits for
+    this merge and then finds the child among the reports it releases or closes."""
+    session.execute(select(Case.id).where(Case.id.in_({child.id, master_id})).order_by(Case.id).with_for_update())
+    return session.scalars(select(Case).where(Case.id == master_id)
+                           .execution_options(populate_existing=True)).one()
+
+
 def _merged_into(session, master: Case) -> list[Case]:
     return list(session.scalars(select(Case).where(Case.merged_into_id == master.id, Case.state == "merged")
                                 .order_by(Case.id)))
 
 
+def _lock(session, case: Case) -> None:
+    """Hold the case's row until the transaction ends (a merge into it waits, then sees it)."""
+    session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
+
+
 def _close_merged(session, master: Case) -> None:
     """One handling closes all: every case merged into this one is closed with it (its
     reporters were told with the master's answer)."""
+    _lock(session, master)
     for child in _merged_into(session, master):
         act(session, child, "close_with_master", Actor(None, SYSTEM),
             Payload(note=f"closed with {master.number}", data={"with": master.number}))
@@ -309,6 +326,7 @@ def _close_merged(session, master: Case) -> None:
 def _release_merged(session, master: Case, outcome: str) -> None:
     """A master that turns out void or not accepted does not take the reports merged into it
     down with it: they go back to the desk to be triaged on their own."""
+    _lock(session, master)
     for child in _merged_into(session, master):
         act(session, child, "unmerge", Actor(None, SYSTEM),
             Payload(note=f"{master.number} was {outcome}", data={"from": master.number}))
