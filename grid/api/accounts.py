@@ -19,8 +19,10 @@ def staff_view(staff) -> dict:
 
 
 def _login_key() -> str:
-    body = request.get_json(silent=True) or {}
-    return f"login:{request.remote_addr}:{str(body.get('username', ''))[:64]}"
+    body = request.get_json(silent=True)
+    # A list or string body would break the key and with it the rate limit itself.
+    username = body.get("username", "") if isinstance(body, dict) else ""
+    return f"login:{request.remote_addr}:{str(username)[:64]}"
 
 
 def _login_limit() -> str:

@@ -187,3 +187,9 @@ def test_a_year_of_work_days_is_computed(client, admin):
         "start": "2026-03-02T09:00:00+08:00", "amount": 365, "unit": "work_days"})
     assert r.status_code == 200, r.json
     assert "2027-08" <= r.json["due"][:7] <= "2027-09"
+
+
+def test_a_login_body_that_is_a_list_is_a_4xx_and_still_rate_limited(client, caplog):
+    r = client.post("/api/v1/auth/login", json=[{"username": "x"}])
+    assert 400 <= r.status_code < 500
+    assert "has no attribute 'get'" not in caplog.text
