@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from grid import roles as R
 from grid.grids import workers_of
+from grid.matrix import NOT_DISPATCHABLE
 from grid.models import Department, Staff
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.i18n import current_language
@@ -216,6 +217,9 @@ def _dispatch(session, case, actor, payload, data, target):
         dept = session.get(Department, case.suggested_department_id)
     else:
         raise validation_error({"department_code": ["no department suggested by the matrix; name one"]})
+    if dept.kind in NOT_DISPATCHABLE:
+        raise ApiError("use_refer_enforcement", status=422, department=dept.name,
+                       fields={"department_code": [f"{dept.code} is the enforcement team; use refer_enforcement"]})
     if case.department_id and case.department_id != dept.id:
         data["previous_department_id"] = case.department_id
     case.department_id = dept.id
@@ -342,7 +346,9 @@ def _auto_dispatch(session, case: Case) -> None:
     from grid.models import Category
 
     category = session.get(Category, case.category_code) if case.category_code else None
-    if category is not None and category.auto_dispatch and case.suggested_department_id and case.state == "opened":
+    suggested = session.get(Department, case.suggested_department_id) if case.suggested_department_id else None
+    if category is not None and category.auto_dispatch and suggested is not None and case.state == "opened" \
+            and suggested.kind not in NOT_DISPATCHABLE:  # a rule from before the matrix refused it
         act(session, case, "dispatch", Actor(None, SYSTEM), Payload(note="auto-dispatch"))
 
 

@@ -46,8 +46,12 @@ DEPARTMENTS = [
 # big class -> department by default; small-class exceptions below
 DEFAULT_BY_CLASS = {"C01": "JS", "C02": "JT", "C03": "LH", "C04": "LH", "C05": "FG", "C06": "JS",
                     "E01": "LH", "E02": "LH", "E03": "JS", "E04": "JS", "E05": "SJ", "E06": "FG"}
+# Unauthorised structures (E0101), illegal construction (E0304) and open-air barbecues (E0505)
+# go to the department that handles them like any other case; when law enforcement is
+# needed, that department refers the case to the enforcement team (ZF) with refer_enforcement.
+# The matrix never names ZF (it refuses to).
 EXCEPTIONS = {"C0101": "SW", "C0102": "SW", "C0103": "SW", "C0104": "SW", "C0108": "LD",
-              "E0105": "SW", "E0404": "SW", "E0402": "SW", "E0304": "ZF", "E0101": "ZF", "E0505": "ZF"}
+              "E0105": "SW", "E0404": "SW", "E0402": "SW", "E0304": "JS", "E0101": "JS", "E0505": "LH"}
 # handled by the street office of the street it happens in
 STREET_CATEGORIES = ["E0102", "E0104", "E0502", "E0503", "E0504", "E0202"]
 

@@ -16,6 +16,12 @@ from .models import EVERYWHERE, Category, Department, Grid, Responsibility
 CSV_COLUMNS = ["category_code", "grid_code", "department_code", "note",
                "category_name", "grid_name", "department_name"]
 
+# The enforcement team receives cases by referral (``refer_enforcement``), with its own
+# stages and leader; a rule naming it would dispatch cases that nobody there ever sees.
+NOT_DISPATCHABLE = ("enforcement_team",)
+TEAM_MESSAGE = ("{code} is the enforcement team: a rule must name the department that handles the case; "
+                "the case is referred to the team with refer_enforcement")
+
 
 @dataclass
 class Explanation:
@@ -74,6 +80,8 @@ def explain(session, category_code: str, grid: Grid | None, levels: list[Grid] |
 def set_rule(session, category_code: str, grid_code: str, department_code: str, note=None) -> Responsibility:
     _require_refs(session, category_code, grid_code, department_code)
     dept = session.scalar(select(Department).where(Department.code == department_code))
+    if dept.kind in NOT_DISPATCHABLE:
+        raise validation_error({"department_code": [TEAM_MESSAGE.format(code=department_code)]})
     rule = session.scalar(select(Responsibility).where(Responsibility.category_code == category_code,
                                                        Responsibility.grid_code == grid_code))
     if rule is None:
@@ -113,6 +121,10 @@ def import_csv(session, fp, *, replace: bool = False,
                 errors.append({"line": line, "column": column, "value": row[column],
                                "message": t("not_found", what=t(column.removesuffix("_code")),
                                             key=row[column] or "''")})
+        dept = depts.get(row["department_code"])
+        if dept is not None and dept.kind in NOT_DISPATCHABLE:
+            errors.append({"line": line, "column": "department_code", "value": row["department_code"],
+                           "message": TEAM_MESSAGE.format(code=row["department_code"])})
         key = (row["category_code"], row["grid_code"])
         if key in seen:
             errors.append({"line": line, "column": "grid_code", "value": row["grid_code"],

@@ -68,6 +68,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     # area: intake, ratings, merge, matrix
     "already_rated": {"zh": "案件 {number} 已评价过，每次结案只能评价一次",
                       "en": "Case {number} has been rated already; one rating per closure"},
+    "use_refer_enforcement": {"zh": "{department}是综合执法队伍，不能派遣：请由处置部门或派遣员使用「移交综合执法」（refer_enforcement）",
+                              "en": "{department} is the enforcement team, not a department to dispatch to; "
+                                    "use refer_enforcement to refer the case"},
     # area: open311
     "open311_unknown_format": {"zh": "未知格式 .{value}，请用 .json 或 .xml", "en": "Unknown format .{value}; use .json or .xml"},
     "open311_nul": {"zh": "{field} 含有不允许的字符（NUL 或无效的 Unicode）",
