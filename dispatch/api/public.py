@@ -27,7 +27,7 @@ RATINGS_PER_ADDRESS, RATINGS_PER_CODE = "20 per hour", "5 per hour"
 
 
 def tracking_code_key() -> str:
-    return "code:" + (request.view_args or {}).get("code", "").upper()
+    return "code:" + (request.view_args or {}).get("code", "")[:32].upper()  # codes are 10 characters
 
 
 def by_tracking_code(code: str) -> Case:
