@@ -92,6 +92,7 @@ def test_after_a_reopen_the_new_closure_can_be_rated_once(client, city, db_sessi
 def assert_limited(r):
     assert r.status_code == 429, (r.status_code, r.json)
     assert r.json["code"] == "rate_limited" and r.json["status"] == 429 and r.json["message"]
+    assert int(r.headers["Retry-After"]) > 0
 
 
 def test_ratings_of_one_code_are_limited_whatever_the_address(client, city, db_session):
