@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .extensions import api, db, limiter, migrate
 
     db.init_app(app)
+    _sqlite_transactions(app, db)
     limiter.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     _init_api_docs(app)
@@ -32,12 +33,49 @@ def create_app(settings: Settings | None = None) -> Flask:
     input_guard.init_app(app)
     register_error_handlers(app)
     _register_blueprints(app, api)
+    _document_error_ranges(api)
     _commit_at_the_edge(app)
 
     from .cli import register_commands
 
     register_commands(app)
     return app
+
+
+def _sqlite_transactions(app: Flask, db) -> None:
+    """Let SQLAlchemy, not pysqlite, begin SQLite transactions. pysqlite defers BEGIN until
+    the first write, so a SAVEPOINT opened first becomes the outermost transaction and its
+    RELEASE commits: a request that failed after ``begin_nested()`` kept its partial work on
+    the embedded default (the documented SQLAlchemy recipe for pysqlite)."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _explicit_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+def _document_error_ranges(api) -> None:
+    """Errors are 4xx and 5xx answers, not "any other status": flask-smorest documents them as
+    ``default``, which would also describe every undocumented success with the error schema.
+    An operation that documents its own 4XX/5XX (Open311's error list) keeps them."""
+    error = {"$ref": "#/components/responses/DEFAULT_ERROR"}
+    for item in api.spec._paths.values():
+        for operation in item.values():
+            responses = operation.get("responses") if isinstance(operation, dict) else None
+            if not responses or "default" not in responses:
+                continue
+            default = responses.pop("default")
+            responses.setdefault("4XX", default if default else error)
+            responses.setdefault("5XX", default if default else error)
 
 
 def _migrations_dir():
@@ -142,7 +180,13 @@ def _commit_at_the_edge(app: Flask) -> None:
     """One commit per request: services flush, the edge commits or rolls back."""
     from sqlalchemy.exc import IntegrityError
 
-    from .errors import ApiError, database_unavailable_response, is_database_unavailable
+    from .errors import (
+        ApiError,
+        concurrent_update_response,
+        database_unavailable_response,
+        is_concurrency_conflict,
+        is_database_unavailable,
+    )
     from .extensions import db
 
     @app.before_request
@@ -167,6 +211,8 @@ def _commit_at_the_edge(app: Flask) -> None:
             if is_database_unavailable(exc):  # nothing was committed: the client should retry
                 app.logger.warning("commit failed, database unavailable: %s", exc)
                 return app.make_response(database_unavailable_response())
+            if is_concurrency_conflict(exc):
+                return app.make_response(concurrent_update_response())
             _rollback_quietly()
             if not isinstance(exc, IntegrityError):
                 raise
