@@ -85,6 +85,8 @@ def client_key(header: str | None, body_key: str | None) -> str | None:
     key = header if header is not None else body_key
     if key is not None and not KEY_MIN <= len(key) <= KEY_MAX:
         raise validation_error({"idempotency_key": [f"{KEY_MIN} to {KEY_MAX} characters"]})
+    if key is not None and not key.isprintable():
+        raise validation_error({"idempotency_key": ["printable characters only"]})
     return key
 
 

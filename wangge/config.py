@@ -98,11 +98,19 @@ class Settings:
     def seq_digits(self) -> tuple[int, ...]:
         return tuple(int(x) for x in self.grid_seq_digits.split(",") if x.strip())
 
+    def engine_options(self) -> dict:
+        options: dict = {"pool_pre_ping": True}
+        if not self.embedded:
+            # An unreachable host (packets dropped, not refused) must fail a request or
+            # /readyz within seconds, not hang for the TCP timeout.
+            options["connect_args"] = {"connect_timeout": 5}
+        return options
+
     def flask_config(self) -> dict:
         return {
             "SECRET_KEY": self.secret_key,
             "SQLALCHEMY_DATABASE_URI": self.sqlalchemy_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "SQLALCHEMY_ENGINE_OPTIONS": self.engine_options(),
             "TESTING": self.testing,
             "API_TITLE": "Wangge 网格",
             "API_VERSION": "v1",

@@ -116,11 +116,32 @@ def _document_error_format() -> None:
         spec.components.schemas["Error"] = ERROR_SCHEMA_DOC
 
 
+def is_concurrency_conflict(exc: BaseException) -> bool:
+    """PostgreSQL gave up on this transaction because of another one at the same moment
+    (SQLSTATE class 40: deadlock detected, serialization failure): a 409, not an outage."""
+    return isinstance(exc, DBAPIError) and str(getattr(exc.orig, "sqlstate", "") or "").startswith("40")
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
     """A failure of the database itself (down, restarting, connection lost, locked), as opposed
-    to a bad statement or a constraint: the request may succeed when retried later."""
+    to a bad statement, a constraint or a concurrency conflict: the request may succeed when
+    retried later."""
+    if is_concurrency_conflict(exc):
+        return False
     return isinstance(exc, (OperationalError, InterfaceError)) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def concurrent_update_response():
+    """409 ``concurrent_update``: another request changed the same rows at the same moment."""
+    from .extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001
+        log.debug("rollback after a concurrency conflict failed", exc_info=True)
+    err = ApiError("concurrent_update", status=409)
+    return jsonify(err.to_dict()), 409, {"Retry-After": "1"}
 
 
 def database_unavailable_response():
@@ -162,12 +183,15 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def _database_error(err: DBAPIError):
+        if is_concurrency_conflict(err):
+            log.info("concurrency conflict: %s", str(err.orig).strip().splitlines()[:1])
+            return concurrent_update_response()
         log.warning("database unavailable: %s", str(getattr(err, "orig", err)).strip().splitlines()[:1])
         return database_unavailable_response()
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
-        if is_database_unavailable(err):
+        if is_database_unavailable(err) or is_concurrency_conflict(err):
             return _database_error(err)
         log.exception("unhandled error")
         # A failed flush leaves the session unusable; building the message may read the

@@ -100,6 +100,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "open311_merged_answer": {"zh": "本诉求已与案件 {number} 合并办理。该案件的答复：{answer}",
                               "en": "This request was merged into case {number}. That case's answer: {answer}"},
     # area: outage, readiness, serving
+    "concurrent_update": {"zh": "该数据正被他人同时修改，请稍后重试", "en": "Someone else changed the same data at the same moment; try again"},
     "database_unavailable": {"zh": "数据库暂时无法访问，请 {retry} 秒后重试",
                              "en": "The database is unavailable right now; retry in {retry} seconds"},
     "not_ready": {"zh": "服务暂不可用：{what} 无法访问", "en": "Not ready: {what} unavailable"},
@@ -158,6 +159,9 @@ FIELD_MESSAGES_ZH = {
     "Invalid input type.": "类型错误",
     "Invalid value.": "取值无效",
     "Shorter than minimum length 1.": "不能为空",
+    "8 to 128 characters": "长度须为 8 到 128 个字符",
+    "printable characters only": "只能包含可打印字符",
+    "at most 128 characters": "最多 128 个字符",
 }
 
 
