@@ -58,6 +58,17 @@ NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 DIGITS = re.compile(r"[0-9]{1,9}")
 
 
+# Open311 answers errors as a list of {code, description} (JSON) or <errors> (XML); a method
+# the path does not have (405) is answered by the application in its own error format.
+_OPEN311_ERROR_LIST = {"type": "array", "items": {
+    "type": "object", "required": ["code", "description"],
+    "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}}}
+_ERRORS_DOC = {"description": "Open311 error list", "content": {
+    "application/json": {"schema": {"anyOf": [_OPEN311_ERROR_LIST, {"$ref": "#/components/schemas/Error"}]}},
+    "text/xml": {"schema": {"type": "string"}}}}
+open311_errors = blp.doc(responses={"4XX": _ERRORS_DOC, "5XX": _ERRORS_DOC})
+
+
 class Open311Error(Exception):
     def __init__(self, status: int, description: str, code: int | None = None):
         self.status, self.description, self.code = status, description, code or status
@@ -142,6 +153,7 @@ def service_view(c: Category, groups: dict) -> dict:
 
 @blp.route("/discovery.<fmt>")
 @public
+@open311_errors
 def discovery(fmt):
     """Where this endpoint lives and what it speaks."""
     fmt = _format(fmt)
@@ -156,6 +168,7 @@ def discovery(fmt):
 
 @blp.route("/services.<fmt>")
 @public
+@open311_errors
 def services(fmt):
     """Service types: the small classes of the category catalog."""
     fmt = _format(fmt)
@@ -166,6 +179,7 @@ def services(fmt):
 
 @blp.route("/services/<code>.<fmt>")
 @public
+@open311_errors
 def service_definition(code, fmt):
     """Service definition; this catalog has no extra attributes."""
     fmt = _format(fmt)
@@ -346,6 +360,7 @@ def _submission(data: dict, account) -> tuple[intake.Submission, str | None]:
 
 @blp.route("/requests.<fmt>", methods=["POST"])
 @public
+@open311_errors
 def create_request(fmt):
     """Submit a service request; the answer carries the service_request_id (our case number)."""
     fmt = _format(fmt)
@@ -439,6 +454,7 @@ def _filters(args):
 
 @blp.route("/requests.<fmt>", methods=["GET"])
 @public
+@open311_errors
 def list_requests(fmt):
     """Requests, filtered by service_request_id (comma list), service_code, start_date,
     end_date (ISO-8601 with zone, at most 90 days apart, the last 90 days by default) and
@@ -454,6 +470,7 @@ def list_requests(fmt):
 
 @blp.route("/requests/<number>.<fmt>")
 @public
+@open311_errors
 def get_request(number, fmt):
     """One request (a list of one, as the spec says)."""
     fmt = _format(fmt)
