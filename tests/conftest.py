@@ -112,7 +112,10 @@ def make_settings(database_url: str, **overrides):
     from wangge.config import Settings
 
     values = dict(database_url=database_url, redis_url=REDIS_URL, testing=True, index_check_seconds=0,
-                  load_demo=False, jobs_inline=False, data_dir=tempfile.mkdtemp(prefix="wangge-test-"))
+                  load_demo=False, jobs_inline=False, data_dir=tempfile.mkdtemp(prefix="wangge-test-"),
+                  # rate-limit counters of this run only: another run's (or a fuzz run's)
+                  # requests from 127.0.0.1 never spend this run's budget
+                  extra={"RATELIMIT_KEY_PREFIX": f"wangge-limit-{RUN_ID}"})
     values.update(overrides)
     return Settings(**values)
 
