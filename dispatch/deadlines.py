@@ -9,18 +9,21 @@ it twice, or again after a crash, has the effect of running it once.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select, update
 
 from grid.calendar import work_calendar
-from grid.limits import limit_for
+from grid.limits import MAX_AMOUNT, amount_error, limit_for
 from grid.models import EVERYWHERE
 from grid.workcal import WorkCalendar
 from wangge.timeutil import utcnow
 
 from .models import Case, StageClock
+
+log = logging.getLogger(__name__)
 
 WARN_FRACTION = 0.8
 
@@ -45,8 +48,15 @@ def start_clock(session, case: Case, stage: str, *, at: datetime | None = None,
                 cal: WorkCalendar | None = None) -> StageClock:
     at = at or utcnow()
     limit = limit_for(session, case.category_code or EVERYWHERE, stage)
+    amount = limit.amount
+    if amount_error(amount, limit.unit, allow_zero=False):
+        # A limit stored before amounts were bounded (e.g. 1e300 urgent hours) must not stop
+        # every case of its category: the clock runs on the largest amount allowed today.
+        log.warning("time limit %s/%s of %r %s is out of range; using %s", limit.category_code, stage,
+                    amount, limit.unit, MAX_AMOUNT.get(limit.unit))
+        amount = float(MAX_AMOUNT.get(limit.unit, max(MAX_AMOUNT.values())))
     clock = StageClock(case_id=case.id, stage=stage, department_id=case.department_id, started_at=at,
-                       amount=limit.amount, unit=limit.unit, consumed=0.0, segment_started_at=at)
+                       amount=amount, unit=limit.unit, consumed=0.0, segment_started_at=at)
     _schedule(clock, cal or calendar(session), at)
     session.add(clock)
     return clock
