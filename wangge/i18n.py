@@ -118,6 +118,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "year_out_of_range": {"zh": "年份必须在 {min} 到 {max} 之间", "en": "the year must be between {min} and {max}"},
     "amount_out_of_range": {"zh": "必须是不超过 {max} 的正数（{unit}）", "en": "must be a positive number of at most {max} ({unit})"},
     # area: photos
+    "not_an_image": {"zh": "文件不是图片（只接受 JPEG、PNG、WebP）", "en": "The file is not an image (JPEG, PNG or WebP only)"},
+    "unsupported_image": {"zh": "不支持的图片格式或尺寸", "en": "Unsupported image format or size"},
+    "thumbnail_pending": {"zh": "缩略图尚未生成，请稍后再试", "en": "The thumbnail is not ready yet; try again shortly"},
     "photo_damaged": {"zh": "上传的文件（file）看似 {format} 图片，但文件结构已损坏，无法读取",
                       "en": "The uploaded file (file) looks like a {format} image but its structure is damaged"},
     # nouns
