@@ -688,7 +688,7 @@ class SqlCounter:
 
 
 def run_sweeps(app, conninfo: str, t0: datetime, interval: int, windows: int, truth: Truth) -> dict:
-    from dispatch.deadlines import sweep
+    from dispatch.clocks.deadlines import sweep
     from wangge.extensions import db
 
     out = {"sweeps": [], "errors": [], "plans": {}}

@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
-from wangge.errors import ApiError
+from wangge.errors import ApiError, validation_error
 from wangge.i18n import t
 from wangge.timeutil import utcnow
 
@@ -33,7 +33,6 @@ def create_staff(session, *, username: str, name: str, password: str, roles=(), 
                  phone=None, language="zh") -> Staff:
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
-        from wangge.errors import validation_error
         raise validation_error({"roles": [f"unknown role(s): {', '.join(unknown)}"]})
     if session.scalar(select(Staff.id).where(Staff.username == username)) is not None:
         raise ApiError("already_exists", status=409, what=t("staff"), key=username)

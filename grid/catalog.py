@@ -10,6 +10,12 @@ from .models import EVERYWHERE, Category
 DEFAULT_CATALOG = Path(__file__).parent / "data" / "catalog.json"
 
 
+def init_catalog(session) -> str:
+    """``wangge init``: load (or refresh) the default catalog; a summary line."""
+    counts = load_catalog(session)
+    return f"catalog: {counts['categories']} categories, {counts['limits']} limits"
+
+
 def load_catalog(session, path: str | Path | None = None) -> dict:
     doc = json.loads(Path(path or DEFAULT_CATALOG).read_text(encoding="utf-8"))
     counts = {"categories": 0, "limits": 0}

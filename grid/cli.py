@@ -1,34 +1,28 @@
 """``wangge grid|matrix|catalog|calendar|staff|demo`` commands."""
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 
+from geo.io import GeoFormatError, read_features
+from wangge.cli import fail, progress
 from wangge.errors import ApiError
+from wangge.extensions import db
 
-
-def _fail(err: ApiError) -> None:
-    click.echo(f"error [{err.code}]: {err.message}", err=True)
-    details = err.details or []
-    for d in details[:200] if isinstance(details, list) else []:
-        if "index" in d:
-            click.echo(f"  feature #{d['index']} code={d['code']}: {d['reason_text']} ({d['detail']})", err=True)
-        elif "line" in d:
-            click.echo(f"  line {d['line']} {d['column']}={d['value']!r}: {d['message']}", err=True)
-    if isinstance(details, list) and len(details) > 200:
-        click.echo(f"  ... and {len(details) - 200} more", err=True)
-    for name, msgs in (err.fields or {}).items():
-        click.echo(f"  {name}: {'; '.join(map(str, msgs))}", err=True)
-    sys.exit(2)
-
-
-def _progress(total: int, label: str):
-    return click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
-
+from . import grids, locator
+from .accounts import create_staff, issue_token
+from .calendar import load_schedule, parse_schedule
+from .catalog import load_catalog
+from .demo import demo_loaded, load_demo
+from .grids import check_topology, import_features
+from .matrix import export_csv, import_csv
+from .models import Department, Staff
 
 grid_cli = AppGroup("grid", help="Grid layer: import, locate, check.")
 matrix_cli = AppGroup("matrix", help="Responsibility matrix CSV import/export.")
@@ -58,10 +52,7 @@ def grid_import(file, crs, code_field, name_field, level_field, parent_field, le
                 skip_invalid, encoding):
     """Import grids from GeoJSON or an ESRI Shapefile. Nothing is written if any feature is
     invalid, unless --skip-invalid."""
-    from geo.io import GeoFormatError, read_features
-    from wangge.extensions import db
 
-    from .grids import import_features
 
     try:
         features = read_features(file, code_field=code_field, name_field=name_field, level_field=level_field,
@@ -72,13 +63,13 @@ def grid_import(file, crs, code_field, name_field, level_field, parent_field, le
         sys.exit(2)
     click.echo(f"read {len(features)} features from {file}", err=True)
     try:
-        with _progress(len(features), "importing") as bar:
+        with progress(len(features), "importing") as bar:
             result = import_features(db.session, features, crs=crs, fix=fix, skip_invalid=skip_invalid,
                                      source=Path(file).name, progress=bar.update)
         db.session.commit()
     except ApiError as err:
         db.session.rollback()
-        _fail(err)
+        fail(err)
     for f in result.fixes:
         click.echo(f"fixed feature #{f.index} code={f.code}: {f.what}")
     for p in result.skipped:
@@ -94,9 +85,7 @@ def grid_import(file, crs, code_field, name_field, level_field, parent_field, le
 @click.option("--json", "as_json", is_flag=True)
 def grid_locate(lon, lat, crs, as_json):
     """Which grid is LON LAT in: code, name, level chain, grid workers."""
-    from wangge.extensions import db
 
-    from . import grids, locator
 
     grid = locator.locate(db.session, lon, lat, crs)
     if grid is None:
@@ -119,9 +108,7 @@ def grid_locate(lon, lat, crs, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def grid_check(min_area, as_json):
     """Topology report: overlaps between siblings, gaps inside parents, children leaving parents."""
-    from wangge.extensions import db
 
-    from .grids import check_topology
 
     report = check_topology(db.session, min_area_m2=min_area)
     data = report.to_dict()
@@ -143,20 +130,17 @@ def grid_check(min_area, as_json):
 @click.option("--replace", is_flag=True, help="also delete rules not in the file")
 def matrix_import(file, replace):
     """Import the responsibility matrix from CSV (category_code, grid_code, department_code, note)."""
-    from wangge.extensions import db
 
-    from .matrix import import_csv
 
     text = file.read()
     rows = max(text.count("\n") - 1, 0)
     try:
-        with _progress(rows, "importing") as bar:
-            import io
+        with progress(rows, "importing") as bar:
             counts = import_csv(db.session, io.StringIO(text), replace=replace, progress=bar.update)
         db.session.commit()
     except ApiError as err:
         db.session.rollback()
-        _fail(err)
+        fail(err)
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
@@ -164,9 +148,7 @@ def matrix_import(file, replace):
 @click.argument("file", type=click.File("w", encoding="utf-8-sig"))
 def matrix_export(file):
     """Export the responsibility matrix to CSV ('-' for standard output)."""
-    from wangge.extensions import db
 
-    from .matrix import export_csv
 
     n = export_csv(db.session, file)
     click.echo(f"exported {n} rules", err=True)
@@ -176,9 +158,7 @@ def matrix_export(file):
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
 def catalog_load(file):
     """Load (upsert) the category catalog; default: the catalog shipped with Wangge."""
-    from wangge.extensions import db
 
-    from .catalog import load_catalog
 
     counts = load_catalog(db.session, file)
     db.session.commit()
@@ -189,9 +169,7 @@ def catalog_load(file):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def calendar_load(file):
     """Load a year's schedule: CSV date,kind,name (kind = holiday | workday) or JSON."""
-    from wangge.extensions import db
 
-    from .calendar import load_schedule, parse_schedule
 
     try:
         rows = parse_schedule(Path(file).read_text(encoding="utf-8-sig"), file)
@@ -199,7 +177,7 @@ def calendar_load(file):
         db.session.commit()
     except ApiError as err:
         db.session.rollback()
-        _fail(err)
+        fail(err)
     click.echo(f"loaded {n} days")
 
 
@@ -211,12 +189,8 @@ def calendar_load(file):
 @click.password_option()
 def staff_create(username, name, roles, department, password):
     """Create a staff account (e.g. the first admin)."""
-    from sqlalchemy import select
 
-    from wangge.extensions import db
 
-    from .accounts import create_staff
-    from .models import Department
 
     dept_id = None
     if department:
@@ -230,7 +204,7 @@ def staff_create(username, name, roles, department, password):
         db.session.commit()
     except ApiError as err:
         db.session.rollback()
-        _fail(err)
+        fail(err)
     click.echo(f"created staff #{staff.id} {username} ({', '.join(staff.roles)})")
 
 
@@ -240,12 +214,8 @@ def staff_create(username, name, roles, department, password):
 @click.option("--client", default="service account", show_default=True)
 def staff_token(username, days, client):
     """Issue a long-lived bearer token (e.g. an Open311 api_key for a service account)."""
-    from sqlalchemy import select
 
-    from wangge.extensions import db
 
-    from .accounts import issue_token
-    from .models import Staff
 
     staff = db.session.scalar(select(Staff).where(Staff.username == username))
     if staff is None or not staff.active:
@@ -260,9 +230,7 @@ def staff_token(username, days, client):
 @demo_cli.command("load")
 def demo_load():
     """Load the demo city (districts, streets, communities, grids, departments, staff, matrix)."""
-    from wangge.extensions import db
 
-    from .demo import demo_loaded, load_demo
 
     if demo_loaded(db.session):
         click.echo("demo already loaded")

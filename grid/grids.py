@@ -13,12 +13,12 @@ from geo.crs import convert_geometry, parse_crs
 from geo.io import GridFeature
 from geo.topology import topology_report
 from geo.validate import FeatureFix, FeatureProblem, validate_features
-from wangge.errors import ApiError, NotFound
+from wangge.errors import ApiError, NotFound, validation_error
 from wangge.i18n import t
 from wangge.timeutil import utcnow
 
 from .locator import bump_layer
-from .models import GRID_LEVELS, Grid, GridAssignment
+from .models import GRID_LEVELS, Grid, GridAssignment, Responsibility, Staff
 
 NAME_MAX = 200  # grids.name column
 
@@ -81,7 +81,6 @@ def import_features(session, features: list[GridFeature], *, crs: str = "wgs84",
     With ``skip_invalid`` the bad features are left out and reported instead."""
     crs = parse_crs(crs)
     if not features:
-        from wangge.errors import validation_error
 
         raise validation_error({"features": ["the file has no features"]})
     checked = validate_features(features, rule=code_rule(), fix=fix)
@@ -144,7 +143,6 @@ def import_features(session, features: list[GridFeature], *, crs: str = "wgs84",
 
 
 def retire(session, code: str) -> Grid:
-    from .models import Responsibility
 
     grid = get_current(session, code)
     children = session.scalar(select(Grid.code).where(Grid.parent_code == code, Grid.valid_to.is_(None)).limit(1))
@@ -179,7 +177,6 @@ def chain(session, grid: Grid) -> list[Grid]:
 
 
 def workers_of(session, grid_code: str, at=None):
-    from .models import Staff
 
     at = at or utcnow()
     rows = session.scalars(

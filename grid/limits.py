@@ -1,4 +1,4 @@
-"""Time limits per category and stage, in the four units of DOMAIN.md section 3."""
+"""Time limits per category and stage, in the four units of docs/domain.md §3."""
 from __future__ import annotations
 
 import math

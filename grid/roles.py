@@ -1,4 +1,4 @@
-"""Staff roles (DOMAIN.md section 1). Roles, not people: one person may hold several."""
+"""Staff roles (docs/domain.md §1). Roles, not people: one person may hold several."""
 
 GRID_WORKER = "grid_worker"
 INTAKE_CLERK = "intake_clerk"
@@ -30,3 +30,9 @@ ROLE_NAMES = {
 # Anyone on the staff may read the registry; these may see all of it.
 STAFF = ROLES
 DISPATCH_CENTER = (INTAKE_CLERK, SHIFT_LEADER, DISPATCHER)
+
+
+def role_label(role: str, lang: str) -> str:
+    """How people call a role, in ``lang`` (``zh`` or ``en``); unknown roles as they are."""
+    zh, en = ROLE_NAMES.get(role, (role, role))
+    return zh if lang == "zh" else en

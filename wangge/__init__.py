@@ -1,13 +1,19 @@
 """Wangge (网格): grid-based community governance. ``create_app`` is the app factory."""
 from __future__ import annotations
 
+import importlib
 import logging
 
-from flask import Flask, jsonify, send_from_directory
+from flask import Flask, send_from_directory
 
 from .config import Settings
 
 __version__ = "0.1.0"
+
+
+# The domain packages, in the order they register. Each has ``init_app(app, api)``; the core
+# loads them by name so that it imports none of them (see docs/architecture.md).
+DOMAINS = ("grid", "dispatch")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -18,27 +24,26 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
+    from . import edge, health, hooks, input_guard
+    from .cli import register_commands
+    from .errors import register_error_handlers
     from .extensions import api, db, limiter, migrate
 
+    hooks.init_app(app)
     db.init_app(app)
     _sqlite_transactions(app, db)
     limiter.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     _init_api_docs(app)
     api.init_app(app)
-
-    from . import input_guard
-    from .errors import register_error_handlers
-
     input_guard.init_app(app)
     register_error_handlers(app)
-    _register_blueprints(app, api)
-    _document_error_ranges(api)
-    _commit_at_the_edge(app)
-
-    from .cli import register_commands
-
+    health.init_app(app)
     register_commands(app)
+    for name in DOMAINS:
+        importlib.import_module(name).init_app(app, api)
+    _document_error_ranges(api)
+    edge.init_app(app)
     return app
 
 
@@ -107,125 +112,4 @@ def _init_api_docs(app: Flask) -> None:
     def swagger_assets(filename):
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
 
-    @app.route("/healthz")
-    @public
-    def healthz():
-        """Liveness: the process answers. It never touches the database or Redis."""
-        return jsonify({"status": "ok"})
 
-    @app.route("/readyz")
-    @public
-    def readyz():
-        return _readiness()
-
-    if app.config["WANGGE"].testing:
-        # Only in test configurations: a route that fails, to see how a 500 is logged.
-        @app.route("/__testing__/crash")
-        @public
-        def crash():
-            raise RuntimeError("deliberate crash for the logging test")
-
-
-def _readiness():
-    """Readiness: the database must answer (else 503). Redis down while jobs go through it is
-    ``degraded`` (200): requests still succeed and their notifications wait in the outbox."""
-    from .errors import RETRY_AFTER_SECONDS, ApiError
-
-    checks = {"database": _check_database(), "redis": _check_redis()}
-    if checks["database"] != "ok":
-        err = ApiError("not_ready", status=503, details=checks, what="database")
-        return jsonify(err.to_dict()), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    status = "ready" if checks["redis"] in ("ok", "inline") else "degraded"
-    return jsonify({"status": status, **checks})
-
-
-def _check_database() -> str:
-    from sqlalchemy import text
-
-    from .extensions import db
-
-    try:
-        with db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        logging.getLogger(__name__).warning("readiness: database down: %s", str(exc).splitlines()[0])
-        return "down"
-
-
-def _check_redis() -> str:
-    from flask import current_app
-
-    if current_app.config["WANGGE"].run_jobs_inline:
-        return "inline"
-    from dispatch.outbox import relay_queue
-
-    try:
-        relay_queue().connection.ping()
-        return "ok"
-    except Exception as exc:  # noqa: BLE001
-        logging.getLogger(__name__).warning("readiness: Redis down: %s", exc)
-        return "down"
-
-
-def _register_blueprints(app: Flask, api) -> None:
-    from dispatch.api import blueprints as dispatch_blueprints
-    from grid.api import blueprints as grid_blueprints
-
-    for bp in [*grid_blueprints, *dispatch_blueprints()]:
-        api.register_blueprint(bp)
-
-
-def _commit_at_the_edge(app: Flask) -> None:
-    """One commit per request: services flush, the edge commits or rolls back."""
-    from sqlalchemy.exc import IntegrityError
-
-    from .errors import (
-        ApiError,
-        concurrent_update_response,
-        database_unavailable_response,
-        is_concurrency_conflict,
-        is_database_unavailable,
-    )
-    from .extensions import db
-
-    @app.before_request
-    def _fresh_identity():
-        from flask import g
-
-        g.pop("token", None)
-        g.pop("staff", None)
-
-    from dispatch.outbox import relay_after_commit, take_new_ids
-
-    @app.after_request
-    def _finish(response):
-        if response.status_code >= 400:
-            _rollback_quietly()
-            take_new_ids(db.session())
-            return response
-        try:
-            db.session.commit()
-        except Exception as exc:
-            take_new_ids(db.session())
-            if is_database_unavailable(exc):  # nothing was committed: the client should retry
-                app.logger.warning("commit failed, database unavailable: %s", exc)
-                return app.make_response(database_unavailable_response())
-            if is_concurrency_conflict(exc):
-                return app.make_response(concurrent_update_response())
-            _rollback_quietly()
-            if not isinstance(exc, IntegrityError):
-                raise
-            app.logger.warning("commit failed: %s", exc)
-            err = ApiError("conflict", status=409, detail=str(getattr(exc, "orig", exc)).splitlines()[0])
-            return app.make_response((jsonify(err.to_dict()), 409))
-        # Notifications this request wrote are committed; hand them to the queue now (never
-        # fails the request: with Redis down they stay pending for the ticker or `sla relay`).
-        relay_after_commit(db.session())
-        return response
-
-    def _rollback_quietly():
-        try:
-            db.session.rollback()
-        except Exception:  # a lost connection: the pool replaces it on the next checkout
-            app.logger.warning("rollback failed", exc_info=True)

@@ -11,6 +11,7 @@ from flask import g, request
 
 from .errors import ApiError
 from .extensions import db
+from .hooks import hooks
 from .i18n import current_language
 
 PUBLIC_ATTR = "_wangge_public"
@@ -26,11 +27,9 @@ def _bearer() -> str:
 
 
 def current_token():
-    from grid.accounts import resolve_token
-
     token = getattr(g, "token", None)
     if token is None:
-        token = resolve_token(db.session, _bearer())
+        token = hooks().token_resolver(db.session, _bearer())
         g.token = token
         g.staff = token.staff
     return token
@@ -44,16 +43,19 @@ def requires(*roles: str):
         def wrapper(*args, **kwargs):
             staff = current_token().staff
             if roles and not staff.has_role(*roles):
-                from grid.roles import ROLE_NAMES
-                index = 0 if current_language() == "zh" else 1
-                names = "、".join(ROLE_NAMES[r][index] for r in roles)
-                raise ApiError("forbidden_role", status=403, roles=names)
+                raise ApiError("forbidden_role", status=403, roles=role_names(roles))
             return view(*args, **kwargs)
 
         setattr(wrapper, ROLES_ATTR, roles)
         return wrapper
 
     return decorate
+
+
+def role_names(roles) -> str:
+    """The roles as people call them, in the user's language (the domain names them)."""
+    label, lang = hooks().role_label, current_language()
+    return "、".join(label(role, lang) for role in roles)
 
 
 def public(view):

@@ -7,12 +7,44 @@ import sys
 import threading
 
 import click
+from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate import upgrade
+from rq import Worker
+from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError
+from werkzeug.serving import run_simple
+
+from .errors import ApiError, is_database_unavailable
+from .extensions import db
+from .hooks import hooks
+from .jobs import queue
+from .ticker import Ticker, enqueue_tick
 
 log = logging.getLogger(__name__)
 
 WORKER_RETRY_CAP_SECONDS = 10.0
+
+
+def fail(err: ApiError) -> None:
+    """Print an error (with its per-feature, per-row and per-field problems) and exit 2."""
+    click.echo(f"error [{err.code}]: {err.message}", err=True)
+    details = err.details or []
+    for d in details[:200] if isinstance(details, list) else []:
+        if "index" in d:
+            click.echo(f"  feature #{d['index']} code={d['code']}: {d['reason_text']} ({d['detail']})", err=True)
+        elif "line" in d:
+            click.echo(f"  line {d['line']} {d['column']}={d['value']!r}: {d['message']}", err=True)
+    if isinstance(details, list) and len(details) > 200:
+        click.echo(f"  ... and {len(details) - 200} more", err=True)
+    for name, msgs in (err.fields or {}).items():
+        click.echo(f"  {name}: {'; '.join(map(str, msgs))}", err=True)
+    sys.exit(2)
+
+
+def progress(total: int, label: str):
+    """A progress bar on stderr for long commands (imports, exports)."""
+    return click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
 
 
 def _create_app():
@@ -36,13 +68,10 @@ def main() -> None:
 def _database_problem(exc: DBAPIError) -> str | None:
     """One clear line for a command that failed on the database itself: never initialised, or
     unreachable. None for other errors (their traceback is the useful report)."""
-    from sqlalchemy import inspect
 
-    from .errors import ApiError, is_database_unavailable
 
     app = _create_app()
     with app.app_context():
-        from .extensions import db
 
         try:
             initialised = inspect(db.engine).has_table("alembic_version")
@@ -58,25 +87,21 @@ def _database_problem(exc: DBAPIError) -> str | None:
 
 def upgrade_database() -> None:
     """Apply migrations (creates the PostGIS extension on PostgreSQL)."""
-    from flask_migrate import upgrade
 
     upgrade()
 
 
 def register_commands(app) -> None:
-    from grid.cli import register as register_grid
-
+    """The core's commands; each domain adds its own groups in its ``init_app``."""
     @app.cli.command("init")
     @with_appcontext
     def init():
-        """Create or upgrade the schema and load the default category catalog."""
-        from grid.catalog import load_catalog
-        from wangge.extensions import db
+        """Create or upgrade the schema and load the reference data (the category catalog)."""
 
         upgrade_database()
-        counts = load_catalog(db.session)
+        lines = [load(db.session) for load in hooks().on_init]
         db.session.commit()
-        click.echo(f"schema up to date; catalog: {counts['categories']} categories, {counts['limits']} limits")
+        click.echo("; ".join(["schema up to date", *lines]))
 
     @app.cli.command("serve")
     @click.option("--host", default=None, help="default WANGGE_HOST or 127.0.0.1")
@@ -85,14 +110,13 @@ def register_commands(app) -> None:
     @with_appcontext
     def serve(host, port, demo):
         """Upgrade the schema, load the demo on first start, and serve HTTP."""
-        from flask import current_app
 
-        from grid.demo import demo_loaded, load_demo
-        from wangge.extensions import db
 
         settings = current_app.config["WANGGE"]
         upgrade_database()
-        if (settings.load_demo if demo is None else demo) and not demo_loaded(db.session):
+        demo_hooks = hooks().demo
+        if (settings.load_demo if demo is None else demo) and demo_hooks is not None and not demo_hooks[0](db.session):
+            load_demo = demo_hooks[1]
             summary = load_demo(db.session, echo=click.echo)
             db.session.commit()
             click.echo(f"demo loaded: {summary}")
@@ -100,7 +124,6 @@ def register_commands(app) -> None:
         backend = "SQLite (embedded)" if settings.embedded else "PostgreSQL/PostGIS"
         jobs = "inline" if settings.run_jobs_inline else f"rq on {settings.redis_url}"
         click.echo(f"Wangge on http://{host}:{port}  storage: {backend}  jobs: {jobs}  docs: /api/docs")
-        from werkzeug.serving import run_simple
 
         # The built-in threaded server suits the quick start and small sites; for production
         # put a WSGI server in front of wangge.wsgi:app (see README).
@@ -112,12 +135,7 @@ def register_commands(app) -> None:
     def worker(burst):
         """Start an rq worker with its scheduler and the deadline ticker (run several for more
         throughput: ticks are unique per interval, sweeps and relays skip locked rows)."""
-        from flask import current_app
-        from rq import Worker
 
-        from dispatch.commands.worker_ticker import Ticker, enqueue_tick
-        from wangge.extensions import db
-        from wangge.jobs import queue
 
         settings = current_app.config["WANGGE"]
         q = queue(socket_connect_timeout=5, health_check_interval=30)
@@ -141,10 +159,6 @@ def register_commands(app) -> None:
             if ticker is not None:
                 ticker.stop()
 
-    register_grid(app)
-    from dispatch.cli import register as register_dispatch
-
-    register_dispatch(app)
 
 
 def run_worker_forever(q, make_worker, recover) -> None:

@@ -11,6 +11,7 @@ from flask import g, jsonify
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from .extensions import api, db
 from .i18n import field_message, t
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,6 @@ ERROR_SCHEMA_DOC = {
 
 
 def _document_error_format() -> None:
-    from .extensions import api
 
     spec = getattr(api, "spec", None)
     if spec is not None and "Error" in spec.components.schemas:
@@ -134,7 +134,6 @@ def is_database_unavailable(exc: BaseException) -> bool:
 
 def concurrent_update_response():
     """409 ``concurrent_update``: another request changed the same rows at the same moment."""
-    from .extensions import db
 
     try:
         db.session.rollback()
@@ -146,7 +145,6 @@ def concurrent_update_response():
 
 def database_unavailable_response():
     """503 ``database_unavailable`` with ``Retry-After``; never touches the database."""
-    from .extensions import db
 
     try:
         db.session.rollback()
@@ -196,7 +194,6 @@ def register_error_handlers(app) -> None:
         log.exception("unhandled error")
         # A failed flush leaves the session unusable; building the message may read the
         # signed-in staff member's language, so roll back first.
-        from .extensions import db
 
         try:
             db.session.rollback()

@@ -22,6 +22,7 @@ from flask_smorest.spec.plugins import integerconverter2paramschema
 from werkzeug.routing import IntegerConverter
 
 from .errors import ApiError
+from .extensions import api
 from .i18n import t
 
 MAX_DB_INT = 2**31 - 1  # PostgreSQL ``integer``, the type of every id column
@@ -43,7 +44,6 @@ class BoundedIntConverter(IntegerConverter):
 def init_app(app: Flask) -> None:
     """Register the guards (called by the app factory before the blueprints)."""
     app.url_map.converters["int"] = BoundedIntConverter
-    from .extensions import api
 
     api.register_converter(BoundedIntConverter, integerconverter2paramschema)
     app.before_request(refuse_bad_input)

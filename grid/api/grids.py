@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 
 from geo.io import GeoFormatError, read_geojson_obj
 from wangge.auth import requires
-from wangge.errors import ApiError
+from wangge.errors import ApiError, NotFound
 from wangge.extensions import db
 from wangge.present import local_iso
 
@@ -104,6 +104,5 @@ class GridHistory(MethodView):
         versions = db.session.scalars(select(Grid).where(Grid.code == code).order_by(Grid.valid_from.desc(),
                                                                                       Grid.id.desc())).all()
         if not versions:
-            from wangge.errors import NotFound
             raise NotFound("grid", code)
         return {"type": "FeatureCollection", "features": [feature(g) for g in versions]}

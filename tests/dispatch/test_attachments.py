@@ -10,7 +10,8 @@ from PIL import Image, ImageDraw
 from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 
-from dispatch.models import Attachment, Case
+from dispatch.attachments.models import Attachment
+from dispatch.cases.models import Case
 from tests.conftest import REDIS_URL, make_settings
 from tests.dispatch.conftest import do, report
 
@@ -200,7 +201,7 @@ def test_rq_worker_job_builds_its_own_app(fresh_pg_url, tmp_path, monkeypatch, r
 def test_a_photo_cannot_be_taken_from_another_case_or_another_uploader(client, city, db_session):
     """Attaching checks ownership: someone else's upload, or a photo already on another case,
     is refused and nothing moves."""
-    from dispatch.models import Attachment
+    from dispatch.attachments.models import Attachment
     from tests.dispatch.conftest import report
 
     mine = Attachment(uploaded_by=city.staff["worker1"].id, filename="a.png", content_type="image/png", size=1,

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from dispatch.models import Case, CaseEvent
+from dispatch.cases.models import Case, CaseEvent
 from grid import roles as R
 from grid.accounts import issue_token
 from tests.conftest import make_settings
@@ -144,10 +144,10 @@ def _interleave(app, url, monkeypatch, first: tuple, second: tuple) -> tuple:
     """Deterministic interleaving: ``first`` has written the case (holds its row) but not
     committed when ``second`` reads the same version and tries to write; then ``first``
     commits. Each is (path, body, headers); returns both answers."""
-    import dispatch.notify
+    import dispatch.notifications.notify
 
     flushed, release = threading.Event(), threading.Event()
-    original = dispatch.notify.notify_event
+    original = dispatch.notifications.notify.notify_event
 
     def slow_notify(session, case, event):  # runs after act's flush, before the commit
         if threading.current_thread().name == "first":
@@ -155,7 +155,7 @@ def _interleave(app, url, monkeypatch, first: tuple, second: tuple) -> tuple:
             release.wait(15)
         return original(session, case, event)
 
-    monkeypatch.setattr(dispatch.notify, "notify_event", slow_notify)
+    monkeypatch.setattr(dispatch.notifications.notify, "notify_event", slow_notify)
     answers = {}
 
     def run(name, path, body, headers):
@@ -170,7 +170,7 @@ def _interleave(app, url, monkeypatch, first: tuple, second: tuple) -> tuple:
     _wait_for_lock_wait(url)
     release.set()
     a.join(15), b.join(15)
-    monkeypatch.setattr(dispatch.notify, "notify_event", original)
+    monkeypatch.setattr(dispatch.notifications.notify, "notify_event", original)
     return answers["first"], answers["second"]
 
 

@@ -1,5 +1,5 @@
 """Stage deadlines on a frozen clock (time-machine), over the real Chinese calendar
-(DOMAIN.md section 3): National Day 2026 (1-7 October off, Saturday 10 October worked) and
+(docs/domain.md §3): National Day 2026 (1-7 October off, Saturday 10 October worked) and
 Spring Festival 2026 (Saturday 14 February worked, 15-23 February off). Times are
 Asia/Shanghai wall-clock; working hours 08:00-12:00 and 14:00-18:00.
 
@@ -15,8 +15,10 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from dispatch import deadlines
-from dispatch.models import Case, Outbox, StageClock
+from dispatch.cases.models import Case
+from dispatch.clocks import deadlines
+from dispatch.clocks.models import StageClock
+from dispatch.notifications.models import Outbox
 from grid.workcal import WorkCalendar
 from tests.dispatch.conftest import do, report
 from tests.dispatch.test_paths import get

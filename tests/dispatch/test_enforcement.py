@@ -7,16 +7,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from dispatch import enforcement as service
-from dispatch.cases import replay_state
-from dispatch.models import (
-    Case,
-    CaseEvent,
-    EnforcementCase,
-    EnforcementGroup,
-    EnforcementRecord,
-    Outbox,
-)
+from dispatch.cases.actions import replay_state
+from dispatch.cases.models import Case, CaseEvent
+from dispatch.enforcement import service
+from dispatch.enforcement.models import EnforcementCase, EnforcementGroup, EnforcementRecord
+from dispatch.notifications.models import Outbox
 from grid.calendar import work_calendar
 from tests.dispatch.conftest import POINT_G1, POINT_G2, do, report
 from tests.factories import DepartmentFactory, StaffFactory

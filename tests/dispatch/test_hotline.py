@@ -10,8 +10,8 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import create_engine, text
 
-from dispatch.hotline import parse_time
-from dispatch.models import Case, CaseEvent
+from dispatch.adapters.hotline.service import parse_time
+from dispatch.cases.models import Case, CaseEvent
 from geo.crs import convert_point
 from tests.dispatch.conftest import POINT_G1, POINT_G2
 

@@ -1,5 +1,5 @@
 """Intake from every channel: idempotency, coordinate systems, grids, duplicates, numbering,
-validation (DOMAIN.md sections 2, 6)."""
+validation (docs/domain.md §2, §6)."""
 from __future__ import annotations
 
 import re
@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from dispatch.models import Case, CaseEvent, CaseSequence
+from dispatch.cases.models import Case, CaseEvent, CaseSequence
 from geo.area import distance_m
 from geo.crs import convert_point
 from grid.accounts import issue_token

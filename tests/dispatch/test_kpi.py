@@ -14,9 +14,10 @@ import time_machine
 from shapely.geometry import box
 from sqlalchemy import inspect, select, update
 
-from dispatch import kpi
-from dispatch.cases import replay_state
-from dispatch.models import Case, CaseEvent, StageClock
+from dispatch.cases.actions import replay_state
+from dispatch.cases.models import Case, CaseEvent
+from dispatch.clocks.models import StageClock
+from dispatch.indicators import kpi
 from grid.models import GridAssignment
 from tests.dispatch.conftest import POINT_G1, POINT_G2, do, report
 
@@ -269,7 +270,7 @@ def test_csv_and_xlsx_carry_the_same_numbers(client, city, history):
 
 
 def kpi_api_xlsx():
-    from dispatch.api.kpi import XLSX
+    from dispatch.indicators.views import XLSX
 
     return XLSX
 
@@ -408,8 +409,8 @@ def test_same_numbers_on_sqlite(tmp_path):
 def build_small_history(session):
     """Two C0101 cases on 2026-03-10 in one grid: one straight through (handled on time,
     rated satisfied), one dispatched late and returned (return accepted)."""
-    from dispatch import intake
-    from dispatch.cases import Actor, Payload, act
+    from dispatch.cases.actions import Actor, Payload, act
+    from dispatch.intake import service as intake
     from grid.locator import bump_layer
     from grid.models import Department, Grid, Responsibility, Staff, StaffRole
 

@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from dispatch.models import Case
+from dispatch.cases.models import Case
 from grid.accounts import issue_token
 from tests.conftest import shared_file
 from tests.dispatch.conftest import POINT_G1, do

@@ -10,8 +10,9 @@ from xml.etree import ElementTree as ET
 import pytest
 from sqlalchemy import event, select
 
-from dispatch import intake
-from dispatch.models import Case, StageClock
+from dispatch.cases.models import Case
+from dispatch.clocks.models import StageClock
+from dispatch.intake import service as intake
 from grid.accounts import issue_token
 from tests.dispatch.conftest import POINT_G1, do
 from tests.factories import StaffFactory

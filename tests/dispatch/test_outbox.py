@@ -17,16 +17,16 @@ import pytest
 from shapely.geometry import box
 from sqlalchemy import func, select
 
-from dispatch import notify
-from dispatch.channels import (
+from dispatch.notifications import notify
+from dispatch.notifications.channels import (
     LogChannel,
     SmsChannel,
     WebhookChannel,
     channels_from_settings,
     recipient_key,
 )
-from dispatch.models import Delivery, Outbox
-from dispatch.outbox import backoff, deliver, deliver_job, job_id, relay_pending
+from dispatch.notifications.models import Delivery, Outbox
+from dispatch.notifications.outbox import backoff, deliver, deliver_job, job_id, relay_pending
 from tests.conftest import make_settings
 from tests.dispatch.conftest import POINT_G1, do, report
 from wangge.timeutil import utcnow
@@ -221,7 +221,7 @@ def test_redis_down_mid_run_loses_nothing_and_sends_nothing_twice(fresh_pg_url, 
     from redis import Redis
     from rq import Queue
 
-    from dispatch.commands.worker_ticker import tick
+    from dispatch.clocks.ticker import tick
     from wangge import create_app
     from wangge.extensions import db
 

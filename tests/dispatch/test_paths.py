@@ -1,5 +1,5 @@
 """End-to-end paths through the HTTP API on PostGIS, each actor signed in with their own role
-(DOMAIN.md section 2): the main line and every side path the lifecycle table declares."""
+(docs/domain.md §2): the main line and every side path the lifecycle table declares."""
 from __future__ import annotations
 
 import itertools
@@ -7,8 +7,11 @@ import itertools
 import pytest
 from sqlalchemy import select
 
-from dispatch.cases import replay_state
-from dispatch.models import Attachment, Case, CaseEvent, Outbox, StageClock
+from dispatch.attachments.models import Attachment
+from dispatch.cases.actions import replay_state
+from dispatch.cases.models import Case, CaseEvent
+from dispatch.clocks.models import StageClock
+from dispatch.notifications.models import Outbox
 from tests.dispatch.conftest import POINT_G1, POINT_G2, do, report
 
 _ip = itertools.count(1)
@@ -501,7 +504,7 @@ def test_unsatisfied_rating_reaches_the_intake_clerks(client, city, db_session):
 
 def test_reports_merged_into_a_voided_case_go_back_to_the_desk(client, city, db_session):
     """A master voided as false does not silently swallow the reports merged into it."""
-    from dispatch.models import Outbox
+    from dispatch.notifications.models import Outbox
     from tests.dispatch.conftest import do as _do
     from tests.dispatch.conftest import report as _report
 

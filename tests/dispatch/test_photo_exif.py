@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 from PIL.TiffImagePlugin import IFDRational
 
-from dispatch.models import Attachment
+from dispatch.attachments.models import Attachment
 from tests.dispatch.test_attachments import upload
 
 GPS_IFD, EXIF_IFD = 0x8825, 0x8769
@@ -338,7 +338,7 @@ def test_a_damaged_container_is_refused_and_nothing_is_stored(client, city, medi
 def test_every_upload_path_strips_even_without_an_uploader(app, media, db_session):
     """Citizens cannot upload yet; when they can, ``store`` without a staff member strips the
     file the same way and keeps no capture fields (those are for staff photos)."""
-    from dispatch import attachments
+    from dispatch.attachments import service as attachments
 
     with app.test_request_context():
         attachment, created = attachments.store(db_session, jpeg(camera_exif()), "citizen.jpg", None)

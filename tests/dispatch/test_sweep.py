@@ -8,8 +8,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import event, select, text
 
-from dispatch.deadlines import current_clock, sweep
-from dispatch.models import Case, Outbox, StageClock
+from dispatch.cases.models import Case
+from dispatch.clocks.deadlines import current_clock, sweep
+from dispatch.clocks.models import StageClock
+from dispatch.notifications.models import Outbox
 from tests.dispatch.conftest import do, report
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from dispatch.models import Case, CaseEvent
+from dispatch.cases.models import Case, CaseEvent
 from tests.dispatch.conftest import report
 
 BIG = 2**40

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from dispatch.models import Case
+from dispatch.cases.models import Case
 from grid.demo import load_demo
 from grid.models import Department, Responsibility
 from tests.dispatch.conftest import do, report

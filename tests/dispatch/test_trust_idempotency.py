@@ -8,7 +8,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from dispatch.models import Attachment, Case
+from dispatch.attachments.models import Attachment
+from dispatch.cases.models import Case
 from tests.dispatch.conftest import POINT_G1
 from tests.dispatch.test_hotline import GOOD, csv_bytes
 from tests.dispatch.test_hotline import post as hotline_post

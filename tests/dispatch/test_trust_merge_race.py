@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from dispatch.models import Case, CaseEvent
+from dispatch.cases.models import Case, CaseEvent
 from grid import roles as R
 from grid.accounts import issue_token
 from tests.conftest import make_settings
@@ -81,9 +81,9 @@ def _rejection_done_or_waiting(url: str, master_id: int) -> bool:
 def hold_merge(monkeypatch):
     """When armed, the merge (thread race-0) pauses once it has read its master, before it
     writes the child, until the master's rejection has committed or waits on a lock."""
-    import dispatch.cases
+    import dispatch.cases.actions
 
-    original = dispatch.cases.EFFECTS["merge"]
+    original = dispatch.cases.actions.EFFECTS["merge"]
     hold = {"armed": False, "url": None}
 
     def held_merge(session, case, *args):
@@ -94,7 +94,7 @@ def hold_merge(monkeypatch):
                 time.sleep(0.01)
         return target
 
-    monkeypatch.setitem(dispatch.cases.EFFECTS, "merge", held_merge)
+    monkeypatch.setitem(dispatch.cases.actions.EFFECTS, "merge", held_merge)
     return hold
 
 

@@ -7,7 +7,8 @@ import uuid
 
 from sqlalchemy import select
 
-from dispatch.models import Case, CaseEvent, Outbox
+from dispatch.cases.models import Case, CaseEvent
+from dispatch.notifications.models import Outbox
 from tests.dispatch.conftest import POINT_G2, do
 from tests.dispatch.test_paths import STEPS
 

@@ -8,9 +8,9 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from dispatch import notify
-from dispatch.models import Delivery, Outbox
-from dispatch.outbox import relay_after_commit
+from dispatch.notifications import notify
+from dispatch.notifications.models import Delivery, Outbox
+from dispatch.notifications.outbox import relay_after_commit
 from tests.conftest import make_settings
 from tests.outage.conftest import start_wangge, stop_process, wait_until, wangge_env
 
@@ -100,7 +100,7 @@ def test_relay_after_redis_came_back_empty_requeues_every_lost_job_at_once(fresh
     from redis import Redis
     from rq import Queue
 
-    from dispatch.outbox import relay_pending
+    from dispatch.notifications.outbox import relay_pending
     from wangge import create_app
     from wangge.extensions import db
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatch import lifecycle as L
+from dispatch.cases import lifecycle as L
 from grid import roles as R
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,7 +119,7 @@ def test_diagram_mentions_every_state_and_verb():
 def test_cli_prints_the_markdown():
     from flask import Flask
 
-    from dispatch.commands.lifecycle import commands, lifecycle
+    from dispatch.cases.commands import commands, lifecycle
 
     assert lifecycle in commands
     app = Flask(__name__)

@@ -1,0 +1,409 @@
+"""Acting on a case: every verb goes through ``act``, which checks the lifecycle table,
+applies the verb's side effects, moves the stage clocks, appends one immutable event and
+writes the notifications, all in the caller's transaction (the edge commits)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import select
+
+from dispatch.attachments.models import Attachment
+from dispatch.attachments.service import check_attachable
+from dispatch.cases.lifecycle import (
+    CITIZEN,
+    OPEN_STATES,
+    PAUSED_STATES,
+    RESUME,
+    SAME,
+    STATE_STAGE,
+    STATES,
+    SYSTEM,
+    VERBS,
+    Verb,
+)
+from dispatch.cases.models import RATINGS, Case, CaseEvent
+from dispatch.clocks import deadlines
+from dispatch.notifications import notify
+from grid import roles as R
+from grid.grids import workers_of
+from grid.matrix import NOT_DISPATCHABLE
+from grid.models import Category, Department, Staff
+from wangge.auth import role_names
+from wangge.errors import ApiError, NotFound, validation_error
+from wangge.i18n import current_language
+from wangge.timeutil import utcnow
+
+
+@dataclass
+class Actor:
+    staff: Staff | None
+    role: str
+    label: str | None = None  # e.g. a citizen's name
+
+    @property
+    def id(self):
+        return self.staff.id if self.staff else None
+
+
+@dataclass
+class Payload:
+    note: str | None = None
+    outcome: str | None = None
+    department_code: str | None = None
+    assignee_id: int | None = None
+    amount: float | None = None
+    review_date: date | None = None
+    rating: str | None = None
+    into: str | None = None
+    attachments: list[int] = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+
+    def present(self, name: str) -> bool:
+        value = getattr(self, name)
+        return bool(value) if isinstance(value, list | str) else value is not None
+
+
+def settings():
+    return current_app.config["WANGGE"]
+
+
+def state_name(state: str) -> str:
+    zh, en, _ = STATES[state]
+    return zh if current_language() == "zh" else en
+
+
+def verb_name_for_user(verb: Verb) -> str:
+    return verb.zh if current_language() == "zh" else verb.name.replace("_", " ")
+
+
+def choose_role(staff: Staff, verb: Verb, requested: str | None) -> str:
+    """The role the staff member acts in: the one asked for, else the first that fits."""
+    mine = set(staff.roles)
+    if requested:
+        if requested not in mine:
+            raise ApiError("forbidden_role", status=403, roles=requested)
+        return requested
+    for role in verb.roles:
+        if role in mine:
+            return role
+    raise ApiError("forbidden_role", status=403, roles=role_names(verb.roles))
+
+
+def allowed_verbs(case: Case, staff: Staff) -> list[str]:
+    mine = set(staff.roles)
+    return [v.name for v in VERBS.values() if case.state in v.sources and mine.intersection(v.roles)]
+
+
+def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | None = None,
+        *, expected_version: int | None = None) -> CaseEvent:
+    payload = payload or Payload()
+    verb = VERBS.get(verb_name)
+    if verb is None:
+        raise ApiError("unknown_verb", status=404, verb=verb_name)
+    if actor.role not in verb.roles:
+        raise ApiError("verb_forbidden", status=403, verb=verb_name_for_user(verb), roles="、".join(verb.roles))
+    if actor.staff is not None and actor.role not in (SYSTEM, CITIZEN) and not actor.staff.has_role(actor.role):
+        raise ApiError("forbidden_role", status=403, roles=actor.role)
+    if expected_version is not None and expected_version != case.version:
+        raise ApiError("stale_case", status=409, number=case.number)
+    if case.state not in verb.sources:
+        raise ApiError("verb_not_allowed", status=409, verb=verb_name_for_user(verb), state=state_name(case.state))
+    missing = [name for name in verb.requires if not payload.present(name)]
+    if missing:
+        raise validation_error({name: ["required for this action"] for name in missing})
+    if verb.outcomes and payload.outcome not in verb.outcomes:
+        raise validation_error({"outcome": [f"must be one of {', '.join(verb.outcomes)}"]})
+    if verb.own_department and actor.role == R.DEPARTMENT_HANDLER and \
+            (actor.staff is None or actor.staff.department_id != case.department_id):
+        raise ApiError("not_your_department", status=403, number=case.number)
+
+    check_attachable(session, actor.staff, payload.attachments, case)
+
+    from_state = case.state
+    target = verb.target_for(payload.outcome)
+    if target == RESUME:
+        target = case.resume_state or from_state
+    elif target == SAME:
+        target = from_state
+    event_data: dict = dict(payload.data)
+    effect = EFFECTS.get(verb.name)
+    if effect is not None:
+        target = effect(session, case, actor, payload, event_data, target) or target
+
+    now = utcnow()
+    case.state = target
+    if from_state in ("return_requested", "void_requested") and target != from_state:
+        case.resume_state = None
+    if target == "closed" and from_state != "closed":
+        case.closed_at = now
+    _move_clocks(session, case, from_state, target, verb, now)
+    event = CaseEvent(case_id=case.id, verb=verb.name, actor_id=actor.id, actor_role=actor.role, at=now,
+                      from_state=from_state, to_state=target, department_id=event_data.pop("_department_id",
+                                                                                            case.department_id),
+                      note=payload.note, data=event_data, attachment_ids=list(payload.attachments))
+    session.add(event)
+    for attachment_id in payload.attachments:
+        session.get(Attachment, attachment_id).case_id = case.id
+    session.flush()  # the version check happens here: a concurrent change raises StaleDataError
+    notify.notify_event(session, case, event)
+    if target == "closed" and from_state != "closed":  # close, and self_handle of a report others joined
+        _close_merged(session, case)
+    if target in ("voided", "rejected"):
+        _release_merged(session, case, target)
+    if verb.name == "open":
+        _auto_dispatch(session, case)
+    return event
+
+
+def _move_clocks(session, case: Case, from_state: str, to_state: str, verb: Verb, now) -> None:
+    clock = deadlines.current_clock(session, case)
+    stage = STATE_STAGE.get(to_state)
+    if to_state in PAUSED_STATES:
+        if clock is not None:
+            deadlines.pause(session, clock, at=now)
+        return
+    if from_state in PAUSED_STATES and clock is not None and clock.stage == stage:
+        deadlines.resume(session, clock, at=now)
+        return
+    if to_state in ("return_requested", "void_requested"):
+        return  # the running clock keeps running while the request waits
+    if clock is not None and clock.stage == stage and not verb.restarts_clock:
+        return
+    if clock is not None:
+        deadlines.end_clock(clock, at=now)
+    if stage is not None:
+        deadlines.start_clock(session, case, stage, at=now)
+
+
+# --- side effects per verb -------------------------------------------------------------
+
+def _department(session, code: str) -> Department:
+    dept = session.scalar(select(Department).where(Department.code == code))
+    if dept is None:
+        raise NotFound("department", code)
+    if not dept.active:
+        raise validation_error({"department_code": [f"department {code} is inactive"]})
+    return dept
+
+
+def _assign_worker(session, case, actor, payload, data, target):
+    if payload.assignee_id is not None:
+        worker = session.get(Staff, payload.assignee_id)
+        if worker is None or not worker.has_role(R.GRID_WORKER):
+            raise validation_error({"assignee_id": ["must be a grid worker"]})
+    else:
+        workers = workers_of(session, case.grid_code) if case.grid_code else []
+        if not workers:
+            raise validation_error({"assignee_id": ["the case's grid has no grid worker; name one"]})
+        worker = workers[0]
+    case.assignee_id = worker.id
+    case.assignee = worker
+    data["assignee_id"] = worker.id
+
+
+def _assignee_only(session, case, actor, payload, data, target):
+    if actor.staff is None or case.assignee_id != actor.staff.id:
+        raise ApiError("not_assigned", status=403, number=case.number)
+
+
+def _dispatch(session, case, actor, payload, data, target):
+    if payload.department_code:
+        dept = _department(session, payload.department_code)
+    elif case.suggested_department_id:
+        dept = session.get(Department, case.suggested_department_id)
+    else:
+        raise validation_error({"department_code": ["no department suggested by the matrix; name one"]})
+    if dept.kind in NOT_DISPATCHABLE:
+        raise ApiError("use_refer_enforcement", status=422, department=dept.name,
+                       fields={"department_code": [f"{dept.code} is the enforcement team; use refer_enforcement"]})
+    if case.department_id and case.department_id != dept.id:
+        data["previous_department_id"] = case.department_id
+    case.department_id = dept.id
+    case.department = dept
+    data["department_code"] = dept.code
+    data["overrides_suggestion"] = dept.id != case.suggested_department_id
+
+
+def _remember_state(session, case, actor, payload, data, target):
+    case.resume_state = case.state
+
+
+def _rule_return(session, case, actor, payload, data, target):
+    data["returned_department_id"] = case.department_id
+    data["_department_id"] = case.department_id
+    if payload.outcome == "accept":
+        case.department_id = None
+        case.department = None
+
+
+def _request_extension(session, case, actor, payload, data, target):
+    decisions = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                       CaseEvent.verb == "decide_extension"))
+    approved = sum(1 for e in decisions if e.data.get("outcome") == "approve")
+    if approved >= settings().max_extensions:
+        raise ApiError("extension_limit", status=409, limit=settings().max_extensions)
+    if payload.amount is not None and payload.amount <= 0:
+        raise validation_error({"amount": ["must be greater than 0"]})
+    clock = deadlines.current_clock(session, case)
+    data["amount"] = payload.amount if payload.amount is not None else (clock.amount - clock.extended)
+    data["unit"] = clock.unit
+    deadlines.mark_paused_for_extension(session, clock)
+
+
+def _decide_extension(session, case, actor, payload, data, target):
+    data["outcome"] = payload.outcome
+    request = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                     CaseEvent.verb == "request_extension")
+                             .order_by(CaseEvent.id.desc()).limit(1))
+    clock = deadlines.current_clock(session, case)
+    deadlines.resume(session, clock)
+    if payload.outcome == "approve":
+        amount = payload.amount or request.data["amount"]
+        data["amount"], data["unit"] = amount, clock.unit
+        deadlines.extend(session, clock, amount)
+
+
+def _outcome(session, case, actor, payload, data, target):
+    data["outcome"] = payload.outcome
+
+
+def _request_suspend(session, case, actor, payload, data, target):
+    data["review_date"] = payload.review_date.isoformat()
+    case.review_date = payload.review_date
+
+
+def _decide_suspend(session, case, actor, payload, data, target):
+    data["outcome"] = payload.outcome
+    if payload.outcome != "approve":
+        case.review_date = None
+
+
+def _restore(session, case, actor, payload, data, target):
+    case.review_date = None
+
+
+def _merge(session, case, actor, payload, data, target):
+    master_id = session.scalar(select(Case.id).where(Case.number == payload.into))
+    if master_id is None:
+        raise NotFound("case", payload.into)
+    master = _lock_master(session, case, master_id) if master_id != case.id else case
+    if master.id == case.id or master.state not in OPEN_STATES:
+        # a closed master would never close this one again: its reporter would get no answer
+        raise validation_error({"into": ["must be another case that is still open"]})
+    case.merged_into_id = master.id
+    data["into"] = master.number
+
+
+def _lock_master(session, child: Case, master_id: int) -> Case:
+    """Lock the master (and the child, in id order so two opposite merges cannot deadlock)
+    until this transaction ends, and read the master as committed now. A rejection, void or
+    closure of the master that committed first is seen here; one that comes later waits for
+    this merge and then finds the child among the reports it releases or closes."""
+    session.execute(select(Case.id).where(Case.id.in_({child.id, master_id})).order_by(Case.id).with_for_update())
+    return session.scalars(select(Case).where(Case.id == master_id)
+                           .execution_options(populate_existing=True)).one()
+
+
+def _merged_into(session, master: Case) -> list[Case]:
+    return list(session.scalars(select(Case).where(Case.merged_into_id == master.id, Case.state == "merged")
+                                .order_by(Case.id)))
+
+
+def _lock(session, case: Case) -> None:
+    """Hold the case's row until the transaction ends (a merge into it waits, then sees it)."""
+    session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
+
+
+def _close_merged(session, master: Case) -> None:
+    """One handling closes all: every case merged into this one is closed with it (its
+    reporters were told with the master's answer)."""
+    _lock(session, master)
+    for child in _merged_into(session, master):
+        act(session, child, "close_with_master", Actor(None, SYSTEM),
+            Payload(note=f"closed with {master.number}", data={"with": master.number}))
+
+
+def _release_merged(session, master: Case, outcome: str) -> None:
+    """A master that turns out void or not accepted does not take the reports merged into it
+    down with it: they go back to the desk to be triaged on their own."""
+    _lock(session, master)
+    for child in _merged_into(session, master):
+        act(session, child, "unmerge", Actor(None, SYSTEM),
+            Payload(note=f"{master.number} was {outcome}", data={"from": master.number}))
+
+
+def _unmerge(session, case, actor, payload, data, target):
+    if case.merged_into_id is not None:
+        data.setdefault("from", session.get(Case, case.merged_into_id).number)
+    case.merged_into_id = None
+
+
+def _auto_dispatch(session, case: Case) -> None:
+
+    category = session.get(Category, case.category_code) if case.category_code else None
+    suggested = session.get(Department, case.suggested_department_id) if case.suggested_department_id else None
+    if category is not None and category.auto_dispatch and suggested is not None and case.state == "opened" \
+            and suggested.kind not in NOT_DISPATCHABLE:  # a rule from before the matrix refused it
+        act(session, case, "dispatch", Actor(None, SYSTEM), Payload(note="auto-dispatch"))
+
+
+def _self_handle(session, case, actor, payload, data, target):
+    if actor.staff is None or case.reporter_staff_id != actor.staff.id:
+        raise ApiError("not_reporter", status=403, number=case.number)
+
+
+def _rate(session, case, actor, payload, data, target):
+    if payload.rating not in RATINGS:
+        raise validation_error({"rating": [f"must be one of {', '.join(RATINGS)}"]})
+    if case.rating is not None:
+        # one rating per closure: a reopen (follow_up) clears it, nothing else does
+        raise ApiError("already_rated", status=409, number=case.number)
+    case.rating = payload.rating
+    data["rating"] = payload.rating
+
+
+def _follow_up(session, case, actor, payload, data, target):
+    if case.rating != "unsatisfied":
+        raise ApiError("no_bad_rating", status=409, number=case.number)
+    data["outcome"] = payload.outcome
+    if payload.outcome == "reopen":
+        case.rating = None
+        case.closed_at = None
+
+
+def _supervise(session, case, actor, payload, data, target):
+    case.supervised = True
+
+
+EFFECTS = {
+    "request_verify": _assign_worker, "request_check": _assign_worker,
+    "verify": lambda *a: (_assignee_only(*a), _outcome(*a))[-1],
+    "check": lambda *a: (_assignee_only(*a), _outcome(*a))[-1],
+    "dispatch": _dispatch, "redispatch": _dispatch,
+    "return": _remember_state, "request_void": _remember_state,
+    "rule_return": _rule_return, "decide_void": _outcome,
+    "request_extension": _request_extension, "decide_extension": _decide_extension,
+    "request_suspend": _request_suspend, "decide_suspend": _decide_suspend, "restore": _restore,
+    "merge": _merge, "unmerge": _unmerge, "self_handle": _self_handle, "rate": _rate, "follow_up": _follow_up,
+    "supervise": _supervise,
+}
+
+
+def register_effect(verb: str, effect) -> None:
+    """A part that builds on cases adds the side effect of a verb it owns (enforcement adds
+    ``refer_enforcement``), so cases never import it back."""
+    if verb not in VERBS:
+        raise ValueError(f"no verb {verb}")
+    EFFECTS[verb] = effect
+
+
+def replay_state(session, case: Case) -> str:
+    """The state rebuilt from the event log alone."""
+    state = None
+    for event in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)):
+        if event.from_state != state:
+            raise AssertionError(f"event {event.id} starts from {event.from_state}, log says {state}")
+        state = event.to_state
+    return state

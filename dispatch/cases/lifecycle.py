@@ -1,0 +1,172 @@
+"""The case state machine, declared once, as data (docs/domain.md §2).
+
+Everything else reads this table: the transition service checks states, roles and required
+fields against it; the API lists the verbs a user may use now; ``docs/lifecycle.md`` is a
+diagram generated from it (``wangge lifecycle diagram``); the KPI code knows stages from it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from grid import roles as R
+
+# state -> (中文, English, terminal)
+STATES: dict[str, tuple[str, str, bool]] = {
+    "reported": ("待受理", "Reported", False),
+    "verifying": ("核实中", "Being verified", False),
+    "accepted": ("待立案", "Accepted", False),
+    "rejected": ("不予受理", "Rejected", True),
+    "opened": ("待派遣", "Opened", False),
+    "dispatched": ("待签收", "Dispatched", False),
+    "handling": ("处置中", "Being handled", False),
+    "return_requested": ("退单待审", "Return requested", False),
+    "extension_requested": ("延期待审", "Extension requested", False),
+    "suspend_requested": ("挂账待审", "Suspension requested", False),
+    "suspended": ("挂账", "Suspended", False),
+    "enforcement": ("执法处置中", "With the enforcement team", False),
+    "handled": ("待核查", "Reported back", False),
+    "checking": ("核查中", "Being checked", False),
+    "check_passed": ("待结案", "Check passed", False),
+    "closed": ("已结案", "Closed", False),  # not terminal: rating and follow-up come after
+    "void_requested": ("作废待批", "Void requested", False),
+    "voided": ("已作废", "Voided", True),
+    "merged": ("已合并", "Merged", False),  # follows its master: closed with it, or back to the desk
+}
+OPEN_STATES = tuple(s for s, (_, _, terminal) in STATES.items() if not terminal and s not in ("closed", "merged"))
+
+# The clocked stage of each state (docs/domain.md §3). A state not listed keeps the
+# running clock (return_requested, void_requested) or has none.
+STATE_STAGE = {
+    "verifying": "verify", "accepted": "open", "opened": "dispatch", "dispatched": "sign",
+    "handling": "handle", "extension_requested": "handle", "suspend_requested": "handle",
+    "suspended": "handle", "checking": "check", "check_passed": "close",
+}
+PAUSED_STATES = {"suspended"}
+
+RESUME = "@resume"      # target: the state the case was in before the request
+SAME = "@same"          # target: state unchanged (supervise, urge, rate)
+SYSTEM = "system"       # role used by the application itself (auto-dispatch, enforcement result)
+CITIZEN = "citizen"     # role of a citizen acting with a tracking code
+
+ALL_OPEN = OPEN_STATES
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    zh: str
+    sources: tuple[str, ...]
+    roles: tuple[str, ...]
+    target: str | None = None                     # fixed target state
+    outcomes: dict[str, str] = field(default_factory=dict)  # outcome -> target state
+    requires: tuple[str, ...] = ()                # payload fields that must be present
+    own_department: bool = False                  # handler must belong to the case's department
+    restarts_clock: bool = False                  # start a fresh clock even if the stage is the same
+
+    def target_for(self, outcome: str | None) -> str:
+        if self.outcomes:
+            return self.outcomes[outcome]
+        return self.target
+
+
+VERBS: dict[str, Verb] = {v.name: v for v in [
+    Verb("accept", "受理", ("reported",), (R.INTAKE_CLERK,), "accepted"),
+    Verb("reject", "不予受理", ("reported",), (R.INTAKE_CLERK,), "rejected", requires=("note",)),
+    Verb("request_verify", "派发核实", ("reported",), (R.INTAKE_CLERK,), "verifying"),
+    Verb("verify", "核实", ("verifying",), (R.GRID_WORKER,),
+         outcomes={"confirmed": "accepted", "false_report": "rejected"}, requires=("outcome",)),
+    Verb("open", "立案", ("accepted",), (R.SHIFT_LEADER,), "opened"),
+    Verb("dispatch", "派遣", ("opened",), (R.DISPATCHER, SYSTEM), "dispatched"),
+    Verb("sign", "签收", ("dispatched",), (R.DEPARTMENT_HANDLER,), "handling", own_department=True),
+    Verb("return", "退单", ("dispatched", "handling"), (R.DEPARTMENT_HANDLER,), "return_requested",
+         requires=("note",), own_department=True),
+    Verb("rule_return", "退单审定", ("return_requested",), (R.DISPATCHER,),
+         outcomes={"accept": "opened", "refuse": RESUME}, requires=("outcome",)),
+    Verb("redispatch", "改派", ("dispatched", "handling"), (R.DISPATCHER,), "dispatched",
+         requires=("department_code",), restarts_clock=True),
+    Verb("request_extension", "申请延期", ("handling",), (R.DEPARTMENT_HANDLER,), "extension_requested",
+         requires=("note",), own_department=True),
+    Verb("decide_extension", "延期审批", ("extension_requested",), (R.DISPATCHER,),
+         outcomes={"approve": "handling", "refuse": "handling"}, requires=("outcome",)),
+    Verb("request_suspend", "申请挂账", ("handling",), (R.DEPARTMENT_HANDLER,), "suspend_requested",
+         requires=("note", "review_date"), own_department=True),
+    Verb("decide_suspend", "挂账审批", ("suspend_requested",), (R.DISPATCHER,),
+         outcomes={"approve": "suspended", "refuse": "handling"}, requires=("outcome",)),
+    Verb("restore", "挂账恢复", ("suspended",), (R.DISPATCHER,), "handling"),
+    Verb("refer_enforcement", "移交综合执法", ("opened", "handling"), (R.DEPARTMENT_HANDLER, R.DISPATCHER),
+         "enforcement", requires=("note",), own_department=True),
+    Verb("enforcement_result", "执法结果回传", ("enforcement",), (SYSTEM,), "handled"),
+    Verb("report_back", "处置反馈", ("handling",), (R.DEPARTMENT_HANDLER,), "handled",
+         requires=("note",), own_department=True),
+    Verb("request_check", "派发核查", ("handled",), (R.INTAKE_CLERK,), "checking"),
+    Verb("check", "核查", ("checking",), (R.GRID_WORKER,),
+         outcomes={"pass": "check_passed", "fail": "handling"}, requires=("outcome",), restarts_clock=True),
+    Verb("close", "结案", ("check_passed",), (R.SHIFT_LEADER, SYSTEM), "closed"),
+    Verb("request_void", "申请作废", ("reported", "verifying", "accepted", "opened", "dispatched"),
+         (R.INTAKE_CLERK, R.DISPATCHER), "void_requested", requires=("note",)),
+    Verb("decide_void", "作废审批", ("void_requested",), (R.SHIFT_LEADER,),
+         outcomes={"approve": "voided", "refuse": RESUME}, requires=("outcome",)),
+    Verb("merge", "合并", ("reported", "verifying", "accepted", "opened"), (R.INTAKE_CLERK, R.DISPATCHER),
+         "merged", requires=("into",)),
+    Verb("close_with_master", "随主案结案", ("merged",), (SYSTEM,), "closed"),
+    Verb("unmerge", "解除合并", ("merged",), (SYSTEM, R.INTAKE_CLERK, R.DISPATCHER), "reported"),
+    Verb("supervise", "督办", ALL_OPEN, (R.LEADER,), SAME, requires=("note",)),
+    Verb("urge", "催办", ALL_OPEN, (R.LEADER,), SAME, requires=("note",)),
+    Verb("self_handle", "自处理", ("reported",), (R.GRID_WORKER,), "closed", requires=("note", "attachments")),
+    Verb("rate", "评价", ("closed",), (CITIZEN, R.INTAKE_CLERK), SAME, requires=("rating",)),
+    Verb("follow_up", "不满意回访", ("closed",), (R.INTAKE_CLERK, R.DISPATCHER),
+         outcomes={"reopen": "opened", "note": SAME}, requires=("outcome", "note")),
+]}
+
+# What each verb may carry besides a note, for the API schema and checks.
+OUTCOME_VERBS = {name for name, v in VERBS.items() if v.outcomes}
+
+
+def verbs_from(state: str) -> list[Verb]:
+    return [v for v in VERBS.values() if state in v.sources]
+
+
+def mermaid() -> str:
+    """The state machine as a Mermaid diagram (docs/lifecycle.md is generated from this)."""
+    lines = ["stateDiagram-v2", "    [*] --> reported: submit 上报"]
+    for state, (zh, _, _) in STATES.items():
+        lines.append(f"    {state}: {state} {zh}")
+    for verb in VERBS.values():
+        targets = verb.outcomes.items() if verb.outcomes else [(None, verb.target)]
+        for source in verb.sources:
+            if verb.target == SAME and len(verb.sources) > 3:
+                continue  # supervise/urge apply to every open state: listed below the diagram
+            for outcome, target in targets:
+                to = source if target in (SAME,) else target
+                if target == RESUME:
+                    to = "previous state"
+                label = f"{verb.name} {verb.zh}" + (f" ({outcome})" if outcome else "")
+                roles = "/".join(verb.roles)
+                if to == "previous state":
+                    lines.append(f"    {source} --> {source}: {label} [{roles}] returns to the state before")
+                else:
+                    lines.append(f"    {source} --> {to}: {label} [{roles}]")
+    for terminal in (s for s, (_, _, t) in STATES.items() if t):
+        lines.append(f"    {terminal} --> [*]")
+    return "\n".join(lines)
+
+
+def markdown() -> str:
+    rows = ["| verb | 中文 | from | to | roles | requires |", "|---|---|---|---|---|---|"]
+    for v in VERBS.values():
+        to = ", ".join(f"{k}: {t}" for k, t in v.outcomes.items()) if v.outcomes else v.target
+        to = to.replace(RESUME, "previous state").replace(SAME, "unchanged")
+        sources = "every open state" if v.sources == ALL_OPEN else ", ".join(v.sources)
+        req = ", ".join(v.requires) + ("; own department" if v.own_department else "")
+        rows.append(f"| `{v.name}` | {v.zh} | {sources} | {to} | {', '.join(v.roles)} | {req} |")
+    return (
+        "# Case lifecycle\n\n"
+        "Generated from `dispatch/cases/lifecycle.py` by `wangge lifecycle diagram > docs/lifecycle.md`;"
+        " a test fails when this file and the table in code disagree.\n\n"
+        "```mermaid\n" + mermaid() + "\n```\n\n"
+        "`supervise` (督办) and `urge` (催办) apply in every open state and leave it unchanged.\n\n"
+        "## Verbs\n\n" + "\n".join(rows) + "\n\n"
+        "## Clocked stages\n\n" + "\n".join(
+            f"- `{state}` → stage `{stage}`" + (" (clock paused)" if state in PAUSED_STATES else "")
+            for state, stage in STATE_STAGE.items()) + "\n"
+    )

@@ -1,0 +1,65 @@
+"""How cases look in API answers (times in the user's zone)."""
+from __future__ import annotations
+
+from dispatch.cases.actions import allowed_verbs, state_name
+from dispatch.cases.models import Case, CaseEvent
+from dispatch.clocks import deadlines
+from dispatch.clocks.models import StageClock
+from grid.models import Staff
+from wangge.present import local_iso
+
+# Notes a citizen may read on the tracking page: the answers, not internal deliberation.
+PUBLIC_NOTES = {"report_back", "close", "reject", "self_handle", "rate", "follow_up"}
+
+
+def clock_view(clock: StageClock | None, cal=None) -> dict | None:
+    if clock is None:
+        return None
+    return {"stage": clock.stage, "amount": clock.amount, "unit": clock.unit, "extended": clock.extended,
+            "started_at": local_iso(clock.started_at), "warn_at": local_iso(clock.warn_at),
+            "due_at": local_iso(clock.due_at), "paused": clock.segment_started_at is None and clock.ended_at is None,
+            "ended_at": local_iso(clock.ended_at), "late": clock.ended_late,
+            "light": deadlines.light(clock, cal=cal)}
+
+
+def case_summary(case: Case, clock: StageClock | None = None) -> dict:
+    return {"number": case.number, "state": case.state, "state_name": state_name(case.state),
+            "channel": case.channel, "category_code": case.category_code, "grid_code": case.grid_code,
+            "department": case.department and {"code": case.department.code, "name": case.department.name},
+            "title": case.title, "address": case.address, "lon": case.lon, "lat": case.lat,
+            "reported_at": local_iso(case.reported_at), "closed_at": local_iso(case.closed_at),
+            "supervised": case.supervised, "rating": case.rating, "version": case.version,
+            "clock": clock_view(clock)}
+
+
+def event_view(e: CaseEvent) -> dict:
+    return {"id": e.id, "verb": e.verb, "actor": e.actor and {"id": e.actor.id, "name": e.actor.name},
+            "role": e.actor_role, "at": local_iso(e.at), "from": e.from_state, "to": e.to_state,
+            "note": e.note, "data": e.data, "attachments": e.attachment_ids}
+
+
+def case_detail(session, case: Case, staff: Staff | None, *, public: bool = False) -> dict:
+    clock = deadlines.current_clock(session, case)
+    data = case_summary(case, clock)
+    events = [event_view(e) for e in case.events]
+    if public:
+        for e in events:
+            e.pop("actor"), e.pop("data")
+            if e["verb"] not in PUBLIC_NOTES:  # return reasons and internal remarks stay inside
+                e["note"] = None
+        data.pop("version")
+        return {**data, "tracking_code": case.tracking_code, "description": case.description, "events": events}
+    data.update({
+        "id": case.id, "tracking_code": case.tracking_code, "description": case.description,
+        "reporter": {"name": case.reporter_name, "phone": case.reporter_phone, "staff_id": case.reporter_staff_id},
+        "original": {"lon": case.original_lon, "lat": case.original_lat, "crs": case.original_crs},
+        "suggested_department": case.suggested_department and {"code": case.suggested_department.code,
+                                                                "name": case.suggested_department.name},
+        "suggestion_reason": case.suggestion_reason,
+        "assignee_id": case.assignee_id, "review_date": case.review_date and case.review_date.isoformat(),
+        "possible_duplicate_of": case.duplicate_of_id,
+        "merged_into": case.merged_into_id,
+        "events": events,
+        "allowed_verbs": allowed_verbs(case, staff) if staff else [],
+    })
+    return data

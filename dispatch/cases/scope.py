@@ -1,0 +1,45 @@
+"""Who sees which cases: the dispatch center and leaders see all; a department its own;
+a grid worker what they reported, were assigned, or what lies in their grids; the
+enforcement team the cases referred to it."""
+from __future__ import annotations
+
+from sqlalchemy import false, or_, select
+
+from dispatch.cases.models import Case
+from dispatch.enforcement.models import EnforcementCase
+from grid import roles as R
+from grid.models import GridAssignment, Staff
+from wangge.errors import NotFound
+from wangge.timeutil import utcnow
+
+SEE_ALL = (R.INTAKE_CLERK, R.SHIFT_LEADER, R.DISPATCHER, R.LEADER, R.ADMIN)
+
+
+def visible(staff: Staff):
+    """A WHERE clause on Case for this staff member."""
+    if staff.has_role(*SEE_ALL):
+        return None
+    clauses = []
+    if staff.has_role(R.DEPARTMENT_HANDLER) and staff.department_id:
+        clauses.append(Case.department_id == staff.department_id)
+    if staff.has_role(R.GRID_WORKER):
+        now = utcnow()
+        grids = select(GridAssignment.grid_code).where(
+            GridAssignment.staff_id == staff.id, GridAssignment.valid_from <= now,
+            (GridAssignment.valid_to.is_(None)) | (GridAssignment.valid_to > now))
+        clauses += [Case.reporter_staff_id == staff.id, Case.assignee_id == staff.id, Case.grid_code.in_(grids)]
+    if staff.has_role(R.ENFORCEMENT_LEADER, R.ENFORCEMENT_OFFICER) and staff.department_id:
+        referred = select(EnforcementCase.parent_case_id).where(EnforcementCase.team_id == staff.department_id)
+        clauses.append(Case.id.in_(referred))
+    return or_(*clauses) if clauses else false()
+
+
+def get_visible_case(session, staff: Staff, number: str) -> Case:
+    query = select(Case).where(Case.number == number)
+    clause = visible(staff)
+    if clause is not None:
+        query = query.where(clause)
+    case = session.scalar(query)
+    if case is None:  # not found and not yours look the same: no leaking of case numbers
+        raise NotFound("case", number)
+    return case

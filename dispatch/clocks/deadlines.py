@@ -1,0 +1,156 @@
+"""Stage clocks: deadlines in the category's time unit over the work calendar.
+
+A clock runs in segments. Pausing (挂账) adds the segment's elapsed amount to ``consumed``
+and clears ``warn_at``/``due_at``; resuming recomputes both from the remaining amount, so a
+suspension never eats into the limit. An approved extension raises ``amount``.
+The sweep finds clocks whose ``warn_at`` or ``due_at`` has passed and that have not been
+notified, marks them and writes the notification to the outbox in one transaction: running
+it twice, or again after a crash, has the effect of running it once.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from dispatch.cases.models import Case
+from dispatch.clocks.models import StageClock
+from dispatch.notifications.notify import notify_deadlines
+from grid.calendar import work_calendar
+from grid.limits import MAX_AMOUNT, amount_error, limit_for
+from grid.models import EVERYWHERE
+from grid.workcal import WorkCalendar
+from wangge.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+WARN_FRACTION = 0.8
+
+
+def calendar(session) -> WorkCalendar:
+    return work_calendar(session)
+
+
+def current_clock(session, case: Case) -> StageClock | None:
+    return session.scalar(select(StageClock).where(StageClock.case_id == case.id, StageClock.ended_at.is_(None))
+                          .order_by(StageClock.id.desc()).limit(1))
+
+
+def _schedule(clock: StageClock, cal: WorkCalendar, start: datetime) -> None:
+    remaining = max(clock.amount - clock.consumed, 0.0)
+    clock.due_at = cal.add(start, remaining, clock.unit)
+    warn_remaining = max(clock.amount * WARN_FRACTION - clock.consumed, 0.0)
+    clock.warn_at = cal.add(start, warn_remaining, clock.unit)
+
+
+def start_clock(session, case: Case, stage: str, *, at: datetime | None = None,
+                cal: WorkCalendar | None = None) -> StageClock:
+    at = at or utcnow()
+    limit = limit_for(session, case.category_code or EVERYWHERE, stage)
+    amount = limit.amount
+    if amount_error(amount, limit.unit, allow_zero=False):
+        # A limit stored before amounts were bounded (e.g. 1e300 urgent hours) must not stop
+        # every case of its category: the clock runs on the largest amount allowed today.
+        log.warning("time limit %s/%s of %r %s is out of range; using %s", limit.category_code, stage,
+                    amount, limit.unit, MAX_AMOUNT.get(limit.unit))
+        amount = float(MAX_AMOUNT.get(limit.unit, max(MAX_AMOUNT.values())))
+    clock = StageClock(case_id=case.id, stage=stage, department_id=case.department_id, started_at=at,
+                       amount=amount, unit=limit.unit, consumed=0.0, segment_started_at=at)
+    _schedule(clock, cal or calendar(session), at)
+    session.add(clock)
+    return clock
+
+
+def end_clock(clock: StageClock, *, at: datetime | None = None) -> None:
+    at = at or utcnow()
+    clock.ended_at = at
+    clock.ended_late = clock.due_at is not None and at > clock.due_at if clock.segment_started_at else \
+        clock.consumed > clock.amount
+
+
+def pause(session, clock: StageClock, *, at: datetime | None = None) -> None:
+    if clock.segment_started_at is None:
+        return
+    at = at or utcnow()
+    clock.consumed += calendar(session).elapsed(clock.segment_started_at, at, clock.unit)
+    clock.segment_started_at = None
+    clock.warn_at = clock.due_at = None
+
+
+def resume(session, clock: StageClock, *, at: datetime | None = None) -> None:
+    if clock.segment_started_at is not None:
+        return
+    at = at or utcnow()
+    clock.segment_started_at = at
+    _schedule(clock, calendar(session), at)
+
+
+def extend(session, clock: StageClock, amount: float, *, at: datetime | None = None) -> None:
+    """Add ``amount`` (in the clock's unit) to the limit and move the deadline."""
+    at = at or utcnow()
+    cal = calendar(session)
+    if clock.segment_started_at is not None:
+        clock.consumed += cal.elapsed(clock.segment_started_at, at, clock.unit)
+        clock.segment_started_at = at
+    clock.amount += amount
+    clock.extended += amount
+    if clock.segment_started_at is not None:
+        _schedule(clock, cal, at)
+        # the new thresholds are announced again (the outbox key includes the extension)
+        if clock.warn_at > at:
+            clock.warned_at = None
+        if clock.due_at > at:
+            clock.overdue_notified_at = None
+
+
+def light(clock: StageClock | None, now: datetime | None = None, cal: WorkCalendar | None = None) -> str | None:
+    """green under 80% of the limit, yellow from 80% to 100%, red when exceeded."""
+    if clock is None or clock.ended_at is not None:
+        return None
+    now = now or utcnow()
+    if clock.segment_started_at is None:  # paused: frozen at what was used
+        used = clock.consumed / clock.amount if clock.amount else 1
+        return "red" if used > 1 else "yellow" if used >= WARN_FRACTION else "green"
+    if now > clock.due_at:
+        return "red"
+    if now >= clock.warn_at:
+        return "yellow"
+    return "green"
+
+
+def sweep(session, *, now: datetime | None = None, limit: int = 10_000) -> dict:
+    """Mark and notify every clock that crossed 80% or 100% since the last sweep.
+
+    Set-based: per threshold one locking SELECT on a partial index, one UPDATE and one
+    multi-row INSERT into the outbox, however many clocks crossed."""
+
+    now = now or utcnow()
+    counts = {}
+    for kind, mark, at in (("warning", StageClock.warned_at, StageClock.warn_at),
+                           ("overdue", StageClock.overdue_notified_at, StageClock.due_at)):
+        rows = session.execute(
+            select(StageClock.id, StageClock.case_id, StageClock.stage, StageClock.department_id,
+                   StageClock.due_at, StageClock.extended)
+            .where(StageClock.ended_at.is_(None), mark.is_(None), StageClock.segment_started_at.is_not(None),
+                   at <= now)
+            .order_by(at).limit(limit).with_for_update(skip_locked=True)).all()
+        if rows:
+            session.execute(update(StageClock).where(StageClock.id.in_([r.id for r in rows]))
+                            .values({mark.key: now}).execution_options(synchronize_session=False))
+            notify_deadlines(session, rows, kind)
+        counts["warnings" if kind == "warning" else "overdue"] = len(rows)
+    session.expire_all()
+    return counts
+
+
+def settings():
+    return current_app.config["WANGGE"]
+
+
+def mark_paused_for_extension(session, clock: StageClock) -> None:
+    if settings().pause_while_extension_pending:
+        pause(session, clock)
+
+

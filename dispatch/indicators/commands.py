@@ -1,0 +1,68 @@
+"""``wangge report kpi``: the evaluation indicators of a period as XLSX, CSV or JSON."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from dispatch.indicators import kpi
+from wangge.extensions import db
+
+report = AppGroup("report", help="Reports: evaluation indicators (综合评价).")
+
+
+@report.command("kpi")
+@click.option("--from", "first", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="first local day of the period (included)")
+@click.option("--to", "last", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="last local day of the period (included)")
+@click.option("--by", type=click.Choice(["department", "grid", "worker", "category"]), default="department",
+              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "json"]), default="xlsx", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="file to write (default: kpi-BY-FROM-TO.EXT; '-' writes CSV/JSON to stdout)")
+def kpi_command(first, last, by, fmt, output):
+    """Every indicator of docs/domain.md §4 per group, computed from the event log. Days are
+    local days in WANGGE_TIMEZONE."""
+
+
+    first, last = first.date(), last.date()
+    if last < first:
+        raise click.BadParameter("must not be before --from", param_hint="--to")
+    settings = current_app.config["WANGGE"]
+    try:
+        weights = kpi.parse_weights(settings.kpi_weights)
+    except kpi.WeightsError as exc:
+        click.echo(f"error [kpi_weights]: {exc}", err=True)
+        sys.exit(2)
+    start, end = kpi.local_period(first, last, settings.timezone)
+    steps = 9  # the grouped queries of kpi.compute
+    with click.progressbar(length=steps, label=f"computing by {by}", file=sys.stderr, show_pos=True) as bar:
+        rows = kpi.compute(db.session, start, end, by, weights=weights, progress=lambda _name: bar.update(1))
+    period = {"from": first.isoformat(), "to": last.isoformat(), "timezone": settings.timezone,
+              "start": start.isoformat(), "end": end.isoformat()}
+    output = output or f"kpi-{by}-{first.isoformat()}-{last.isoformat()}.{fmt}"
+    if fmt == "xlsx":
+        if output == "-":
+            raise click.BadParameter("XLSX needs a file", param_hint="--output")
+        kpi.to_xlsx(rows, output, period=period)
+    else:
+        stream = sys.stdout if output == "-" else open(output, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8",
+                                                       newline="")
+        try:
+            if fmt == "csv":
+                kpi.to_csv(rows, stream)
+            else:
+                json.dump({"period": period, "by": by, "rows": rows}, stream, ensure_ascii=False, indent=1)
+                stream.write("\n")
+        finally:
+            if stream is not sys.stdout:
+                stream.close()
+    if output != "-":
+        click.echo(f"{len(rows)} rows by {by}, {first} to {last} -> {output}", err=True)
+
+
+commands = [report]

@@ -1,0 +1,484 @@
+"""Evaluation indicators (综合评价, docs/domain.md §4), computed from the event log and the
+stage clocks with a handful of GROUP BY queries: never from counters kept on cases.
+
+``compute(session, start, end, by)`` answers one row per group (department, grid, worker or
+category) with every numerator, denominator and ratio, and a composite score. The period is
+the half-open UTC interval ``[start, end)``; only facts that happened before ``end`` are
+used, so the report of a past period does not change when later events arrive (see
+docs/indicators.md for the exact definition of every count and the one exception).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from sqlalchemy import and_, case, distinct, false, func, literal, or_, select
+from sqlalchemy.orm import aliased, join
+
+from dispatch.cases.models import Case, CaseEvent
+from dispatch.clocks.models import StageClock
+from grid.models import Category, Department, Grid, GridAssignment, Staff
+from wangge.timeutil import utcnow
+
+GROUPS = ("department", "grid", "worker", "category")
+FORMATS = ("json", "csv", "xlsx")
+DISPATCH_VERBS = ("dispatch", "redispatch")
+PUBLIC = "grid_worker"  # a case is a public report when its channel is anything but this
+
+# Counts in every row, in column order. Each is a number of events, clocks or cases.
+COUNTS = (
+    "reports", "valid_reports",
+    "opened", "opened_on_time", "voided", "opened_not_voided",
+    "miss_opened", "missed",
+    "verify_due", "verify_done", "verify_on_time",
+    "dispatch_due", "dispatch_done", "dispatch_on_time",
+    "dispatched", "returned", "return_accepted", "dispatched_not_returned",
+    "check_due", "check_done", "check_on_time",
+    "due_handling", "handled", "handled_on_time", "overdue_unhandled", "extended",
+    "due_closing", "closed", "closed_on_time", "reworked",
+    "rated", "satisfied", "basically_satisfied", "unsatisfied", "satisfied_or_basically",
+)
+
+# ratio name -> (numerator, denominator, 中文)
+RATIOS: dict[str, tuple[str, str, str]] = {
+    "valid_report_rate": ("valid_reports", "reports", "有效上报率"),
+    "miss_rate": ("missed", "miss_opened", "漏报率"),
+    "on_time_verify_rate": ("verify_on_time", "verify_due", "按时核实率"),
+    "on_time_check_rate": ("check_on_time", "check_due", "按时核查率"),
+    "on_time_open_rate": ("opened_on_time", "opened", "按时立案率"),
+    "accurate_open_rate": ("opened_not_voided", "opened", "准确立案率"),
+    "on_time_dispatch_rate": ("dispatch_on_time", "dispatch_due", "按时派遣率"),
+    "accurate_dispatch_rate": ("dispatched_not_returned", "dispatched", "准确派遣率"),
+    "handling_rate": ("handled", "due_handling", "处置率"),
+    "on_time_handling_rate": ("handled_on_time", "due_handling", "按期处置率"),
+    "closing_rate": ("closed", "due_closing", "结案率"),
+    "on_time_closing_rate": ("closed_on_time", "due_closing", "按期结案率"),
+    "rework_rate": ("reworked", "due_closing", "返工率"),
+    "overdue_unhandled_rate": ("overdue_unhandled", "due_handling", "超期待处置率"),
+    "extension_rate": ("extended", "due_handling", "延期率"),
+    "return_rate": ("returned", "dispatched", "退单率"),
+    "satisfaction_rate": ("satisfied_or_basically", "rated", "满意率"),
+}
+
+COUNT_NAMES_ZH = {
+    "reports": "上报数", "valid_reports": "有效上报数", "opened": "立案数", "opened_on_time": "按时立案数",
+    "voided": "作废数", "opened_not_voided": "立案未作废数", "miss_opened": "立案数（漏报口径）",
+    "missed": "公众举报立案数（漏报）", "verify_due": "应核实数", "verify_done": "已核实数",
+    "verify_on_time": "按时核实数", "dispatch_due": "应派遣数", "dispatch_done": "已派遣数（时限内统计）",
+    "dispatch_on_time": "按时派遣数", "dispatched": "派遣数", "returned": "被退单派遣数",
+    "return_accepted": "退单获准数", "dispatched_not_returned": "准确派遣数", "check_due": "应核查数",
+    "check_done": "已核查数", "check_on_time": "按时核查数", "due_handling": "应处置数", "handled": "处置数",
+    "handled_on_time": "按期处置数", "overdue_unhandled": "超期待处置数", "extended": "延期数",
+    "due_closing": "应结案数", "closed": "结案数", "closed_on_time": "按期结案数", "reworked": "返工数",
+    "rated": "评价数", "satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意",
+    "satisfied_or_basically": "满意+基本满意",
+}
+
+# The verbs that complete a clocked stage, and the state they leave. A clock that ends for
+# any other reason (void, merge, return accepted, re-dispatch) is "withdrawn" and is not due.
+COMPLETES: dict[str, tuple[tuple[str, ...], str]] = {
+    "verify": (("verify",), "verifying"),
+    "open": (("open",), "accepted"),
+    "dispatch": (("dispatch", "refer_enforcement"), "opened"),
+    "check": (("check",), "checking"),
+    "handle": (("report_back", "refer_enforcement"), "handling"),
+}
+
+# --- composite scores ------------------------------------------------------------------
+
+# Per group kind: "volume" gives up to ``points`` in proportion to ``count`` relative to the
+# largest group; each other entry is a ratio times its weight, or (1 - ratio) times it when
+# ``invert`` is set. Modelled on docs/domain.md §4: 10 for volume + closure rate x 30 + on-time
+# handling x 30 + (1 - rework rate) x 30 for a department.
+DEFAULT_WEIGHTS: dict[str, dict] = {
+    "department": {"volume": {"count": "due_handling", "points": 10}, "closing_rate": 30,
+                   "on_time_handling_rate": 30, "rework_rate": {"weight": 30, "invert": True}},
+    "grid": {"volume": {"count": "reports", "points": 10}, "valid_report_rate": 30, "closing_rate": 30,
+             "satisfaction_rate": 30},
+    "worker": {"volume": {"count": "reports", "points": 10}, "valid_report_rate": 30,
+               "on_time_verify_rate": 20, "on_time_check_rate": 20, "miss_rate": {"weight": 20, "invert": True}},
+    "category": {"volume": {"count": "due_closing", "points": 10}, "closing_rate": 30,
+                 "on_time_closing_rate": 30, "rework_rate": {"weight": 30, "invert": True}},
+}
+
+
+class WeightsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Term:
+    ratio: str
+    weight: float
+    invert: bool = False
+
+
+@dataclass(frozen=True)
+class Weights:
+    volume_count: str | None
+    volume_points: float
+    terms: tuple[Term, ...]
+
+    @property
+    def maximum(self) -> float:
+        return self.volume_points + sum(t.weight for t in self.terms)
+
+
+def parse_weights(raw: str | dict | None) -> dict[str, Weights]:
+    """Weights per group kind from ``WANGGE_KPI_WEIGHTS`` (JSON); kinds it leaves out keep
+    the defaults. Unknown kinds, ratios or counts are errors, not silently ignored."""
+    given = raw
+    if isinstance(raw, str):
+        if not raw.strip():
+            given = {}
+        else:
+            try:
+                given = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise WeightsError(f"WANGGE_KPI_WEIGHTS is not valid JSON: {exc}") from None
+    given = given or {}
+    if not isinstance(given, dict):
+        raise WeightsError("WANGGE_KPI_WEIGHTS must be a JSON object keyed by group kind")
+    unknown = set(given) - set(GROUPS)
+    if unknown:
+        raise WeightsError(f"unknown group kind(s) in WANGGE_KPI_WEIGHTS: {', '.join(sorted(unknown))}")
+    return {kind: _parse_kind(kind, given.get(kind, DEFAULT_WEIGHTS[kind])) for kind in GROUPS}
+
+
+def _parse_kind(kind: str, spec) -> Weights:
+    if not isinstance(spec, dict):
+        raise WeightsError(f"weights for {kind} must be an object")
+    volume_count, volume_points, terms = None, 0.0, []
+    for name, value in spec.items():
+        if name == "volume":
+            if not isinstance(value, dict) or value.get("count") not in COUNTS:
+                raise WeightsError(f"{kind}.volume needs a count, one of: {', '.join(COUNTS)}")
+            volume_count, volume_points = value["count"], _number(f"{kind}.volume.points", value.get("points", 10))
+            continue
+        if name not in RATIOS:
+            raise WeightsError(f"unknown indicator {kind}.{name}; use one of: {', '.join(RATIOS)}")
+        if isinstance(value, dict):
+            terms.append(Term(name, _number(f"{kind}.{name}.weight", value.get("weight")),
+                              bool(value.get("invert", False))))
+        else:
+            terms.append(Term(name, _number(f"{kind}.{name}", value)))
+    return Weights(volume_count, volume_points, tuple(terms))
+
+
+def _number(where: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise WeightsError(f"{where} must be a number")
+    return float(value)
+
+
+def score_rows(rows: list[dict], weights: Weights) -> None:
+    """Add ``score`` (and ``score_max``) to each row. A ratio that is null (nothing to
+    measure) adds nothing; a row where every ratio term is null scores null."""
+    top = max((row[weights.volume_count] for row in rows), default=0) if weights.volume_count else 0
+    for row in rows:
+        parts = [row[t.ratio] for t in weights.terms]
+        if weights.terms and all(p is None for p in parts):
+            row["score"] = None
+        else:
+            total = weights.volume_points * row[weights.volume_count] / top if top else 0.0
+            for term, value in zip(weights.terms, parts, strict=True):
+                if value is not None:
+                    total += term.weight * ((1 - value) if term.invert else value)
+            row["score"] = round(total, 4)
+        row["score_max"] = weights.maximum
+
+
+# --- periods ---------------------------------------------------------------------------
+
+def local_period(first: date, last: date, zone: str) -> tuple[datetime, datetime]:
+    """Local days ``first`` to ``last`` (both included) as the UTC interval [start, end)."""
+    tz = ZoneInfo(zone)
+    start = datetime.combine(first, time.min, tzinfo=tz)
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz)
+    return start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
+
+
+# --- the queries -------------------------------------------------------------------------
+
+def _count(cond):
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+def _count_cases(cond, case_id):
+    return func.count(distinct(case((cond, case_id), else_=None)))
+
+
+def _reporter(c):
+    """The grid worker a case is attributed to: its reporter when a grid worker reported it."""
+    return case((c.channel == PUBLIC, c.reporter_staff_id), else_=None)
+
+
+def _keys(by: str, c, department, worker):
+    return {"department": department, "grid": c.grid_code, "category": c.category_code, "worker": worker}[by]
+
+
+class _Query:
+    """Builds the grouped queries of one computation."""
+
+    def __init__(self, by: str, start: datetime, end: datetime, now: datetime, department_id: int | None):
+        self.by, self.start, self.end, self.now, self.department_id = by, start, end, now, department_id
+
+    def _grouped(self, key, department, source, where, measures: dict):
+        query = select(key.label("key"), *[expr.label(name) for name, expr in measures.items()]) \
+            .select_from(source).where(*where)
+        if self.department_id is not None:
+            query = query.where(department == self.department_id)
+        return query.group_by(key)
+
+    def _in_period(self, column):
+        return [column >= self.start, column < self.end]
+
+    def _later(self, e, verb: str | tuple[str, ...], *extra):
+        """An event of ``verb`` on the same case as ``e``, after it and before the period end."""
+        v = aliased(CaseEvent)
+        verbs = (verb,) if isinstance(verb, str) else verb
+        return _exists(v, v.case_id == e.case_id, v.verb.in_(verbs), v.id > e.id, v.at < self.end,
+                              *[f(v) for f in extra])
+
+    # reports: submit events
+    def reports(self):
+        e, c, v = aliased(CaseEvent), aliased(Case), aliased(CaseEvent)
+        valid = _exists(v, v.case_id == e.case_id, v.at < self.end,
+                               or_(v.to_state == "accepted", v.verb == "self_handle"))
+        return self._grouped(_keys(self.by, c, e.department_id, _reporter(c)), e.department_id,
+                             _join(e, c),
+                             [e.verb == "submit", *self._in_period(e.at)],
+                             {"reports": func.count(), "valid_reports": _count(valid)})
+
+    # opening: open events, the open clock each one ended, later voids
+    def opened(self):
+        e, c, k = aliased(CaseEvent), aliased(Case), aliased(StageClock)
+        on_time = _exists(k, k.case_id == e.case_id, k.stage == "open", k.ended_at == e.at,
+                                 func.coalesce(k.ended_late, false()) == false())
+        voided = self._later(e, "decide_void", lambda v: v.to_state == "voided")
+        return self._grouped(_keys(self.by, c, e.department_id, _reporter(c)), e.department_id, _join(e, c),
+                             [e.verb == "open", *self._in_period(e.at)],
+                             {"opened": func.count(), "opened_on_time": _count(on_time), "voided": _count(voided)})
+
+    # miss rate: open events, attributed to the grid workers assigned to the grid at that moment
+    def misses(self):
+        e, c, ga = aliased(CaseEvent), aliased(Case), aliased(GridAssignment)
+        source = _join(e, c)
+        if self.by == "worker":
+            source = source.join(ga, and_(ga.grid_code == c.grid_code, ga.valid_from <= e.at,
+                                          or_(ga.valid_to.is_(None), ga.valid_to > e.at)))
+        return self._grouped(_keys(self.by, c, e.department_id, ga.staff_id), e.department_id, source,
+                             [e.verb == "open", *self._in_period(e.at)],
+                             {"miss_opened": func.count(), "missed": _count(c.channel != PUBLIC)})
+
+    # dispatches and what became of them before the next dispatch of the same case
+    def dispatches(self):
+        e, c = aliased(CaseEvent), aliased(Case)
+
+        def before_next_dispatch(r):
+            d2 = aliased(CaseEvent)
+            return ~_exists(d2, d2.case_id == e.case_id, d2.verb.in_(DISPATCH_VERBS), d2.id > e.id, d2.id < r.id)
+
+        returned = self._later(e, "return", before_next_dispatch)
+        accepted = self._later(e, "rule_return", lambda r: r.to_state == "opened", before_next_dispatch)
+        return self._grouped(_keys(self.by, c, e.department_id, _reporter(c)), e.department_id, _join(e, c),
+                             [e.verb.in_(DISPATCH_VERBS), *self._in_period(e.at)],
+                             {"dispatched": func.count(), "returned": _count(returned),
+                              "return_accepted": _count(accepted)})
+
+    def ratings(self):
+        e, c = aliased(CaseEvent), aliased(Case)
+        rating = e.data["rating"].as_string()
+        return self._grouped(_keys(self.by, c, e.department_id, _reporter(c)), e.department_id, _join(e, c),
+                             [e.verb == "rate", *self._in_period(e.at)],
+                             {"rated": func.count(), "satisfied": _count(rating == "satisfied"),
+                              "basically_satisfied": _count(rating == "basically_satisfied"),
+                              "unsatisfied": _count(rating == "unsatisfied")})
+
+    # stage clocks
+    def _clock(self, k, stage: str):
+        """(completed, on_time, in_cohort) for clock ``k`` of a stage in COMPLETES."""
+        verbs, from_state = COMPLETES[stage]
+        ev = aliased(CaseEvent)
+        ended_before = and_(k.ended_at.is_not(None), k.ended_at < self.end)
+        completed = and_(ended_before, _exists(ev, ev.case_id == k.case_id, ev.at == k.ended_at,
+                                                      ev.verb.in_(verbs), ev.from_state == from_state))
+        on_time = and_(completed, func.coalesce(k.ended_late, false()) == false())
+        withdrawn = and_(ended_before, ~completed)
+        settled_at = case((on_time, k.ended_at), else_=k.due_at)
+        cohort = and_(~withdrawn, settled_at >= self.start, settled_at < self.end, settled_at <= self.now)
+        return completed, on_time, cohort
+
+    def clocks(self, stage: str):
+        """verify, dispatch, check: due (settled in the period), done, done on time."""
+        k, c = aliased(StageClock), aliased(Case)
+        completed, on_time, cohort = self._clock(k, stage)
+        source = join(k, c, c.id == k.case_id)
+        worker = _reporter(c)
+        if stage in ("verify", "check"):
+            req = aliased(CaseEvent)
+            state = "verifying" if stage == "verify" else "checking"
+            source = source.outerjoin(req, and_(req.case_id == k.case_id, req.at == k.started_at,
+                                                req.to_state == state))
+            worker = req.data["assignee_id"].as_integer()
+        return self._grouped(_keys(self.by, c, k.department_id, worker), k.department_id, source,
+                             [k.stage == stage, cohort],
+                             {f"{stage}_due": func.count(), f"{stage}_done": _count(completed),
+                              f"{stage}_on_time": _count(on_time)})
+
+    def handling(self):
+        """handle clocks: handling, extension, and the closing of their cases."""
+        k, c = aliased(StageClock), aliased(Case)
+        completed, on_time, cohort = self._clock(k, "handle")
+        ev, k2 = aliased(CaseEvent), aliased(StageClock)
+        during = and_(ev.case_id == k.case_id, ev.at >= k.started_at, ev.at < self.end)
+        extended = _exists(ev, during, ev.verb == "decide_extension",
+                                  ev.data["outcome"].as_string() == "approve",
+                                  or_(k.ended_at.is_(None), ev.at <= k.ended_at))
+        closed = _exists(ev, during, ev.verb == "close")
+        ev2 = aliased(CaseEvent)
+        reworked = _exists(ev2, ev2.case_id == k.case_id, ev2.at > k.started_at, ev2.at < self.end,
+                                  ev2.verb == "check", ev2.to_state == "handling")
+        late = _exists(k2, k2.case_id == k.case_id, k2.stage == "handle", k2.ended_late.is_(True),
+                              k2.ended_at < self.end)
+        source = join(k, c, c.id == k.case_id)
+        return self._grouped(_keys(self.by, c, k.department_id, _reporter(c)), k.department_id, source,
+                             [k.stage == "handle", cohort],
+                             {"due_handling": func.count(), "handled": _count(completed),
+                              "handled_on_time": _count(on_time), "extended": _count(extended),
+                              "due_closing": func.count(distinct(k.case_id)),
+                              "closed": _count_cases(closed, k.case_id),
+                              "closed_on_time": _count_cases(and_(closed, ~late), k.case_id),
+                              "reworked": _count_cases(reworked, k.case_id)})
+
+
+def _exists(alias, *conditions):
+    """EXISTS over ``alias``, correlated with every enclosing query (not only the nearest)."""
+    return select(literal(1)).select_from(alias).where(*conditions).correlate_except(alias).exists()
+
+
+def _join(e, c):
+    return join(e, c, c.id == e.case_id)
+
+
+def compute(session, start: datetime, end: datetime, by: str, *, now: datetime | None = None,
+            department_id: int | None = None, weights: dict[str, Weights] | str | None = None,
+            progress: Callable[[str], None] | None = None) -> list[dict]:
+    """One row per group: key, name, every count of ``COUNTS``, every ratio of ``RATIOS``
+    (null when its denominator is 0) and the composite ``score``.
+
+    ``department_id`` keeps only facts attributed to that department (a department
+    handler's view). ``progress`` is called with the name of each query as it finishes."""
+    if by not in GROUPS:
+        raise ValueError(f"by must be one of {', '.join(GROUPS)}")
+    now = now or utcnow()
+    if not isinstance(weights, dict):
+        weights = parse_weights(weights if weights is not None else "")
+    q = _Query(by, start, end, now, department_id)
+    queries = {"reports": q.reports(), "opened": q.opened(), "misses": q.misses(),
+               "verify": q.clocks("verify"), "dispatch": q.clocks("dispatch"), "dispatches": q.dispatches(),
+               "check": q.clocks("check"), "handling": q.handling(), "ratings": q.ratings()}
+    counts: dict = {}
+    for name, query in queries.items():
+        for result in session.execute(query).mappings():
+            row = counts.setdefault(result["key"], dict.fromkeys(COUNTS, 0))
+            for column, value in result.items():
+                if column != "key":
+                    row[column] += int(value or 0)
+        if progress:
+            progress(name)
+    names = group_names(session, by, [k for k in counts if k is not None])
+    rows = []
+    for key in sorted(counts, key=lambda k: (k is None, str(k) if k is not None else "")):
+        row = counts[key]
+        row["opened_not_voided"] = row["opened"] - row["voided"]
+        row["dispatched_not_returned"] = row["dispatched"] - row["return_accepted"]
+        row["overdue_unhandled"] = row["due_handling"] - row["handled"]
+        row["satisfied_or_basically"] = row["satisfied"] + row["basically_satisfied"]
+        out = {"by": by, "key": key, **names.get(key, {"code": None, "name": None}), **row}
+        for ratio, (num, den, _) in RATIOS.items():
+            out[ratio] = row[num] / row[den] if row[den] else None
+        rows.append(out)
+    score_rows(rows, weights[by])
+    return rows
+
+
+def group_names(session, by: str, keys: list) -> dict:
+    """key -> {"code", "name"} for the groups found (one query)."""
+    if not keys:
+        return {}
+    if by == "department":
+        return {d.id: {"code": d.code, "name": d.name}
+                for d in session.scalars(select(Department).where(Department.id.in_(keys)))}
+    if by == "worker":
+        return {s.id: {"code": s.username, "name": s.name}
+                for s in session.scalars(select(Staff).where(Staff.id.in_(keys)))}
+    if by == "category":
+        return {c.code: {"code": c.code, "name": c.name_zh}
+                for c in session.scalars(select(Category).where(Category.code.in_(keys)))}
+    out = {}
+    # a grid keeps its code across redraws: prefer the current version's name
+    for g in session.scalars(select(Grid).where(Grid.code.in_(keys)).order_by(Grid.valid_to.is_(None), Grid.id)):
+        out[g.code] = {"code": g.code, "name": g.name}
+    for key in keys:
+        out.setdefault(key, {"code": key, "name": None})
+    return out
+
+
+# --- export --------------------------------------------------------------------------
+
+def columns() -> list[str]:
+    return ["by", "key", "code", "name", *COUNTS, *RATIOS, "score", "score_max"]
+
+
+def column_labels() -> dict[str, str]:
+    labels = {"by": "分组", "key": "键", "code": "编码", "name": "名称", "score": "综合得分", "score_max": "满分"}
+    labels.update(COUNT_NAMES_ZH)
+    labels.update({name: zh for name, (_, _, zh) in RATIOS.items()})
+    return labels
+
+
+def to_csv(rows: list[dict], out) -> None:
+
+    writer = csv.writer(out)
+    writer.writerow(columns())
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns()])
+
+
+def to_xlsx(rows: list[dict], out, *, period: dict | None = None) -> None:
+    """Sheet ``KPI``: machine column names in row 1, then one row per group (ratios as
+    numbers formatted as percentages, null as an empty cell). Sheet ``说明``: what each
+    column is."""
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "KPI"
+    cols = columns()
+    ws.append(cols)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        ws.append([row.get(c) for c in cols])
+    for index, name in enumerate(cols, start=1):
+        if name in RATIOS:
+            for (cell,) in ws.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.number_format = "0.00%"
+    ws.freeze_panes = "E2"
+    doc = wb.create_sheet("说明")
+    doc.append(["column", "中文", "definition"])
+    labels = column_labels()
+    for name in cols:
+        definition = f"{RATIOS[name][0]} / {RATIOS[name][1]}" if name in RATIOS else ""
+        doc.append([name, labels.get(name, ""), definition])
+    if period:
+        doc.append([])
+        for key, value in period.items():
+            doc.append([key, str(value)])
+    wb.save(out)

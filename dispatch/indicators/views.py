@@ -1,0 +1,175 @@
+"""Evaluation indicators over a period: JSON, CSV or XLSX (docs/indicators.md)."""
+from __future__ import annotations
+
+import io
+from datetime import date
+
+from flask import Response, current_app, request, send_file
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from dispatch.indicators import exports, kpi
+from grid import roles as R
+from wangge.auth import current_staff, requires
+from wangge.errors import ApiError, NotFound, validation_error
+from wangge.extensions import db
+from wangge.fields import MAX_YEAR, MIN_YEAR
+from wangge.i18n import t
+from wangge.present import local_iso
+
+blp = Blueprint("kpi", __name__, url_prefix="/api/v1/kpi", description="综合评价 Evaluation indicators")
+
+SEE_ALL = (R.LEADER, R.ADMIN, *R.DISPATCH_CENTER)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _parse_day(name: str, errors: dict) -> date | None:
+    raw = request.args.get(name)
+    if not raw:
+        errors[name] = ["required (YYYY-MM-DD)"]
+        return None
+    try:
+        day = date.fromisoformat(raw) if len(raw) == 10 else _bad(name, errors)
+    except ValueError:
+        return _bad(name, errors)
+    if day is not None and not MIN_YEAR <= day.year <= MAX_YEAR:
+        errors[name] = [t("year_out_of_range", min=MIN_YEAR, max=MAX_YEAR)]
+        return None
+    return day
+
+
+def _bad(name: str, errors: dict) -> None:
+    errors[name] = ["not a valid date (YYYY-MM-DD)"]
+    return None
+
+
+def parse_query() -> tuple[date, date, str, str]:
+    errors: dict = {}
+    first, last = _parse_day("from", errors), _parse_day("to", errors)
+    by = request.args.get("by", "department")
+    fmt = request.args.get("format", "json")
+    if by not in kpi.GROUPS:
+        errors["by"] = [f"must be one of {', '.join(kpi.GROUPS)}"]
+    if fmt not in kpi.FORMATS:
+        errors["format"] = [f"must be one of {', '.join(kpi.FORMATS)}"]
+    if first and last and last < first:
+        errors["to"] = ["must not be before from"]
+    if errors:
+        raise validation_error(errors)
+    return first, last, by, fmt
+
+
+def weights():
+    try:
+        return kpi.parse_weights(current_app.config["WANGGE"].kpi_weights)
+    except kpi.WeightsError as exc:
+        raise ApiError("internal_error", status=500, details={"kpi_weights": str(exc)}) from None
+
+
+@blp.route("")
+class Kpi(MethodView):
+    @requires(*SEE_ALL, R.DEPARTMENT_HANDLER)
+    @blp.doc(parameters=[
+        {"in": "query", "name": "from", "required": True, "schema": {"type": "string", "format": "date"},
+         "description": "first local day (deployment zone) of the period, included"},
+        {"in": "query", "name": "to", "required": True, "schema": {"type": "string", "format": "date"},
+         "description": "last local day of the period, included"},
+        {"in": "query", "name": "by", "schema": {"type": "string", "enum": list(kpi.GROUPS),
+                                                 "default": "department"}},
+        {"in": "query", "name": "format", "schema": {"type": "string", "enum": list(kpi.FORMATS),
+                                                     "default": "json"}},
+    ])
+    def get(self):
+        """Every indicator of docs/domain.md §4 per department, grid, worker or category,
+        with numerators, denominators (ratios are null when nothing was due) and composite
+        scores. Leaders, admins and the dispatch center see every group; a department
+        handler sees only what is attributed to their own department."""
+        first, last, by, fmt = parse_query()
+        staff = current_staff()
+        department_id = None
+        if not staff.has_role(*SEE_ALL):
+            if not staff.department_id:
+                raise ApiError("forbidden_role", status=403, roles="、".join(SEE_ALL))
+            department_id = staff.department_id
+        settings = current_app.config["WANGGE"]
+        start, end = kpi.local_period(first, last, settings.timezone)
+        rows = kpi.compute(db.session, start, end, by, department_id=department_id, weights=weights())
+        period = {"from": first.isoformat(), "to": last.isoformat(), "timezone": settings.timezone,
+                  "start": local_iso(start), "end": local_iso(end)}
+        name = f"kpi-{by}-{first.isoformat()}-{last.isoformat()}"
+        if fmt == "csv":
+            buf = io.StringIO()
+            kpi.to_csv(rows, buf)
+            return Response("\ufeff" + buf.getvalue(), mimetype="text/csv",
+                            headers={"Content-Disposition": f"attachment; filename={name}.csv"})
+        if fmt == "xlsx":
+            buf = io.BytesIO()
+            kpi.to_xlsx(rows, buf, period=period)
+            return Response(buf.getvalue(), mimetype=XLSX,
+                            headers={"Content-Disposition": f"attachment; filename={name}.xlsx"})
+        return {"period": period, "by": by, "rows": rows}
+
+
+def _scope(staff) -> int | None:
+    if staff.has_role(*SEE_ALL):
+        return None
+    if not staff.department_id:
+        raise ApiError("forbidden_role", status=403, roles="、".join(SEE_ALL))
+    return staff.department_id
+
+
+def _export_status(export_id: str) -> dict:
+
+    try:
+        status = exports.read_status(export_id)
+    except (FileNotFoundError, ValueError):
+
+        raise NotFound("export", export_id) from None
+    if status["owner_id"] != current_staff().id:
+
+        raise NotFound("export", export_id)
+    return status
+
+
+def _status_view(status: dict) -> dict:
+    out = {k: status.get(k) for k in ("id", "state", "done", "total", "step", "error", "filename", "rows")}
+    out["progress"] = round(status["done"] / status["total"], 2) if status.get("total") else None
+    out["file_url"] = f"/api/v1/kpi/exports/{status['id']}/file" if status["state"] == "done" else None
+    return out
+
+
+@blp.route("/exports")
+class Exports(MethodView):
+    @requires(*SEE_ALL, R.DEPARTMENT_HANDLER)
+    def post(self):
+        """Start an export in the background (same query parameters as GET, format csv or
+        xlsx). Answers 202 with the export's id; poll its status for progress."""
+
+        first, last, by, fmt = parse_query()
+        if fmt == "json":
+            raise validation_error({"format": ["an export file is csv or xlsx"]})
+        status = exports.start_kpi_export(owner_id=current_staff().id, first=first, last=last, by=by, fmt=fmt,
+                                          department_id=_scope(current_staff()))
+        return _status_view(status), 202
+
+
+@blp.route("/exports/<export_id>")
+class ExportStatus(MethodView):
+    @requires()
+    def get(self, export_id):
+        """Progress of my export: queued, running (done of total steps), done or failed."""
+        return _status_view(_export_status(export_id))
+
+
+@blp.route("/exports/<export_id>/file")
+class ExportFile(MethodView):
+    @requires()
+    def get(self, export_id):
+        """The finished file (409 while it is still being made)."""
+
+        status = _export_status(export_id)
+        if status["state"] != "done":
+            raise ApiError("export_not_ready", status=409, state=status["state"])
+        mimetype = XLSX if status["file"].endswith(".xlsx") else "text/csv"
+        return send_file(exports.file_path(status), mimetype=mimetype, as_attachment=True,
+                         download_name=status["filename"])

@@ -1,0 +1,93 @@
+"""Citizens: report without an account, follow progress by tracking code, rate the outcome."""
+from flask import request
+from flask.views import MethodView
+from flask_limiter.util import get_remote_address
+from flask_smorest import Blueprint
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from dispatch.cases.actions import Actor, Payload, act
+from dispatch.cases.lifecycle import CITIZEN
+from dispatch.cases.models import Case
+from dispatch.cases.presenters import case_detail
+from dispatch.cases.schemas import RatingSchema
+from dispatch.intake import service as intake
+from dispatch.intake.schemas import PublicReportSchema
+from wangge.auth import public
+from wangge.errors import ApiError, NotFound
+from wangge.extensions import db, limiter
+
+blp = Blueprint("public", __name__, url_prefix="/api/v1/public", description="市民 Citizens (no account)")
+
+# Limits per client address and per tracking code (a code read or rated from many addresses
+# is someone polling or guessing it). Every request counts, refused ones included.
+REPORTS_PER_ADDRESS = "20 per hour"
+READS_PER_ADDRESS, READS_PER_CODE = "60 per minute", "30 per minute"
+RATINGS_PER_ADDRESS, RATINGS_PER_CODE = "20 per hour", "5 per hour"
+
+
+def tracking_code_key() -> str:
+    return "code:" + (request.view_args or {}).get("code", "")[:32].upper()  # codes are 10 characters
+
+
+def by_tracking_code(code: str) -> Case:
+    case = db.session.scalar(select(Case).where(Case.tracking_code == code.upper()))
+    if case is None:
+        raise NotFound("case", code)
+    return case
+
+
+@blp.route("/reports")
+class Reports(MethodView):
+    @public
+    @limiter.limit(REPORTS_PER_ADDRESS, key_func=get_remote_address)
+    @blp.arguments(PublicReportSchema)
+    @blp.doc(security=[])
+    def post(self, body):
+        """Report a problem; returns the tracking code to follow it. Idempotent by key."""
+        key = intake.client_key(request.headers.get("Idempotency-Key"), body.pop("idempotency_key", None))
+        sub = intake.Submission(channel="citizen" if request.headers.get("X-Client") == "app" else "web",
+                                description=body["description"], category_code=body.get("category_code"),
+                                lon=body.get("lon"), lat=body.get("lat"), crs=body["crs"],
+                                address=body.get("address"), reporter_name=body.get("name"),
+                                reporter_phone=body.get("phone"), idempotency_key=key,
+                                sender="public")
+        case, created = intake.submit(db.session, sub, role=CITIZEN)
+        return {"tracking_code": case.tracking_code, "number": case.number, "state": case.state}, \
+            201 if created else 200
+
+
+@blp.route("/reports/<code>")
+class Report(MethodView):
+    @public
+    @limiter.limit(READS_PER_ADDRESS, key_func=get_remote_address)
+    @limiter.limit(READS_PER_CODE, key_func=tracking_code_key)
+    @blp.doc(security=[])
+    def get(self, code):
+        """Progress of my report (no personal data of staff)."""
+        case = by_tracking_code(code)
+        if case.merged_into_id:
+            master = db.session.get(Case, case.merged_into_id)
+            data = case_detail(db.session, case, None, public=True)
+            data["merged_into"] = {"number": master.number, "state": master.state}
+            return data
+        return case_detail(db.session, case, None, public=True)
+
+
+@blp.route("/reports/<code>/rating")
+class Rating(MethodView):
+    @public
+    @limiter.limit(RATINGS_PER_ADDRESS, key_func=get_remote_address)
+    @limiter.limit(RATINGS_PER_CODE, key_func=tracking_code_key)
+    @blp.arguments(RatingSchema)
+    @blp.doc(security=[])
+    def post(self, body, code):
+        """Rate the outcome once per closure: satisfied, basically_satisfied or unsatisfied
+        (409 ``already_rated`` for a second rating)."""
+        case = by_tracking_code(code)
+        try:
+            act(db.session, case, "rate", Actor(None, CITIZEN), Payload(rating=body["rating"], note=body.get("note")))
+        except StaleDataError:  # a double tap: the other request rated it at the same moment
+            db.session.rollback()
+            raise ApiError("case_conflict", status=409, number=case.number) from None
+        return case_detail(db.session, case, None, public=True)

@@ -1,0 +1,231 @@
+"""Intake from every channel into one model.
+
+A submission is idempotent by key: the same key returns the case it created before, so a
+phone that retries on a flaky network never makes a second case. Keys live in the sender's
+namespace (``staff:<id>``, ``public``, ``hotline``, ``open311:<account id>``): no sender can
+reach a case another sender made, and a key sent again with a different body is refused
+(409 ``idempotency_key_reused``) rather than answered with the old case. The point is converted to
+WGS-84 and located in the grid current at that moment; the responsibility matrix suggests
+the department and says why; a report near an open case of the same category is flagged as
+a possible duplicate."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from shapely.geometry import Point
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from dispatch.attachments.models import Attachment
+from dispatch.attachments.service import check_attachable
+from dispatch.cases.lifecycle import CITIZEN, OPEN_STATES, SYSTEM
+from dispatch.cases.models import CHANNELS, Case, CaseEvent
+from dispatch.intake.numbering import next_number, tracking_code
+from geo.area import distance_m
+from geo.crs import convert_point, parse_crs
+from grid import locator, matrix
+from grid.grids import chain
+from grid.models import Category, Staff
+from wangge.errors import ApiError, validation_error
+from wangge.i18n import current_language
+from wangge.timeutil import utcnow
+
+
+@dataclass
+class Submission:
+    channel: str
+    description: str
+    lon: float | None = None
+    lat: float | None = None
+    crs: str = "wgs84"
+    address: str | None = None
+    title: str | None = None
+    category_code: str | None = None
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    idempotency_key: str | None = None   # the client's own key, 8 to 128 characters
+    sender: str | None = None            # namespace of the key: "staff:20", "public", "hotline", ...
+    external_id: str | None = None
+    reported_at: datetime | None = None
+    attachments: list[int] = field(default_factory=list)
+
+
+def settings():
+    return current_app.config["WANGGE"]
+
+
+KEY_MIN, KEY_MAX = 8, 128
+
+
+def stored_key(sub: Submission) -> str | None:
+    """The key as stored: the sender's namespace, then the client's key."""
+    if sub.idempotency_key is None:
+        return None
+    if sub.sender is None:
+        raise ValueError("an idempotency key needs the sender's namespace")
+    return f"{sub.sender}:{sub.idempotency_key}"
+
+
+def fingerprint(sub: Submission) -> str:
+    """What the client sent, hashed: a retry has the same, another report under the same key not."""
+    fields_ = {k: v for k, v in asdict(sub).items() if k not in ("idempotency_key", "sender")}
+    if isinstance(fields_.get("reported_at"), datetime):
+        fields_["reported_at"] = fields_["reported_at"].isoformat()
+    raw = json.dumps(fields_, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def client_key(header: str | None, body_key: str | None) -> str | None:
+    """A client's ``Idempotency-Key`` (header first, then the body field), 8 to 128 characters."""
+    key = header if header is not None else body_key
+    if key is not None and not KEY_MIN <= len(key) <= KEY_MAX:
+        raise validation_error({"idempotency_key": [f"{KEY_MIN} to {KEY_MAX} characters"]})
+    if key is not None and not key.isprintable():
+        raise validation_error({"idempotency_key": ["printable characters only"]})
+    return key
+
+
+def _check_key(sub: Submission) -> None:
+    key = sub.idempotency_key  # channel keys (a hotline order number) may be shorter than a client's
+    if key is not None and not 1 <= len(key) <= KEY_MAX:
+        raise validation_error({"idempotency_key": [f"at most {KEY_MAX} characters"]})
+
+
+def _replay(session, sub: Submission, key: str) -> Case | None:
+    existing = session.scalar(select(Case).where(Case.idempotency_key == key))
+    if existing is not None and existing.idempotency_fingerprint not in (None, fingerprint(sub)):
+        raise ApiError("idempotency_key_reused", status=409, key=sub.idempotency_key)
+    return existing
+
+
+def replay(session, sub: Submission) -> Case | None:
+    """The case this submission's key created before, if any (409 if the body differs)."""
+    _check_key(sub)
+    key = stored_key(sub)
+    return _replay(session, sub, key) if key else None
+
+
+def _check(session, sub: Submission) -> None:
+    errors: dict[str, list[str]] = {}
+    if sub.channel not in CHANNELS:
+        errors["channel"] = [f"must be one of {', '.join(CHANNELS)}"]
+    if not (sub.description or "").strip():
+        errors["description"] = ["must not be empty"]
+    if (sub.lon is None) != (sub.lat is None):
+        errors["lon" if sub.lon is None else "lat"] = ["give both lon and lat, or neither"]
+    if sub.lon is not None and not -180 <= sub.lon <= 180:
+        errors["lon"] = ["must be between -180 and 180"]
+    if sub.lat is not None and not -90 <= sub.lat <= 90:
+        errors["lat"] = ["must be between -90 and 90"]
+    if sub.lon is None and not sub.address:
+        errors["address"] = ["give a location (lon/lat) or an address"]
+    try:
+        parse_crs(sub.crs)
+    except ValueError:
+        errors["crs"] = [f"unsupported coordinate system {sub.crs!r}; use wgs84, gcj02 or bd09"]
+    if sub.category_code is not None:
+        category = session.get(Category, sub.category_code)
+        if category is None or not category.active:
+            errors["category_code"] = [f"unknown category {sub.category_code}"]
+        elif category.parent_code is None:
+            errors["category_code"] = ["choose a small class, not a big class"]
+    if errors:
+        raise validation_error(errors)
+
+
+def submit(session, sub: Submission, *, reporter: Staff | None = None, role: str | None = None) -> tuple[Case, bool]:
+    """Create the case, or return the one this idempotency key created before."""
+    _check_key(sub)
+    key = stored_key(sub)
+    if key:
+        existing = _replay(session, sub, key)
+        if existing is not None:
+            return existing, False
+    _check(session, sub)
+
+    check_attachable(session, reporter, sub.attachments)
+    try:
+        with session.begin_nested():
+            case = _create(session, sub, reporter, role)
+    except IntegrityError:
+        # the same key committed by a concurrent retry: return that case
+        existing = _replay(session, sub, key) if key else None
+        if existing is None:
+            raise
+        return existing, False
+    return case, True
+
+
+def _create(session, sub: Submission, reporter: Staff | None, role: str | None) -> Case:
+    now = utcnow()
+    lon = lat = None
+    grid = None
+    if sub.lon is not None:
+        lon, lat = convert_point(sub.lon, sub.lat, parse_crs(sub.crs), "wgs84")
+        grid = locator.locate(session, lon, lat)
+    area = settings().area_code
+    levels = chain(session, grid) if grid is not None else []
+    if levels:
+        top = levels[0].code
+        if len(top) >= 6 and top[:6].isdigit():
+            area = top[:6]
+    reported_at = sub.reported_at or now
+    year = reported_at.astimezone(ZoneInfo(settings().timezone)).year  # the year where the case is
+    case = Case(number=next_number(session, area, year), tracking_code=tracking_code(session),
+                channel=sub.channel, external_id=sub.external_id, idempotency_key=stored_key(sub),
+                idempotency_fingerprint=fingerprint(sub) if sub.idempotency_key else None,
+                reporter_staff_id=reporter.id if reporter else None,
+                reporter_name=sub.reporter_name or (reporter.name if reporter else None),
+                reporter_phone=sub.reporter_phone or (reporter.phone if reporter else None),
+                title=sub.title, description=sub.description.strip(), address=sub.address,
+                location=Point(lon, lat) if lon is not None else None, lon=lon, lat=lat,
+                original_lon=sub.lon, original_lat=sub.lat, original_crs=parse_crs(sub.crs) if sub.lon is not None else None,
+                grid_id=grid.id if grid else None, grid_code=grid.code if grid else None,
+                category_code=sub.category_code, state="reported", reported_at=reported_at)
+    if sub.category_code:
+        explanation = matrix.explain(session, sub.category_code, grid, levels)
+        if explanation.department is not None:
+            case.suggested_department_id = explanation.department.id
+        case.suggestion_reason = explanation.sentence(current_language())
+    duplicate = find_duplicate(session, case)
+    if duplicate is not None:
+        case.duplicate_of_id = duplicate.id
+    session.add(case)
+    session.flush()
+    data = {"grid_code": case.grid_code, "crs": case.original_crs}
+    if duplicate is not None:
+        data["possible_duplicate_of"] = duplicate.number
+    if grid is None and lon is not None:
+        data["outside_all_grids"] = True
+    session.add(CaseEvent(case_id=case.id, verb="submit", actor_id=reporter.id if reporter else None,
+                          actor_role=role or (CITIZEN if reporter is None else SYSTEM), at=now, from_state=None,
+                          to_state="reported", note=None, data=data, attachment_ids=list(sub.attachments)))
+    for attachment_id in sub.attachments:
+        session.get(Attachment, attachment_id).case_id = case.id
+    session.flush()
+    return case
+
+
+def find_duplicate(session, case: Case) -> Case | None:
+    """The nearest open case of the same category within the configured distance and time."""
+    if case.lon is None or not case.category_code:
+        return None
+    s = settings()
+    radius, since = s.duplicate_distance_m, case.reported_at - timedelta(hours=s.duplicate_hours)
+    dlat = radius / 111_000
+    dlon = radius / (111_000 * max(math.cos(math.radians(case.lat)), 0.01))
+    candidates = session.scalars(select(Case).where(
+        Case.category_code == case.category_code, Case.reported_at >= since, Case.state.in_(OPEN_STATES),
+        Case.lon.between(case.lon - dlon, case.lon + dlon), Case.lat.between(case.lat - dlat, case.lat + dlat)))
+    best, best_d = None, radius
+    for other in candidates:
+        d = distance_m(case.lon, case.lat, other.lon, other.lat)
+        if d <= best_d:
+            best, best_d = other, d
+    return best

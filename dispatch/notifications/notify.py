@@ -1,0 +1,164 @@
+"""Who hears about what. Each notification is an outbox row written in the same
+transaction as the change that caused it, with a key that makes it unique (a retried
+request or a second sweep cannot send it twice). Delivery is ``dispatch.outbox``'s job."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from dispatch.cases.lifecycle import STATES, VERBS
+from dispatch.cases.models import Case, CaseEvent
+from dispatch.clocks.models import StageClock
+from dispatch.notifications.models import Outbox
+from dispatch.notifications.outbox import NEW_ROWS
+from grid import roles as R
+from grid.models import Staff, StaffRole
+from wangge.timeutil import utcnow
+
+
+def add(session, dedup_key: str, topic: str, payload: dict) -> int | None:
+    """Insert once per key; a second call with the same key is a no-op (also across
+    concurrent transactions: ON CONFLICT DO NOTHING). Returns the new row's id or None."""
+    ids = add_many(session, [(dedup_key, topic, payload)])
+    return ids[0] if ids else None
+
+
+def add_many(session, rows: list[tuple[str, str, dict]]) -> list[int]:
+    """Insert many outbox rows in one statement, skipping keys that exist already."""
+    if not rows:
+        return []
+
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    now = utcnow()
+    values = [{"dedup_key": key, "topic": topic, "payload": payload, "created_at": now, "available_at": now,
+               "attempts": 0} for key, topic, payload in rows]
+    stmt = insert(Outbox).values(values).on_conflict_do_nothing(index_elements=["dedup_key"]) \
+        .returning(Outbox.id)
+    ids = list(session.execute(stmt).scalars())
+    session.info.setdefault(NEW_ROWS, set()).update(ids)
+    return ids
+
+
+class RecipientCache:
+    """Recipients by role and department, looked up once per sweep or request."""
+
+    def __init__(self, session):
+        self.session = session
+        self._cache: dict = {}
+
+    def with_role(self, role: str, department_id: int | None = None) -> list[dict]:
+        key = (role, department_id)
+        if key not in self._cache:
+            self._cache[key] = with_role(self.session, role, department_id)
+        return list(self._cache[key])
+
+
+def staff_recipient(s: Staff) -> dict:
+    return {"kind": "staff", "id": s.id, "name": s.name, "phone": s.phone}
+
+
+def with_role(session, role: str, department_id: int | None = None) -> list[dict]:
+    query = select(Staff).join(StaffRole).where(StaffRole.role == role, Staff.active.is_(True))
+    if department_id is not None:
+        query = query.where(Staff.department_id == department_id)
+    return [staff_recipient(s) for s in session.scalars(query.order_by(Staff.id))]
+
+
+def reporters(session, case: Case) -> list[dict]:
+    """The person who raised the case and everyone whose report was merged into it."""
+    cases = [case, *session.scalars(select(Case).where(Case.merged_into_id == case.id))]
+    out = []
+    for c in cases:
+        if c.reporter is not None:
+            out.append({**staff_recipient(c.reporter), "case": c.number})
+        elif c.reporter_phone:
+            out.append({"kind": "citizen", "name": c.reporter_name, "phone": c.reporter_phone,
+                        "case": c.number, "tracking_code": c.tracking_code})
+    return out
+
+
+def _text(case: Case, zh: str, en: str) -> dict:
+    return {"case": case.number, "case_id": case.id, "text_zh": f"【{case.number}】{zh}", "text_en": f"[{case.number}] {en}"}
+
+
+def notify_event(session, case: Case, event: CaseEvent) -> None:
+    verb = event.verb
+    zh_state, en_state = STATES[event.to_state][:2]
+    recipients: list[dict] = []
+    if verb == "rate":
+        if case.rating == "unsatisfied":
+            recipients = with_role(session, R.INTAKE_CLERK)  # 回访: a bad rating is followed up
+    elif verb in ("dispatch", "redispatch") or (verb == "rule_return" and event.to_state != "opened"):
+        recipients = with_role(session, R.DEPARTMENT_HANDLER, case.department_id)
+    elif verb in ("supervise", "urge"):
+        recipients = with_role(session, R.DEPARTMENT_HANDLER, case.department_id) if case.department_id else \
+            with_role(session, R.DISPATCHER)
+    elif verb in ("request_verify", "request_check") and case.assignee is not None:
+        recipients = [staff_recipient(case.assignee)]
+    elif verb in ("return", "request_extension", "request_suspend"):
+        recipients = with_role(session, R.DISPATCHER)
+    elif verb == "request_void":
+        recipients = with_role(session, R.SHIFT_LEADER)
+    elif verb == "close_with_master":
+        return  # the master's answer went to every reporter, this one's included
+    elif verb == "unmerge":
+        recipients = with_role(session, R.INTAKE_CLERK)  # back on the desk to be triaged
+    elif verb == "enforcement_result":
+        recipients = with_role(session, R.INTAKE_CLERK)  # back from enforcement: send the check (核查)
+    elif verb == "follow_up" and event.to_state == "opened":
+        recipients = with_role(session, R.DISPATCHER)  # reopened after a bad rating: dispatch again
+    elif event.to_state in ("closed", "rejected") and verb != "follow_up":
+        recipients = reporters(session, case)  # 点对点反馈: every reporter gets the answer
+    if not recipients:
+        return
+    name = VERBS[verb].zh if verb in VERBS else verb
+    payload = {"template": verb, **_text(case, f"{name}：案件现为「{zh_state}」。{event.note or ''}".strip(),
+                                        f"{verb}: the case is now '{en_state}'. {event.note or ''}".strip()),
+               "recipients": recipients}
+    add(session, f"event:{event.id}", "case_event", payload)
+
+
+def notify_deadlines(session, clocks: list, kind: str) -> int:
+    """One outbox row per clock: the 80% warning to whoever owns the stage; overdue escalates
+    to leaders as well. ``clocks`` are rows with id, case_id, stage, department_id, due_at,
+    extended. Set-based: a handful of statements however many clocks crossed."""
+    if not clocks:
+        return 0
+    cases = {row.id: row for row in session.execute(
+        select(Case.id, Case.number, Case.assignee_id).where(Case.id.in_({c.case_id for c in clocks})))}
+    assignee_ids = {row.assignee_id for row in cases.values() if row.assignee_id}
+    assignees = {s.id: staff_recipient(s) for s in session.scalars(select(Staff).where(Staff.id.in_(assignee_ids)))} \
+        if assignee_ids else {}
+    cache = RecipientCache(session)
+    zh = "即将超时（已用80%时限）" if kind == "warning" else "已超时"
+    en = "is close to its deadline (80% used)" if kind == "warning" else "is overdue"
+    rows = []
+    for clock in clocks:
+        case = cases[clock.case_id]
+        if clock.stage in ("sign", "handle") and clock.department_id:
+            recipients = cache.with_role(R.DEPARTMENT_HANDLER, clock.department_id)
+        elif clock.stage in ("verify", "check") and case.assignee_id in assignees:
+            recipients = [assignees[case.assignee_id]]
+        elif clock.stage in ("open", "close"):
+            recipients = cache.with_role(R.SHIFT_LEADER)
+        else:
+            recipients = cache.with_role(R.DISPATCHER)
+        if kind == "overdue":
+            recipients += cache.with_role(R.LEADER)
+        if not recipients:
+            continue
+        payload = {"template": f"deadline_{kind}", "stage": clock.stage, "clock_id": clock.id,
+                   "due_at": clock.due_at.isoformat() if clock.due_at else None,
+                   "case": case.number, "case_id": case.id,
+                   "text_zh": f"【{case.number}】「{clock.stage}」环节{zh}",
+                   "text_en": f"[{case.number}] stage '{clock.stage}' {en}", "recipients": recipients}
+        # an extension moves the deadline: its new thresholds are announced again
+        suffix = f":ext{clock.extended:g}" if clock.extended else ""
+        rows.append((f"deadline:{clock.id}:{kind}{suffix}", "deadline", payload))
+    return len(add_many(session, rows))
+
+
+def notify_deadline(session, clock: StageClock, kind: str) -> None:
+    notify_deadlines(session, [clock], kind)
