@@ -1,4 +1,4 @@
-"""Grid levels and grid code rules (see DOMAIN.md section 5).
+"""Grid levels and grid code rules (see docs/domain.md §5).
 
 National rule: 6-digit county code (GB/T 2260) + 3-digit street + 3-digit community +
 a grid sequence of 2 or 3 digits depending on the local standard (configurable).
