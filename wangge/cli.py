@@ -120,6 +120,10 @@ def register_commands(app) -> None:
             summary = load_demo(db.session, echo=click.echo)
             db.session.commit()
             click.echo(f"demo loaded: {summary}")
+        # End the start-up transaction: left open, its read lock would block every write on
+        # SQLite and sit "idle in transaction" on PostgreSQL for the life of the server.
+        db.session.commit()
+        db.session.remove()
         host, port = host or settings.host, port or settings.port
         backend = "SQLite (embedded)" if settings.embedded else "PostgreSQL/PostGIS"
         jobs = "inline" if settings.run_jobs_inline else f"rq on {settings.redis_url}"

@@ -2,6 +2,7 @@
 directory, the in-process index, jobs inline. Runs the real ``wangge serve`` and talks HTTP."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -51,28 +52,39 @@ def call(base, path, *, body=None, token=None, method=None):
         return err.code, json.loads(err.read())
 
 
-@pytest.fixture
-def server(tmp_path):
+@contextlib.contextmanager
+def running_server(data_dir: Path):
+    """``wangge serve`` on the embedded default in ``data_dir``; yields (base URL, env)."""
     port = free_port()
-    env = embedded_env(tmp_path / "var", WANGGE_PORT=str(port))
+    env = embedded_env(data_dir, WANGGE_PORT=str(port))
     proc = subprocess.Popen([sys.executable, "-m", "wangge", "serve"], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError("serve exited early:\n" + proc.stdout.read())
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError("serve exited early:\n" + proc.stdout.read())
+            try:
+                if call(base, "/healthz")[0] == 200:
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.3)
+        else:
+            raise AssertionError("serve did not come up")
+        yield base, env
+    finally:
+        proc.terminate()
         try:
-            if call(base, "/healthz")[0] == 200:
-                break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise AssertionError("serve did not come up:\n" + proc.stdout.read())
-    yield base, env, tmp_path / "var"
-    proc.terminate()
-    proc.wait(timeout=10)
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def server(tmp_path):
+    with running_server(tmp_path / "var") as (base, env):
+        yield base, env, tmp_path / "var"
 
 
 def test_serve_loads_demo_and_answers_http(server):
