@@ -28,6 +28,20 @@ def upgrade():
         batch_op.add_column(sa.Column('captured_at', wangge.timeutil.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('captured_lon', sa.Float(), nullable=True))
         batch_op.add_column(sa.Column('captured_lat', sa.Float(), nullable=True))
+    rekey_old_idempotency_keys()
+
+
+def rekey_old_idempotency_keys():
+    """Keys stored before this revision were as the client sent them: an anonymous report's
+    key could sit inside another sender's namespace ("staff:20:...", "hotline:12345-...").
+    Move every old key into its own sender's namespace, so it can answer only that sender."""
+    op.execute("UPDATE cases SET idempotency_key = 'public:' || idempotency_key "
+               "WHERE idempotency_key IS NOT NULL AND channel IN ('citizen', 'web')")
+    op.execute("UPDATE cases SET idempotency_key = 'open311:legacy:' || idempotency_key "
+               "WHERE idempotency_key IS NOT NULL AND channel = 'open311'")
+    op.execute("UPDATE cases SET idempotency_key = 'staff:' || CAST(reporter_staff_id AS VARCHAR(12)) || ':' "
+               "|| idempotency_key WHERE idempotency_key IS NOT NULL AND reporter_staff_id IS NOT NULL "
+               "AND channel NOT IN ('citizen', 'web', 'open311', 'hotline') AND idempotency_key NOT LIKE 'staff:%'")
 
 
 def downgrade():
