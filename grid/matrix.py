@@ -18,9 +18,15 @@ CSV_COLUMNS = ["category_code", "grid_code", "department_code", "note",
 
 # The enforcement team receives cases by referral (``refer_enforcement``), with its own
 # stages and leader; a rule naming it would dispatch cases that nobody there ever sees.
-NOT_DISPATCHABLE = ("enforcement_team",)
+# The dispatch center dispatches; it has no handlers to sign a case sent to it.
+NOT_DISPATCHABLE = ("enforcement_team", "dispatch_center")
 TEAM_MESSAGE = ("{code} is the enforcement team: a rule must name the department that handles the case; "
                 "the case is referred to the team with refer_enforcement")
+CENTER_MESSAGE = "{code} is the dispatch center: a rule must name the department that handles the case"
+
+
+def not_dispatchable_message(kind: str, code: str) -> str:
+    return (TEAM_MESSAGE if kind == "enforcement_team" else CENTER_MESSAGE).format(code=code)
 
 
 @dataclass
@@ -81,7 +87,7 @@ def set_rule(session, category_code: str, grid_code: str, department_code: str, 
     _require_refs(session, category_code, grid_code, department_code)
     dept = session.scalar(select(Department).where(Department.code == department_code))
     if dept.kind in NOT_DISPATCHABLE:
-        raise validation_error({"department_code": [TEAM_MESSAGE.format(code=department_code)]})
+        raise validation_error({"department_code": [not_dispatchable_message(dept.kind, department_code)]})
     rule = session.scalar(select(Responsibility).where(Responsibility.category_code == category_code,
                                                        Responsibility.grid_code == grid_code))
     if rule is None:
@@ -124,7 +130,7 @@ def import_csv(session, fp, *, replace: bool = False,
         dept = depts.get(row["department_code"])
         if dept is not None and dept.kind in NOT_DISPATCHABLE:
             errors.append({"line": line, "column": "department_code", "value": row["department_code"],
-                           "message": TEAM_MESSAGE.format(code=row["department_code"])})
+                           "message": not_dispatchable_message(dept.kind, row["department_code"])})
         key = (row["category_code"], row["grid_code"])
         if key in seen:
             errors.append({"line": line, "column": "grid_code", "value": row["grid_code"],

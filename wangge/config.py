@@ -30,7 +30,9 @@ class Settings:
     grid_code_rule: str = "free"  # "free" | "national"
     grid_seq_digits: str = "2,3"
     token_ttl_hours: int = 12
-    login_rate_limit: str = "10 per 15 minutes"
+    login_rate_limit: str = "10 per 15 minutes"          # failed sign-ins per address and username
+    login_address_rate_limit: str = "30 per 15 minutes"  # failed sign-ins per address, any username
+    open311_rate_limit: str = "120 per minute"           # Open311 requests per address
     index_check_seconds: float = 2.0
     queue_name: str = "wangge"
     jobs_inline: bool | None = None

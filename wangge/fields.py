@@ -12,7 +12,7 @@ outside it is a 422 naming the field.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from marshmallow import ValidationError, fields
 
@@ -84,11 +84,26 @@ class DateTime(fields.DateTime):
         return result
 
 
+# How far a phone's or a desk PC's clock may run ahead of the server's.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
 class AwareDateTime(fields.AwareDateTime):
-    def __init__(self, **kwargs):
+    """A moment with its offset; the year bound holds in UTC (where it is stored).
+    ``past=True``: not later than now (a report is not made in the future)."""
+
+    def __init__(self, *, past: bool = False, **kwargs):
+        self.past = past
         super().__init__(metadata=_year_metadata(kwargs, "2025-01-06T09:00:00+08:00"), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
         result = super()._deserialize(value, attr, data, **kwargs)
         _check_year(result)
+        try:
+            in_utc = result.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(t("year_out_of_range", min=MIN_YEAR, max=MAX_YEAR)) from None
+        _check_year(in_utc)
+        if self.past and in_utc > datetime.now(UTC) + CLOCK_SKEW:
+            raise ValidationError(t("in_the_future"))
         return result

@@ -108,6 +108,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                                  "en": "The database is not initialised (no tables yet): run `wangge init` first"},
     "database_unreachable": {"zh": "无法连接数据库：{detail}", "en": "Cannot reach the database: {detail}"},
     # area: input bounds
+    "in_the_future": {"zh": "不能晚于当前时间", "en": "must not be in the future"},
     "invalid_characters": {"zh": "{field} 含有不允许的字符（NUL 或不成对的代理字符）",
                            "en": "{field} contains a character that is not allowed (NUL or a lone surrogate)"},
     "invalid_characters_field": {"zh": "含有不允许的字符（NUL 或不成对的代理字符）",

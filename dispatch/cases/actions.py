@@ -28,7 +28,7 @@ from dispatch.clocks import deadlines
 from dispatch.notifications import notify
 from grid import roles as R
 from grid.grids import workers_of
-from grid.matrix import NOT_DISPATCHABLE
+from grid.matrix import NOT_DISPATCHABLE, not_dispatchable_message
 from grid.models import Category, Department, Staff
 from wangge.auth import role_names
 from wangge.errors import ApiError, NotFound, validation_error
@@ -215,9 +215,11 @@ def _dispatch(session, case, actor, payload, data, target):
         dept = session.get(Department, case.suggested_department_id)
     else:
         raise validation_error({"department_code": ["no department suggested by the matrix; name one"]})
-    if dept.kind in NOT_DISPATCHABLE:
+    if dept.kind == "enforcement_team":
         raise ApiError("use_refer_enforcement", status=422, department=dept.name,
                        fields={"department_code": [f"{dept.code} is the enforcement team; use refer_enforcement"]})
+    if dept.kind in NOT_DISPATCHABLE:
+        raise validation_error({"department_code": [not_dispatchable_message(dept.kind, dept.code)]})
     if case.department_id and case.department_id != dept.id:
         data["previous_department_id"] = case.department_id
     case.department_id = dept.id

@@ -56,6 +56,7 @@ def case_detail(session, case: Case, staff: Staff | None, *, public: bool = Fals
         "suggested_department": case.suggested_department and {"code": case.suggested_department.code,
                                                                 "name": case.suggested_department.name},
         "suggestion_reason": case.suggestion_reason,
+        "media_url": case.media_url,
         "assignee_id": case.assignee_id, "review_date": case.review_date and case.review_date.isoformat(),
         "possible_duplicate_of": case.duplicate_of_id,
         "merged_into": case.merged_into_id,

@@ -53,7 +53,7 @@ class Cases(MethodView):
         ``Idempotency-Key`` header (or ``idempotency_key``): a retry returns the same case (200)."""
         staff = current_staff()
         key = intake.client_key(request.headers.get("Idempotency-Key"), body.get("idempotency_key"))
-        self_handled = body.pop("self_handled")
+        self_handled = body["self_handled"]
         channel = body.pop("channel")
         if staff.has_role(R.GRID_WORKER) and not staff.has_role(R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEADER):
             channel = "grid_worker"

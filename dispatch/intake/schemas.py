@@ -19,7 +19,7 @@ class CaseCreateSchema(Schema):
     reporter_phone = fields.String(validate=validate.Length(max=32))
     idempotency_key = fields.String(validate=validate.Length(min=8, max=128))
     external_id = fields.String(validate=validate.Length(max=64))
-    reported_at = bounded.AwareDateTime()
+    reported_at = bounded.AwareDateTime(past=True)
     attachments = fields.List(bounded.Id(), load_default=list, validate=validate.Length(max=50))
     self_handled = fields.Boolean(load_default=False)
 

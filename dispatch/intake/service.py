@@ -54,6 +54,9 @@ class Submission:
     external_id: str | None = None
     reported_at: datetime | None = None
     attachments: list[int] = field(default_factory=list)
+    # Asked together with the report (a grid worker fixing it on the spot): part of what the
+    # key stands for, so a retry that adds or drops it is another submission (409).
+    self_handled: bool = False
 
 
 def settings():

@@ -29,10 +29,20 @@ def _login_limit() -> str:
     return current_app.config["WANGGE"].login_rate_limit
 
 
+def _login_address_key() -> str:
+    return f"login-address:{request.remote_addr}"
+
+
+def _login_address_limit() -> str:
+    """One password tried against many accounts from one address (spraying) is throttled too."""
+    return current_app.config["WANGGE"].login_address_rate_limit
+
+
 @blp.route("/login")
 class Login(MethodView):
     @public
     @limiter.limit(_login_limit, key_func=_login_key, deduct_when=lambda r: r.status_code == 401)
+    @limiter.limit(_login_address_limit, key_func=_login_address_key, deduct_when=lambda r: r.status_code == 401)
     @blp.arguments(LoginSchema)
     @blp.doc(security=[])
     def post(self, body):

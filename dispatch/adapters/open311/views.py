@@ -10,6 +10,7 @@ The reads are anonymous, so a request shows only what the public tracking page s
 reporter data and, as ``status_notes``, only the public answer (never an internal note)."""
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
 from flask import Response, current_app, jsonify, request
+from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
@@ -30,13 +32,21 @@ from grid.accounts import resolve_token
 from grid.models import Category
 from wangge.auth import public
 from wangge.errors import ApiError
-from wangge.extensions import db
+from wangge.extensions import db, limiter
 from wangge.i18n import t
 from wangge.present import local_iso
 from wangge.timeutil import utcnow
 
 blp = Blueprint("open311", __name__, url_prefix="/open311/v2",
                 description="Open311 GeoReport v2 (JSON and XML) for third-party 311 apps")
+
+
+def _rate_limit() -> str:
+    return current_app.config["WANGGE"].open311_rate_limit
+
+
+# Every Open311 request counts against its address (reads are public, case numbers sequential).
+limiter.limit(_rate_limit, key_func=get_remote_address)(blp)
 
 CLOSED = {"closed", "rejected", "voided"}
 # A rating comment is the reporter's own words, not the city's answer: the other public notes are.
@@ -333,6 +343,16 @@ def _service_account(api_key: str | None):
     return token.staff
 
 
+def _device_key(fields: dict) -> str | None:
+    """The key of a client that sends ``device_id`` + ``request_key`` instead of a header; each
+    may be 64 characters, so a long pair is hashed to fit the key's 128."""
+    device, request_key = fields["device_id"], fields["request_key"]
+    if not (device and request_key):
+        return None
+    key = f"{device}:{request_key}"
+    return key if len(key) <= intake.KEY_MAX else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
 def _submission(data: dict, account) -> tuple[intake.Submission, str | None]:
     fields = {name: _text(data, name) for name in FIELD_MAX if name not in ("lat", "long")}
     code = fields["service_code"]
@@ -347,10 +367,7 @@ def _submission(data: dict, account) -> tuple[intake.Submission, str | None]:
     if name and len(name) > FIELD_MAX["first_name"]:
         raise bad("first_name/last_name", "open311_too_long", max=FIELD_MAX["first_name"])
     media_url = _media_url(data)
-    device, request_key = fields["device_id"], fields["request_key"]
-    key = request.headers.get("Idempotency-Key") or (f"{device}:{request_key}" if device and request_key else None)
-    if key is not None and ("\x00" in key or len(key) > intake.KEY_MAX):
-        raise bad("Idempotency-Key", "open311_too_long", max=intake.KEY_MAX)
+    key = intake.client_key(request.headers.get("Idempotency-Key"), None) or _device_key(fields)
     sub = intake.Submission(channel="open311", description=fields["description"] or category.name_zh,
                             category_code=code, lon=lon, lat=lat, crs=fields["crs"] or "wgs84", address=address,
                             reporter_name=name, reporter_phone=fields["phone"], idempotency_key=key,
