@@ -180,3 +180,15 @@ def export_csv(session, fp) -> int:
                          "grid_name": grid_names.get(r.grid_code, "全域" if r.grid_code == EVERYWHERE else ""),
                          "department_name": r.department.name})
     return len(rules)
+
+
+def check_kind_change(session, dept: Department, kind: str) -> None:
+    """A department the matrix names cannot become one that takes no dispatched cases (the
+    enforcement team, the dispatch center): its rules would strand every case they route."""
+    if kind == dept.kind or kind not in NOT_DISPATCHABLE:
+        return
+    rules = session.scalars(select(Responsibility).where(Responsibility.department_id == dept.id)
+                            .order_by(Responsibility.category_code, Responsibility.grid_code).limit(5)).all()
+    if rules:
+        named = ", ".join(f"{r.category_code}@{r.grid_code}" for r in rules)
+        raise ApiError("in_use", status=409, what=t("department"), detail=f"responsibility rules {named}")

@@ -1,11 +1,15 @@
 """How cases look in API answers (times in the user's zone)."""
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from dispatch.cases.actions import allowed_verbs, state_name
+from dispatch.cases.lifecycle import CITIZEN
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks import deadlines
 from dispatch.clocks.models import StageClock
 from grid.models import Staff
+from wangge.i18n import current_language
 from wangge.present import local_iso
 
 # Notes a citizen may read on the tracking page: the answers, not internal deliberation.
@@ -38,17 +42,53 @@ def event_view(e: CaseEvent) -> dict:
             "note": e.note, "data": e.data, "attachments": e.attachment_ids}
 
 
-def case_detail(session, case: Case, staff: Staff | None, *, public: bool = False) -> dict:
+# What a citizen following a report sees of its progress: a few plain steps instead of the
+# internal states (extension requests, returns, suspension, supervision stay inside).
+PUBLIC_STATES = {
+    "received": ("已收到", "Received", ("reported", "verifying", "void_requested")),
+    "accepted": ("已受理", "Accepted", ("accepted", "opened")),
+    "in_progress": ("处理中", "Being handled", ("dispatched", "handling", "return_requested", "extension_requested",
+                                              "suspend_requested", "suspended", "enforcement")),
+    "handled": ("已处理，待核查", "Handled, being checked", ("handled", "checking", "check_passed")),
+    "closed": ("已办结", "Closed", ("closed",)),
+    "rejected": ("不予受理", "Not accepted", ("rejected",)),
+    "voided": ("已撤销", "Withdrawn", ("voided",)),
+    "merged": ("已合并", "Merged with another report", ("merged",)),
+}
+PUBLIC_STATE_OF = {state: public for public, (_, _, states) in PUBLIC_STATES.items() for state in states}
+# The steps a citizen sees in the timeline; every other event is internal.
+PUBLIC_EVENTS = {"submit", "accept", "reject", "dispatch", "report_back", "close", "close_with_master",
+                 "self_handle", "merge", "rate", "follow_up"}
+
+
+def public_state(state: str) -> tuple[str, str]:
+    """(code, words in the user's language) of an internal state, as a citizen sees it."""
+    code = PUBLIC_STATE_OF[state]
+    zh, en, _ = PUBLIC_STATES[code]
+    return code, zh if current_language() == "zh" else en
+
+
+def public_case_view(session, case: Case) -> dict:
+    """The tracking page: state in plain words, the expected completion (the handling deadline),
+    the public answers; no clocks, supervision, internal steps, staff or reporter data."""
+    code, words = public_state(case.state)
+    handling = session.scalar(select(StageClock.due_at).where(
+        StageClock.case_id == case.id, StageClock.stage == "handle", StageClock.ended_at.is_(None)))
+    events = [{"verb": e.verb, "at": local_iso(e.at), "role": e.actor_role if e.actor_role == CITIZEN else None,
+               "note": e.note if e.verb in PUBLIC_NOTES else None}
+              for e in case.events if e.verb in PUBLIC_EVENTS]
+    return {"number": case.number, "tracking_code": case.tracking_code, "state": code, "state_name": words,
+            "category_code": case.category_code, "description": case.description, "address": case.address,
+            "lon": case.lon, "lat": case.lat,
+            "department": case.department and {"name": case.department.name},
+            "reported_at": local_iso(case.reported_at), "closed_at": local_iso(case.closed_at),
+            "expected_by": local_iso(handling), "rating": case.rating, "events": events}
+
+
+def case_detail(session, case: Case, staff: Staff | None) -> dict:
     clock = deadlines.current_clock(session, case)
     data = case_summary(case, clock)
     events = [event_view(e) for e in case.events]
-    if public:
-        for e in events:
-            e.pop("actor"), e.pop("data")
-            if e["verb"] not in PUBLIC_NOTES:  # return reasons and internal remarks stay inside
-                e["note"] = None
-        data.pop("version")
-        return {**data, "tracking_code": case.tracking_code, "description": case.description, "events": events}
     data.update({
         "id": case.id, "tracking_code": case.tracking_code, "description": case.description,
         "reporter": {"name": case.reporter_name, "phone": case.reporter_phone, "staff_id": case.reporter_staff_id},

@@ -9,7 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from dispatch.cases.actions import Actor, Payload, act
 from dispatch.cases.lifecycle import CITIZEN
 from dispatch.cases.models import Case
-from dispatch.cases.presenters import case_detail
+from dispatch.cases.presenters import public_case_view, public_state
 from dispatch.cases.schemas import RatingSchema
 from dispatch.intake import service as intake
 from dispatch.intake.schemas import PublicReportSchema
@@ -66,12 +66,11 @@ class Report(MethodView):
     def get(self, code):
         """Progress of my report (no personal data of staff)."""
         case = by_tracking_code(code)
+        data = public_case_view(db.session, case)
         if case.merged_into_id:
             master = db.session.get(Case, case.merged_into_id)
-            data = case_detail(db.session, case, None, public=True)
-            data["merged_into"] = {"number": master.number, "state": master.state}
-            return data
-        return case_detail(db.session, case, None, public=True)
+            data["merged_into"] = {"number": master.number, "state": public_state(master.state)[0]}
+        return data
 
 
 @blp.route("/reports/<code>/rating")
@@ -90,4 +89,4 @@ class Rating(MethodView):
         except StaleDataError:  # a double tap: the other request rated it at the same moment
             db.session.rollback()
             raise ApiError("case_conflict", status=409, number=case.number) from None
-        return case_detail(db.session, case, None, public=True)
+        return public_case_view(db.session, case)

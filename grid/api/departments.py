@@ -7,6 +7,7 @@ from wangge.errors import ApiError, NotFound
 from wangge.extensions import db
 from wangge.i18n import t
 
+from .. import matrix
 from ..models import Department
 from ..roles import ADMIN, STAFF
 from ..schemas import DepartmentPatchSchema, DepartmentSchema
@@ -58,6 +59,8 @@ class DepartmentDetail(MethodView):
         """Change a department (its code stays)."""
         dept = get_department(code)
         body.pop("code", None)
+        if "kind" in body:
+            matrix.check_kind_change(db.session, dept, body["kind"])
         for key, value in body.items():
             setattr(dept, key, value)
         db.session.flush()

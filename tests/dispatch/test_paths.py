@@ -333,7 +333,7 @@ def test_merge_of_duplicates_one_handling_closes_all(client, city, db_session):
         c = do(client, city, "clerk", n, "merge", into=master, note="同一井盖")
         assert c["state"] == "merged" and c["merged_into"] == master
     page = client.get(f"/api/v1/public/reports/{code}").json
-    assert page["merged_into"] == {"number": master, "state": "reported"}
+    assert page["merged_into"] == {"number": master, "state": "received"}
     for who, verb, body in STEPS["closed"]:
         do(client, city, who, master, verb, **body)
     for n in (citizen, other):

@@ -74,3 +74,35 @@ def test_staff_see_an_open311_clients_media_url(client, city, api_key):  # noqa:
     number = new_case(client, api_key, media_url="https://example.org/p.jpg")
     detail = client.get(f"/api/v1/cases/{number}", headers=city.h("clerk")).json
     assert detail["media_url"] == "https://example.org/p.jpg"
+
+
+def test_the_tracking_page_shows_only_what_a_citizen_may_see(client, city):
+    from dispatch.cases.lifecycle import STATES
+    from dispatch.cases.presenters import PUBLIC_STATE_OF
+
+    assert set(PUBLIC_STATE_OF) == set(STATES)  # every state has a public word
+    r = client.post("/api/v1/public/reports", json={"description": "井盖缺失", "category_code": "C0101",
+                                                    "lon": POINT_G1[0], "lat": POINT_G1[1], "phone": "13800001111"},
+                    environ_base={"REMOTE_ADDR": "10.5.5.5"})
+    code, n = r.json["tracking_code"], r.json["number"]
+    do(client, city, "clerk", n, "accept")
+    do(client, city, "shift", n, "open")
+    do(client, city, "leader", n, "supervise", note="督办：三天内修好")
+    do(client, city, "dispatcher", n, "dispatch", department_code="ROAD")
+    do(client, city, "road", n, "return", note="不是我们的")
+    do(client, city, "dispatcher", n, "rule_return", outcome="refuse", note="就是你们的")
+    do(client, city, "road", n, "sign")
+    do(client, city, "road", n, "request_extension", note="材料未到")
+    page = client.get(f"/api/v1/public/reports/{code}", environ_base={"REMOTE_ADDR": "10.5.5.5"}).json
+    assert page["state"] == "in_progress" and page["state_name"] == "处理中"
+    assert {"clock", "supervised", "grid_code", "channel", "version", "reporter"}.isdisjoint(page)
+    assert [e["verb"] for e in page["events"]] == ["submit", "accept", "dispatch"]
+    assert "督办" not in str(page) and "不是我们的" not in str(page) and "13800001111" not in str(page)
+    assert page["expected_by"] is not None  # the handling deadline, not the one-hour sign deadline
+
+
+def test_a_department_the_matrix_names_cannot_become_the_enforcement_team(client, city, admin):
+    r = client.patch("/api/v1/departments/ROAD", json={"kind": "enforcement_team"}, headers=admin)
+    assert r.status_code == 409 and r.json["code"] == "in_use" and "C0101" in r.json["message"]
+    assert client.get("/api/v1/departments/ROAD", headers=admin).json["kind"] == "functional"
+    assert client.patch("/api/v1/departments/ROAD", json={"name": "路政所"}, headers=admin).status_code == 200

@@ -121,7 +121,7 @@ def test_serve_loads_demo_and_answers_http(server):
     assert case["state"] == "dispatched" and case["department"]["code"] == "JD002"
     assert case["clock"]["stage"] == "sign" and case["clock"]["light"] == "green"
     status, tracked = call(base, f"/api/v1/public/reports/{case['tracking_code']}")
-    assert status == 200 and tracked["state"] == "dispatched"
+    assert status == 200 and tracked["state"] == "in_progress" and tracked["state_name"] == "处理中"
 
     # a grid imported by another process (the CLI) is found by the running server without restart
     layer = data_dir.parent / "extra.geojson"
