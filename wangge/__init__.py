@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-    from . import edge, health, hooks, input_guard
+    from . import auth, edge, health, hooks, input_guard
     from .cli import register_commands
     from .errors import register_error_handlers
     from .extensions import api, db, limiter, migrate
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     _init_api_docs(app)
     api.init_app(app)
+    auth.init_app(app)
     input_guard.init_app(app)
     register_error_handlers(app)
     health.init_app(app)

@@ -2,7 +2,7 @@
 tells the domains (``hooks().after_commit`` / ``after_rollback``)."""
 from __future__ import annotations
 
-from flask import Flask, g, jsonify
+from flask import Flask, jsonify
 from sqlalchemy.exc import IntegrityError
 
 from .errors import (
@@ -17,11 +17,6 @@ from .hooks import hooks
 
 
 def init_app(app: Flask) -> None:
-    @app.before_request
-    def _fresh_identity():
-        g.pop("token", None)
-        g.pop("staff", None)
-
     @app.after_request
     def _finish(response):
         if response.status_code >= 400:

@@ -193,3 +193,15 @@ def test_a_login_body_that_is_a_list_is_a_4xx_and_still_rate_limited(client, cap
     r = client.post("/api/v1/auth/login", json=[{"username": "x"}])
     assert 400 <= r.status_code < 500
     assert "has no attribute 'get'" not in caplog.text
+
+
+def test_sign_in_and_roles_are_checked_before_the_input(client, login):
+    """The anonymous caller and the role next door get 401/403, not a verdict on their body."""
+    r = client.post("/api/v1/categories", json={"name_zh": "a\u0000"})
+    assert r.status_code == 401
+    r = client.get("/api/v1/cases?state=%00")
+    assert r.status_code == 401
+    r = client.post("/api/v1/categories", json={"name_zh": "a\u0000"}, headers=login("grid_worker"))
+    assert r.status_code == 403
+    r = client.post("/api/v1/categories", json={"name_zh": "a\u0000"}, headers=login("admin"))
+    assert r.status_code == 422 and r.json["code"] == "invalid_characters"
