@@ -19,6 +19,7 @@ DOMAINS = ("grid", "dispatch")
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.json.ensure_ascii = False  # JSON is sent as UTF-8, Chinese as characters, not \uXXXX escapes
     app.config.update(settings.flask_config())
     app.config.update(settings.extra)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
