@@ -40,6 +40,7 @@ bench: setup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
