@@ -123,19 +123,54 @@ OUTCOME_VERBS = {name for name, v in VERBS.items() if v.outcomes}
 
 
 def verbs_from(state: str) -> list[Verb]:
-    return [v for v in VERBS.values() if state in v.sources]
+    return CASES.verbs_from(state)
 
 
-def mermaid() -> str:
+@dataclass(frozen=True)
+class Lifecycle:
+    """A state machine declared as data: its states, verbs and clocked stages, and what the
+    generated document says about it. Cases and enforcement cases are two such tables, run by
+    the same checks, clocks and generators."""
+
+    title: str                                    # heading of the generated section
+    states: dict[str, tuple[str, str, bool]]     # state -> (中文, English, terminal)
+    verbs: dict[str, Verb]
+    state_stage: dict[str, str]                   # state -> clocked stage (its time-limit key)
+    entry: tuple[str, str]                        # (first state, label of the way in)
+    source: str                                   # the module that declares the table
+    command: str                                  # the command that writes the document
+    open_states: tuple[str, ...] = ()             # shown as "every open state" in the verb table
+    paused_states: frozenset[str] = frozenset()
+    remark: str = ""                              # a paragraph below the diagram
+    level: int = 1                                # heading level of the generated section
+
+    def verbs_from(self, state: str) -> list[Verb]:
+        return [v for v in self.verbs.values() if state in v.sources]
+
+
+CASES = Lifecycle(
+    title="Case lifecycle", states=STATES, verbs=VERBS, state_stage=STATE_STAGE,
+    entry=("reported", "submit 上报"), source="dispatch/cases/lifecycle.py",
+    command="wangge lifecycle diagram > docs/lifecycle.md", open_states=ALL_OPEN,
+    paused_states=frozenset(PAUSED_STATES),
+    remark="`supervise` (督办) and `urge` (催办) apply in every open state and leave it unchanged.")
+
+# The generated part of a hand-written document (docs/enforcement.md) sits between these.
+BEGIN = "<!-- generated from the lifecycle table: do not edit by hand -->"
+END = "<!-- end of generated part -->"
+
+
+def mermaid(table: Lifecycle = CASES) -> str:
     """The state machine as a Mermaid diagram (docs/lifecycle.md is generated from this)."""
-    lines = ["stateDiagram-v2", "    [*] --> reported: submit 上报"]
-    for state, (zh, _, _) in STATES.items():
+    first, way_in = table.entry
+    lines = ["stateDiagram-v2", f"    [*] --> {first}: {way_in}"]
+    for state, (zh, _, _) in table.states.items():
         lines.append(f"    {state}: {state} {zh}")
-    for verb in VERBS.values():
+    for verb in table.verbs.values():
         targets = verb.outcomes.items() if verb.outcomes else [(None, verb.target)]
         for source in verb.sources:
             if verb.target == SAME and len(verb.sources) > 3:
-                continue  # supervise/urge apply to every open state: listed below the diagram
+                continue  # verbs of every open state (supervise/urge): listed below the diagram
             for outcome, target in targets:
                 to = source if target in (SAME,) else target
                 if target == RESUME:
@@ -146,27 +181,39 @@ def mermaid() -> str:
                     lines.append(f"    {source} --> {source}: {label} [{roles}] returns to the state before")
                 else:
                     lines.append(f"    {source} --> {to}: {label} [{roles}]")
-    for terminal in (s for s, (_, _, t) in STATES.items() if t):
+    for terminal in (s for s, (_, _, t) in table.states.items() if t):
         lines.append(f"    {terminal} --> [*]")
     return "\n".join(lines)
 
 
-def markdown() -> str:
+def markdown(table: Lifecycle = CASES) -> str:
+    """The diagram, the verb table and the clocked stages as Markdown."""
+    h = "#" * table.level
     rows = ["| verb | 中文 | from | to | roles | requires |", "|---|---|---|---|---|---|"]
-    for v in VERBS.values():
+    for v in table.verbs.values():
         to = ", ".join(f"{k}: {t}" for k, t in v.outcomes.items()) if v.outcomes else v.target
         to = to.replace(RESUME, "previous state").replace(SAME, "unchanged")
-        sources = "every open state" if v.sources == ALL_OPEN else ", ".join(v.sources)
+        sources = "every open state" if table.open_states and v.sources == table.open_states \
+            else ", ".join(v.sources)
         req = ", ".join(v.requires) + ("; own department" if v.own_department else "")
         rows.append(f"| `{v.name}` | {v.zh} | {sources} | {to} | {', '.join(v.roles)} | {req} |")
     return (
-        "# Case lifecycle\n\n"
-        "Generated from `dispatch/cases/lifecycle.py` by `wangge lifecycle diagram > docs/lifecycle.md`;"
+        f"{h} {table.title}\n\n"
+        f"Generated from `{table.source}` by `{table.command}`;"
         " a test fails when this file and the table in code disagree.\n\n"
-        "```mermaid\n" + mermaid() + "\n```\n\n"
-        "`supervise` (督办) and `urge` (催办) apply in every open state and leave it unchanged.\n\n"
-        "## Verbs\n\n" + "\n".join(rows) + "\n\n"
-        "## Clocked stages\n\n" + "\n".join(
-            f"- `{state}` → stage `{stage}`" + (" (clock paused)" if state in PAUSED_STATES else "")
-            for state, stage in STATE_STAGE.items()) + "\n"
+        "```mermaid\n" + mermaid(table) + "\n```\n\n"
+        + (f"{table.remark}\n\n" if table.remark else "")
+        + f"{h}# Verbs\n\n" + "\n".join(rows) + "\n\n"
+        f"{h}# Clocked stages\n\n" + "\n".join(
+            f"- `{state}` → stage `{stage}`" + (" (clock paused)" if state in table.paused_states else "")
+            for state, stage in table.state_stage.items()) + "\n"
     )
+
+
+def embed(document: str, table: Lifecycle) -> str:
+    """``document`` with its generated part (between BEGIN and END) replaced by the table's
+    Markdown; a document without the markers is returned unchanged."""
+    start, end = document.find(BEGIN), document.find(END)
+    if start < 0 or end < start:
+        return document
+    return document[:start] + BEGIN + "\n" + markdown(table) + END + document[end + len(END):]

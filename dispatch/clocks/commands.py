@@ -5,7 +5,6 @@ import click
 from flask.cli import AppGroup
 
 from dispatch.clocks.deadlines import sweep
-from dispatch.enforcement.service import sweep as sweep_enforcement
 from dispatch.notifications.outbox import pending_count, relay_pending
 from wangge.extensions import db
 
@@ -24,13 +23,12 @@ def _relay_line(relay: dict) -> str:
 @sla.command("sweep")
 @click.option("--limit", type=int, default=10_000, show_default=True, help="clocks per threshold and run")
 def sweep_command(limit):
-    """Mark and notify clocks that crossed 80% or 100% of their limit; then relay."""
+    """Mark and notify clocks (cases' and enforcement cases') that crossed 80% or 100% of
+    their limit; then relay."""
 
     counts = sweep(db.session, limit=limit)
-    enforcement = sweep_enforcement(db.session, limit=limit)
     db.session.commit()
     click.echo(f"warnings: {counts['warnings']}, overdue: {counts['overdue']}")
-    click.echo(f"enforcement warnings: {enforcement['warnings']}, overdue: {enforcement['overdue']}")
     click.echo(_relay_line(relay_pending(db.session)))
     click.echo(f"outbox pending: {pending_count(db.session)}")
 

@@ -1,4 +1,5 @@
-"""Stage clocks: deadlines in the category's time unit over the work calendar.
+"""Stage clocks: deadlines in the category's time unit over the work calendar, for the
+stages of cases and of enforcement cases alike (the owner of a clock is either).
 
 A clock runs in segments. Pausing (挂账) adds the segment's elapsed amount to ``consumed``
 and clears ``warn_at``/``due_at``; resuming recomputes both from the remaining amount, so a
@@ -17,6 +18,7 @@ from sqlalchemy import select, update
 
 from dispatch.cases.models import Case
 from dispatch.clocks.models import StageClock
+from dispatch.enforcement.models import EnforcementCase
 from dispatch.notifications.notify import notify_deadlines
 from grid.calendar import work_calendar
 from grid.limits import MAX_AMOUNT, amount_error, limit_for
@@ -33,9 +35,28 @@ def calendar(session) -> WorkCalendar:
     return work_calendar(session)
 
 
-def current_clock(session, case: Case) -> StageClock | None:
-    return session.scalar(select(StageClock).where(StageClock.case_id == case.id, StageClock.ended_at.is_(None))
+Owner = Case | EnforcementCase
+
+
+def _owned_by(owner: Owner):
+    """The clock column that points at ``owner``."""
+    return StageClock.enforcement_id if isinstance(owner, EnforcementCase) else StageClock.case_id
+
+
+def current_clock(session, owner: Owner) -> StageClock | None:
+    """The running (or paused) clock of a case or an enforcement case."""
+    return session.scalar(select(StageClock).where(_owned_by(owner) == owner.id, StageClock.ended_at.is_(None))
                           .order_by(StageClock.id.desc()).limit(1))
+
+
+def current_clocks(session, owners: list[Owner]) -> dict[int, StageClock]:
+    """The running clocks of several owners of one kind, by owner id (one query)."""
+    if not owners:
+        return {}
+    column = _owned_by(owners[0])
+    clocks = session.scalars(select(StageClock).where(column.in_([o.id for o in owners]),
+                                                      StageClock.ended_at.is_(None)).order_by(StageClock.id))
+    return {getattr(c, column.key): c for c in clocks}
 
 
 def _schedule(clock: StageClock, cal: WorkCalendar, start: datetime) -> None:
@@ -45,10 +66,16 @@ def _schedule(clock: StageClock, cal: WorkCalendar, start: datetime) -> None:
     clock.warn_at = cal.add(start, warn_remaining, clock.unit)
 
 
-def start_clock(session, case: Case, stage: str, *, at: datetime | None = None,
+def start_clock(session, owner: Owner, stage: str, *, at: datetime | None = None,
                 cal: WorkCalendar | None = None) -> StageClock:
+    """Start the clock of ``stage`` (a time-limit key) for a case or an enforcement case; an
+    enforcement case takes its parent's category and its team is the department."""
     at = at or utcnow()
-    limit = limit_for(session, case.category_code or EVERYWHERE, stage)
+    if isinstance(owner, EnforcementCase):
+        category, department_id, keys = owner.parent.category_code, owner.team_id, {"enforcement_id": owner.id}
+    else:
+        category, department_id, keys = owner.category_code, owner.department_id, {"case_id": owner.id}
+    limit = limit_for(session, category or EVERYWHERE, stage)
     amount = limit.amount
     if amount_error(amount, limit.unit, allow_zero=False):
         # A limit stored before amounts were bounded (e.g. 1e300 urgent hours) must not stop
@@ -56,7 +83,7 @@ def start_clock(session, case: Case, stage: str, *, at: datetime | None = None,
         log.warning("time limit %s/%s of %r %s is out of range; using %s", limit.category_code, stage,
                     amount, limit.unit, MAX_AMOUNT.get(limit.unit))
         amount = float(MAX_AMOUNT.get(limit.unit, max(MAX_AMOUNT.values())))
-    clock = StageClock(case_id=case.id, stage=stage, department_id=case.department_id, started_at=at,
+    clock = StageClock(**keys, stage=stage, department_id=department_id, started_at=at,
                        amount=amount, unit=limit.unit, consumed=0.0, segment_started_at=at)
     _schedule(clock, cal or calendar(session), at)
     session.add(clock)
@@ -121,7 +148,8 @@ def light(clock: StageClock | None, now: datetime | None = None, cal: WorkCalend
 
 
 def sweep(session, *, now: datetime | None = None, limit: int = 10_000) -> dict:
-    """Mark and notify every clock that crossed 80% or 100% since the last sweep.
+    """Mark and notify every clock that crossed 80% or 100% since the last sweep, of cases
+    and enforcement cases alike.
 
     Set-based: per threshold one locking SELECT on a partial index, one UPDATE and one
     multi-row INSERT into the outbox, however many clocks crossed."""
@@ -131,8 +159,8 @@ def sweep(session, *, now: datetime | None = None, limit: int = 10_000) -> dict:
     for kind, mark, at in (("warning", StageClock.warned_at, StageClock.warn_at),
                            ("overdue", StageClock.overdue_notified_at, StageClock.due_at)):
         rows = session.execute(
-            select(StageClock.id, StageClock.case_id, StageClock.stage, StageClock.department_id,
-                   StageClock.due_at, StageClock.extended)
+            select(StageClock.id, StageClock.case_id, StageClock.enforcement_id, StageClock.stage,
+                   StageClock.department_id, StageClock.started_at, StageClock.due_at, StageClock.extended)
             .where(StageClock.ended_at.is_(None), mark.is_(None), StageClock.segment_started_at.is_not(None),
                    at <= now)
             .order_by(at).limit(limit).with_for_update(skip_locked=True)).all()

@@ -1,8 +1,10 @@
-"""Stage clocks: the deadline of one stage of one case over the work calendar."""
+"""Stage clocks: the deadline of one stage of a case or of an enforcement case over the work
+calendar."""
 from __future__ import annotations
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Float,
     ForeignKey,
     Index,
@@ -18,7 +20,9 @@ from wangge.timeutil import UTCDateTime
 
 
 class StageClock(db.Model):
-    """The deadline of one stage of one case, in the category's time unit.
+    """The deadline of one stage of one case or enforcement case (exactly one of ``case_id``
+    and ``enforcement_id``), in the category's time unit. An enforcement clock's ``stage`` is
+    its time-limit key (``enf_accept`` ...), its ``department_id`` the team.
 
     ``consumed`` is the amount (in ``unit``) used before the running segment, which started
     at ``segment_started_at`` (NULL while paused). ``warn_at`` (80%) and ``due_at`` are
@@ -26,6 +30,7 @@ class StageClock(db.Model):
 
     __tablename__ = "stage_clocks"
     __table_args__ = (
+        CheckConstraint("(case_id IS NULL) <> (enforcement_id IS NULL)", name="one_owner"),
         Index("ix_stage_clocks_warn_due", "warn_at", postgresql_where=text(
             "ended_at IS NULL AND warned_at IS NULL AND segment_started_at IS NOT NULL"),
             sqlite_where=text("ended_at IS NULL AND warned_at IS NULL AND segment_started_at IS NOT NULL")),
@@ -35,7 +40,8 @@ class StageClock(db.Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    enforcement_id: Mapped[int | None] = mapped_column(ForeignKey("enforcement_cases.id"), index=True)
     stage: Mapped[str] = mapped_column(String(24))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     started_at = mapped_column(UTCDateTime, nullable=False)

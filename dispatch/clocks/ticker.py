@@ -1,7 +1,7 @@
 """Dispatch's periodic work, run by the worker's tick (``wangge.ticker``) every
-``WANGGE_SWEEP_INTERVAL_SECONDS``: sweep the case and enforcement deadlines, then relay the
-outbox. Safe to run twice at once: the sweeps skip locked clocks and mark what they
-notified, the relay claims rows with ``SKIP LOCKED``. The first sweep after an outage finds
+``WANGGE_SWEEP_INTERVAL_SECONDS``: sweep the stage deadlines (of cases and enforcement cases
+alike, in one sweep), then relay the outbox. Safe to run twice at once: the sweep skips locked
+clocks and marks what it notified, the relay claims rows with ``SKIP LOCKED``. The first sweep after an outage finds
 everything that crossed a threshold meanwhile, because it looks for unmarked clocks, not for
 a time window; the relay re-enqueues what an emptied Redis lost (``dispatch.notifications.outbox``)."""
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from dispatch.clocks.deadlines import sweep
-from dispatch.enforcement.service import sweep as sweep_enforcement
 from dispatch.notifications.outbox import relay_pending
 
 
@@ -17,7 +16,6 @@ def tick(session, *, now: datetime | None = None, relay_limit: int = 500) -> dic
     """Sweep deadlines (committed on its own), then relay pending outbox rows."""
     try:
         counts = sweep(session, now=now)
-        counts["enforcement"] = sweep_enforcement(session, now=now)
         session.commit()
     except Exception:
         session.rollback()

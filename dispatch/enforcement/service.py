@@ -5,7 +5,10 @@ parent case waits in ``enforcement`` while the team runs an enforcement case of 
 through 受理 -> 调查取证 -> 处罚决定 -> 执行 -> 结案, each stage with its own limit
 (``enf_<stage>`` in the category's time limits) over the work calendar. The team leader
 accepts, assigns officers and closes; the assigned officers investigate, decide and
-execute. Every step leaves an append-only record. Closing writes the outcome and hands
+execute. The stages, who completes each and what it needs are the table in
+``dispatch.enforcement.lifecycle``; each stage's clock is a stage clock like a case's
+(``dispatch.clocks``: the work calendar, the 80% warning, the lights and the one sweep).
+Every step leaves an append-only record. Closing writes the outcome and hands
 the parent back (verb ``enforcement_result``, role ``system``) to be checked like any
 other case.
 
@@ -19,12 +22,26 @@ import math
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import false, func, or_, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm.attributes import flag_modified
 
 from dispatch.attachments.models import Attachment
 from dispatch.cases.actions import Actor, Payload, act
 from dispatch.cases.models import Case
+from dispatch.clocks import deadlines
+from dispatch.clocks.models import StageClock
+from dispatch.enforcement.lifecycle import (
+    CLOSED,
+    MAY_CARRY,
+    RECORD_KIND,
+    RECORD_KINDS,
+    STAGES,
+    STATE_STAGE,
+    STATES,
+    VERBS,
+    advancing,
+    verb_to,
+)
 from dispatch.enforcement.models import (
     EnforcementCase,
     EnforcementGroup,
@@ -34,38 +51,15 @@ from dispatch.enforcement.models import (
 from dispatch.notifications import notify
 from geo.area import distance_m
 from grid import roles as R
-from grid.calendar import work_calendar
 from grid.limits import limit_for
 from grid.models import EVERYWHERE, Department, Grid, Staff
-from wangge.errors import Conflict, Forbidden, NotFound, validation_error
+from wangge.errors import Conflict, Forbidden, validation_error
 from wangge.i18n import current_language
 from wangge.timeutil import utcnow
 
-WARN_FRACTION = 0.8
-CLOSED = "closed"
-
-# stage -> (中文, English). ``closed`` is where a finished enforcement case rests.
-STAGE_NAMES = {
-    "accept": ("受理", "Accept"),
-    "investigate": ("调查取证", "Investigate"),
-    "decide": ("处罚决定", "Decide"),
-    "execute": ("执行", "Execute"),
-    "close": ("结案", "Close"),
-    CLOSED: ("已结案", "Closed"),
-}
-STAGES = ("accept", "investigate", "decide", "execute", "close")
-NEXT = {"accept": "investigate", "investigate": "decide", "decide": "execute", "execute": "close",
-        "close": CLOSED}
-LEADER_STAGES = {"accept", "close"}            # the team leader moves the case out of these
-OFFICER_STAGES = {"investigate", "decide", "execute"}  # the assigned officers move it out of these
-# What the record of leaving a stage is.
-RECORD_KIND = {"accept": "stage", "investigate": "finding", "decide": "decision", "execute": "execution",
-               "close": "outcome"}
-NOTE_REQUIRED = {"investigate", "decide", "execute", "close"}
-RECORD_KINDS = ("finding", "note")  # what may be recorded without advancing
-
-SEE_ALL = (R.INTAKE_CLERK, R.SHIFT_LEADER, R.DISPATCHER, R.LEADER, R.ADMIN)
-ENFORCEMENT_ROLES = (R.ENFORCEMENT_LEADER, R.ENFORCEMENT_OFFICER)
+# What the note of each step is (the message when it is missing).
+NOTE_MEANS = {"investigate": "the findings", "decide": "the decision", "execute": "what was done",
+              "close": "the outcome"}
 
 
 def settings():
@@ -73,7 +67,7 @@ def settings():
 
 
 def stage_name(stage: str) -> str:
-    zh, en = STAGE_NAMES.get(stage, (stage, stage))
+    zh, en, _ = STATES.get(stage, (stage, stage, False))
     return zh if current_language() == "zh" else en
 
 
@@ -90,16 +84,16 @@ def refer(session, case: Case, actor, note: str | None) -> EnforcementCase:
     enf = EnforcementCase(number=f"{case.number}-ZF{count + 1}", parent_case_id=case.id, team_id=team.id,
                           referred_by=actor.id, reason=note.strip(), created_at=now)
     enf.parent, enf.team = case, team
-    _enter_stage(session, enf, "accept", now)
     group, joined = _group_for(session, case, team, now)
     enf.group_id, enf.group = group.id, group
     session.add(enf)
+    started = _enter_stage(session, enf, STAGES[0], now)
     session.flush()
     session.add(EnforcementRecord(
-        enforcement_id=enf.id, kind="referral", from_stage=None, to_stage="accept", actor_id=actor.id, at=now,
+        enforcement_id=enf.id, kind="referral", from_stage=None, to_stage=STAGES[0], actor_id=actor.id, at=now,
         note=enf.reason, attachment_ids=[],
         data={"parent": case.number, "role": actor.role, "team": team.code, "group_id": group.id,
-              "joined_group": joined, "due_at": _iso(enf.stage_due_at)}))
+              "joined_group": joined, "due_at": _iso(started.due_at)}))
     session.flush()
     others = [] if not joined else [n for n in session.scalars(
         select(EnforcementCase.number).where(EnforcementCase.group_id == group.id,
@@ -190,33 +184,50 @@ def _group_for(session, case: Case, team: Department, now: datetime) -> tuple[En
 
 # --- stages -----------------------------------------------------------------------------
 
-def _enter_stage(session, enf: EnforcementCase, stage: str, now: datetime) -> None:
+def _enter_stage(session, enf: EnforcementCase, stage: str, now: datetime) -> StageClock | None:
+    """End the running stage's clock and start the new stage's (none once closed)."""
+    if enf.id is not None:
+        running = deadlines.current_clock(session, enf)
+        if running is not None:
+            deadlines.end_clock(running, at=now)
     enf.stage, enf.stage_started_at = stage, now
-    if stage == CLOSED:
-        enf.stage_warn_at = enf.stage_due_at = None
-        return
-    limit = limit_for(session, enf.parent.category_code or EVERYWHERE, f"enf_{stage}")
-    cal = work_calendar(session)
-    enf.stage_due_at = cal.add(now, limit.amount, limit.unit)
-    enf.stage_warn_at = cal.add(now, limit.amount * WARN_FRACTION, limit.unit)
+    if stage not in STATE_STAGE:
+        return None
+    session.flush()  # the clock points at the enforcement case: it needs its id
+    return deadlines.start_clock(session, enf, STATE_STAGE[stage], at=now)
 
 
 def stage_limit(session, enf: EnforcementCase):
-    if enf.stage == CLOSED:
+    if enf.stage not in STATE_STAGE:
         return None
-    return limit_for(session, enf.parent.category_code or EVERYWHERE, f"enf_{enf.stage}")
+    return limit_for(session, enf.parent.category_code or EVERYWHERE, STATE_STAGE[enf.stage])
 
 
-def light(enf: EnforcementCase, now: datetime | None = None) -> str | None:
-    """green under 80% of the stage's limit, yellow from 80% to 100%, red when exceeded."""
-    if enf.stage == CLOSED or enf.stage_due_at is None:
-        return None
-    now = now or utcnow()
-    if now > enf.stage_due_at:
-        return "red"
-    if enf.stage_warn_at is not None and now >= enf.stage_warn_at:
-        return "yellow"
-    return "green"
+def clock(session, enf: EnforcementCase) -> StageClock | None:
+    """The running stage's clock (None once closed)."""
+    return deadlines.current_clock(session, enf)
+
+
+def light(clock: StageClock | None, now: datetime | None = None) -> str | None:
+    """green under 80% of the stage's limit, yellow from 80% to 100%, red when exceeded
+    (the case clocks' light)."""
+    return deadlines.light(clock, now)
+
+
+def may_advance(staff: Staff, enf: EnforcementCase) -> bool:
+    """Whether ``staff`` may use the verb that completes the current stage."""
+    return staff.department_id == enf.team_id and any(_may(staff, enf, v) for v in advancing(enf.stage))
+
+
+def next_stage(stage: str) -> str | None:
+    verbs = advancing(stage)
+    return verbs[0].target if verbs else None
+
+
+def _may(staff: Staff, enf: EnforcementCase, verb) -> bool:
+    """The table's roles: the team's leader, or an officer assigned to this case."""
+    return (R.ENFORCEMENT_LEADER in verb.roles and is_team_leader(staff, enf)) or \
+        (R.ENFORCEMENT_OFFICER in verb.roles and is_assigned(staff, enf))
 
 
 def is_team_leader(staff: Staff, enf: EnforcementCase) -> bool:
@@ -246,7 +257,7 @@ def assign_officers(session, enf: EnforcementCase, staff: Staff, staff_ids: list
                     whole_group: bool = False, expected_version: int | None = None) -> list[EnforcementCase]:
     """The team leader names the officers (replacing the previous list). With
     ``whole_group`` the same officers take every open case of the group: one visit."""
-    if not staff.has_role(R.ENFORCEMENT_LEADER):
+    if not staff.has_role(*VERBS["assign_officers"].roles):
         raise Forbidden("assign_leader_only")
     _check_team(staff, enf)
     _check_open(enf)
@@ -300,24 +311,22 @@ def advance(session, enf: EnforcementCase, staff: Staff, to_stage: str, *, note:
     _check_open(enf)
     _check_version(enf, expected_version)
     current = enf.stage
-    expected = NEXT[current]
-    if to_stage != expected:
+    verb = verb_to(current, to_stage)
+    if verb is None:  # not in the table: skipping a stage or going back
         raise Conflict("enforcement_out_of_order", number=enf.number, stage=stage_name(current),
-                       next=stage_name(expected), to=stage_name(to_stage))
-    if current in LEADER_STAGES and not is_team_leader(staff, enf):
-        raise Forbidden("enforcement_leader_only", stage=stage_name(current))
-    if current in OFFICER_STAGES and not is_assigned(staff, enf):
+                       next=stage_name(next_stage(current)), to=stage_name(to_stage))
+    if not _may(staff, enf, verb):
+        if R.ENFORCEMENT_LEADER in verb.roles:
+            raise Forbidden("enforcement_leader_only", stage=stage_name(current))
         raise Forbidden("not_assigned_officer", number=enf.number)
-    if current == "accept" and not enf.officers:
+    if "officers" in verb.requires and not enf.officers:
         raise Conflict("officers_first", number=enf.number)
     note = (note or "").strip() or None
     errors = {}
-    if current in NOTE_REQUIRED and note is None:
-        what = {"investigate": "the findings", "decide": "the decision", "execute": "what was done",
-                "close": "the outcome"}[current]
-        errors["note"] = [f"required: {what}"]
+    if "note" in verb.requires and note is None:
+        errors["note"] = [f"required: {NOTE_MEANS.get(verb.name, 'a note')}"]
     if penalty_amount is not None:
-        if current != "decide":
+        if "penalty_amount" not in MAY_CARRY.get(verb.name, ()):
             errors["penalty_amount"] = ["only with the decision (advancing from decide to execute)"]
         elif not (isinstance(penalty_amount, int | float) and math.isfinite(penalty_amount)
                   and penalty_amount >= 0):
@@ -327,13 +336,14 @@ def advance(session, enf: EnforcementCase, staff: Staff, to_stage: str, *, note:
     _check_attachments(session, staff, enf, attachments)
 
     now = utcnow()
-    late = enf.stage_due_at is not None and now > enf.stage_due_at
-    data = {"due_at": _iso(enf.stage_due_at), "late": late}
-    if current == "decide":
+    running = deadlines.current_clock(session, enf)
+    due_at = running.due_at if running is not None else None
+    data = {"due_at": _iso(due_at), "late": due_at is not None and now > due_at}
+    if "penalty_amount" in MAY_CARRY.get(verb.name, ()):  # the decision
         enf.decision = note
         enf.penalty_amount = penalty_amount
         data["penalty_amount"] = penalty_amount
-    record = EnforcementRecord(enforcement_id=enf.id, kind=RECORD_KIND[current], from_stage=current,
+    record = EnforcementRecord(enforcement_id=enf.id, kind=RECORD_KIND[verb.name], from_stage=current,
                                to_stage=to_stage, actor_id=staff.id, at=now, note=note, data=data,
                                attachment_ids=attachments)
     session.add(record)
@@ -374,14 +384,15 @@ def add_record(session, enf: EnforcementCase, staff: Staff, kind: str, note: str
     _check_team(staff, enf)
     _check_open(enf)
     _check_version(enf, expected_version)
-    if not (is_team_leader(staff, enf) or is_assigned(staff, enf)):
+    if not _may(staff, enf, VERBS["note"]):
         raise Forbidden("not_assigned_officer", number=enf.number)
     note = (note or "").strip() or None
     errors = {}
     if kind not in RECORD_KINDS:
         errors["kind"] = [f"must be one of {', '.join(RECORD_KINDS)}"]
-    elif kind == "finding" and enf.stage != "investigate":
-        errors["kind"] = [f"findings are recorded during {stage_name('investigate')}; use note"]
+    elif enf.stage not in VERBS[kind].sources:
+        during = " / ".join(stage_name(s) for s in VERBS[kind].sources)
+        errors["kind"] = [f"{kind}s are recorded during {during}; use note"]
     if note is None and not attachments:
         errors["note"] = ["required (or attachments)"]
     if errors:
@@ -415,86 +426,6 @@ def _attach(session, enf: EnforcementCase, ids: list[int]) -> None:
     # Attachments belong to the parent case, so whoever may see it may see the evidence.
     for attachment_id in ids:
         session.get(Attachment, attachment_id).case_id = enf.parent_case_id
-
-
-# --- reading ----------------------------------------------------------------------------
-
-def visible(staff: Staff):
-    """A WHERE clause on EnforcementCase for this staff member (None: all)."""
-
-    if staff.has_role(*SEE_ALL):
-        return None
-    clauses = []
-    if staff.has_role(*ENFORCEMENT_ROLES) and staff.department_id:
-        clauses.append(EnforcementCase.team_id == staff.department_id)
-    if staff.has_role(R.DEPARTMENT_HANDLER) and staff.department_id:
-        clauses.append(EnforcementCase.parent_case_id.in_(
-            select(Case.id).where(Case.department_id == staff.department_id)))
-    return or_(*clauses) if clauses else false()
-
-
-def get_enforcement(session, staff: Staff, number: str, *, for_update: bool = False) -> EnforcementCase:
-    """The enforcement case by number. Another team's enforcement staff get 403 (they know
-    the case exists: it is on the same street); everyone else who may not see it, 404."""
-    enf = session.scalar(select(EnforcementCase).where(EnforcementCase.number == number))
-    if enf is None:
-        raise NotFound("enforcement_case", number)
-    clause = visible(staff)
-    if clause is not None and session.scalar(select(EnforcementCase.id).where(
-            EnforcementCase.id == enf.id, clause)) is None:
-        if staff.has_role(*ENFORCEMENT_ROLES):
-            raise Forbidden("not_your_team", number=number)
-        raise NotFound("enforcement_case", number)
-    return enf
-
-
-def group_members(session, group_id: int) -> list[EnforcementCase]:
-    return list(session.scalars(select(EnforcementCase).where(EnforcementCase.group_id == group_id)
-                                .order_by(EnforcementCase.id)))
-
-
-def get_group(session, staff: Staff, group_id: int) -> tuple[EnforcementGroup, list[EnforcementCase]]:
-    group = session.get(EnforcementGroup, group_id)
-    if group is None:
-        raise NotFound("enforcement_group", group_id)
-    members = group_members(session, group_id)
-    clause = visible(staff)
-    if clause is not None:
-        ids = set(session.scalars(select(EnforcementCase.id).where(EnforcementCase.group_id == group_id, clause)))
-        members = [m for m in members if m.id in ids]
-    if not members:
-        raise NotFound("enforcement_group", group_id)
-    return group, members
-
-
-# --- deadlines --------------------------------------------------------------------------
-
-def sweep(session, *, now: datetime | None = None, limit: int = 10_000) -> dict:
-    """Warn the team about stages at 80% of their limit and escalate overdue ones; each
-    notification once per enforcement case, stage entry and kind (the outbox key)."""
-    now = now or utcnow()
-    counts = {"warnings": 0, "overdue": 0}
-    rows = session.scalars(select(EnforcementCase).where(EnforcementCase.stage != CLOSED,
-                                                         EnforcementCase.stage_warn_at <= now)
-                           .order_by(EnforcementCase.stage_warn_at).limit(limit))
-    for enf in rows:
-        kind = "overdue" if enf.stage_due_at is not None and enf.stage_due_at <= now else "warning"
-        key = f"enforcement:{enf.id}:{enf.stage}:{enf.stage_started_at.timestamp():.0f}:{kind}"
-        if enf.stage in OFFICER_STAGES and enf.officers:
-            recipients = [notify.staff_recipient(o.staff) for o in enf.officers]
-        else:
-            recipients = notify.with_role(session, R.ENFORCEMENT_LEADER, enf.team_id)
-        if kind == "overdue":
-            recipients += [r for r in notify.with_role(session, R.ENFORCEMENT_LEADER, enf.team_id)
-                           if r not in recipients]
-        zh = "即将超时（已用80%时限）" if kind == "warning" else "已超时"
-        en = "is close to its deadline (80% used)" if kind == "warning" else "is overdue"
-        if _notify(session, key, f"enforcement_deadline_{kind}", enf, recipients,
-                   f"「{STAGE_NAMES[enf.stage][0]}」环节{zh}", f"stage '{enf.stage}' {en}",
-                   due_at=_iso(enf.stage_due_at)) is not None:
-            counts["warnings" if kind == "warning" else "overdue"] += 1
-    session.flush()
-    return counts
 
 
 # --- helpers ----------------------------------------------------------------------------

@@ -5,7 +5,9 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch.cases.actions import state_name
-from dispatch.enforcement import service
+from dispatch.clocks import deadlines
+from dispatch.clocks.models import StageClock
+from dispatch.enforcement import lifecycle, scope, service
 from dispatch.enforcement.models import EnforcementCase, EnforcementGroup
 from grid import roles as R
 from wangge import fields as bounded
@@ -18,8 +20,10 @@ from wangge.timeutil import utcnow
 blp = Blueprint("enforcement", __name__, url_prefix="/api/v1/enforcement",
                 description="综合执法 Enforcement referrals (一队伍): stages, officers, records, groups")
 
-READERS = (*service.SEE_ALL, R.ENFORCEMENT_LEADER, R.ENFORCEMENT_OFFICER, R.DEPARTMENT_HANDLER)
-GROUP_READERS = (*service.SEE_ALL, R.ENFORCEMENT_LEADER, R.ENFORCEMENT_OFFICER)
+READERS = scope.READERS
+GROUP_READERS = scope.GROUP_READERS
+# where an enforcement case can be moved to, in the table's order
+TARGETS = list(dict.fromkeys(v.target for state in lifecycle.STATES for v in lifecycle.advancing(state)))
 
 
 class EnforcementQuery(Schema):
@@ -38,7 +42,7 @@ class OfficersSchema(Schema):
 
 
 class AdvanceSchema(Schema):
-    to_stage = fields.String(required=True, validate=validate.OneOf([*service.STAGES[1:], service.CLOSED]))
+    to_stage = fields.String(required=True, validate=validate.OneOf(TARGETS))
     note = fields.String(validate=validate.Length(max=5000))
     penalty_amount = fields.Float(validate=validate.Range(min=0, max=1e12), allow_nan=False)
     attachments = fields.List(bounded.Id(), load_default=list, validate=validate.Length(max=50))
@@ -46,7 +50,7 @@ class AdvanceSchema(Schema):
 
 
 class RecordSchema(Schema):
-    kind = fields.String(load_default="note", validate=validate.OneOf(service.RECORD_KINDS))
+    kind = fields.String(load_default="note", validate=validate.OneOf(lifecycle.RECORD_KINDS))
     note = fields.String(validate=validate.Length(max=5000))
     attachments = fields.List(bounded.Id(), load_default=list, validate=validate.Length(max=50))
     expected_version = bounded.BoundedInt()
@@ -57,8 +61,11 @@ def _limit_view(enf):
     return limit and {"amount": limit.amount, "unit": limit.unit}
 
 
-def summary(enf: EnforcementCase, now=None) -> dict:
+def summary(enf: EnforcementCase, now=None, clock: StageClock | None = None) -> dict:
+    """``clock``: the running stage clock, when the caller loaded it with others'."""
     parent = enf.parent
+    if clock is None:
+        clock = service.clock(db.session, enf)
     return {
         "number": enf.number, "stage": enf.stage, "stage_name": service.stage_name(enf.stage),
         "team": {"code": enf.team.code, "name": enf.team.name},
@@ -66,8 +73,9 @@ def summary(enf: EnforcementCase, now=None) -> dict:
                    "category_code": parent.category_code, "title": parent.title, "address": parent.address,
                    "lon": parent.lon, "lat": parent.lat, "grid_code": parent.grid_code},
         "group_id": enf.group_id, "reason": enf.reason,
-        "stage_started_at": local_iso(enf.stage_started_at), "stage_warn_at": local_iso(enf.stage_warn_at),
-        "stage_due_at": local_iso(enf.stage_due_at), "light": service.light(enf, now),
+        "stage_started_at": local_iso(enf.stage_started_at),
+        "stage_warn_at": local_iso(clock.warn_at if clock else None),
+        "stage_due_at": local_iso(clock.due_at if clock else None), "light": service.light(clock, now),
         "officers": [{"id": o.staff_id, "name": o.staff.name} for o in enf.officers],
         "created_at": local_iso(enf.created_at), "closed_at": local_iso(enf.closed_at), "version": enf.version,
     }
@@ -79,21 +87,26 @@ def record_view(r) -> dict:
             "attachments": r.attachment_ids}
 
 
+def summaries(enfs: list[EnforcementCase], now=None) -> list[dict]:
+    """Summaries of several enforcement cases, their clocks loaded in one query."""
+    clocks = deadlines.current_clocks(db.session, enfs)
+    return [summary(e, now, clocks.get(e.id)) for e in enfs]
+
+
 def group_view(group: EnforcementGroup, members, exclude_id=None) -> dict:
     now = utcnow()
     return {"id": group.id, "lon": group.lon, "lat": group.lat, "address": group.address,
             "opened_at": local_iso(group.opened_at), "window_ends_at": local_iso(group.window_ends_at),
             "size": len(members),
-            "open": group.window_ends_at >= now and any(m.stage != service.CLOSED for m in members),
-            "members": [summary(m, now) for m in members if m.id != exclude_id]}
+            "open": group.window_ends_at >= now and any(m.stage != lifecycle.CLOSED for m in members),
+            "members": summaries([m for m in members if m.id != exclude_id], now)}
 
 
 def detail(enf: EnforcementCase) -> dict:
     staff = current_staff()
     data = summary(enf)
-    nxt = service.NEXT.get(enf.stage)
-    may_advance = nxt is not None and staff.department_id == enf.team_id and (
-        service.is_team_leader(staff, enf) if enf.stage in service.LEADER_STAGES else service.is_assigned(staff, enf))
+    nxt = service.next_stage(enf.stage)
+    may_advance = nxt is not None and service.may_advance(staff, enf)
     data.update({
         "limit": _limit_view(enf), "decision": enf.decision, "penalty_amount": enf.penalty_amount,
         "outcome": enf.outcome,
@@ -102,7 +115,7 @@ def detail(enf: EnforcementCase) -> dict:
         "group": None,
     })
     if enf.group_id is not None:
-        _, members = service.get_group(db.session, staff, enf.group_id)
+        _, members = scope.get_group(db.session, staff, enf.group_id)
         data["group"] = group_view(enf.group, members, exclude_id=enf.id)
     return data
 
@@ -110,7 +123,7 @@ def detail(enf: EnforcementCase) -> dict:
 def _write(number, action):
     """Run a change; a concurrent change of the same enforcement case is 409."""
     staff = current_staff()
-    enf = service.get_enforcement(db.session, staff, number)
+    enf = scope.get_enforcement(db.session, staff, number)
     try:
         action(enf, staff)
         db.session.flush()
@@ -131,7 +144,7 @@ class EnforcementCases(MethodView):
         (comma-separated; ``closed`` for finished ones), ``open``, ``light``, ``group``."""
         staff = current_staff()
         query = select(EnforcementCase)
-        clause = service.visible(staff)
+        clause = scope.visible(staff)
         if clause is not None:
             query = query.where(clause)
         if "stage" in args:
@@ -142,14 +155,16 @@ class EnforcementCases(MethodView):
         if "group" in args:
             query = query.where(EnforcementCase.group_id == args["group"])
         now = utcnow()
-        if "light" in args:
-            query = query.where(EnforcementCase.stage != service.CLOSED, {
-                "red": EnforcementCase.stage_due_at < now,
-                "yellow": (EnforcementCase.stage_warn_at <= now) & (EnforcementCase.stage_due_at >= now),
-                "green": EnforcementCase.stage_warn_at > now}[args["light"]])
+        if "light" in args:  # the case clocks' lights: a running stage clock's thresholds
+            running = select(StageClock.enforcement_id).where(StageClock.ended_at.is_(None),
+                                                              StageClock.segment_started_at.is_not(None))
+            query = query.where(EnforcementCase.id.in_(running.where({
+                "red": StageClock.due_at < now,
+                "yellow": (StageClock.warn_at <= now) & (StageClock.due_at >= now),
+                "green": StageClock.warn_at > now}[args["light"]])))
         rows = db.session.scalars(query.order_by(EnforcementCase.id.desc())
                                   .limit(args["limit"]).offset(args["offset"])).all()
-        return {"enforcement_cases": [summary(e, now) for e in rows]}
+        return {"enforcement_cases": summaries(rows, now)}
 
 
 @blp.route("/<number>")
@@ -158,7 +173,7 @@ class EnforcementDetail(MethodView):
     def get(self, number):
         """One enforcement case: stage and its deadline light, officers, the records in
         order, and its group with the other referrals at the same place."""
-        return detail(service.get_enforcement(db.session, current_staff(), number))
+        return detail(scope.get_enforcement(db.session, current_staff(), number))
 
 
 @blp.route("/<number>/officers")
@@ -212,13 +227,13 @@ class EnforcementGroups(MethodView):
         staff = current_staff()
         query = select(EnforcementCase).where(EnforcementCase.group_id.is_not(None),
                                               EnforcementCase.closed_at.is_(None))
-        clause = service.visible(staff)
+        clause = scope.visible(staff)
         if clause is not None:
             query = query.where(clause)
         group_ids = sorted({e.group_id for e in db.session.scalars(query)}, reverse=True)
         out = []
         for group_id in group_ids:
-            group, members = service.get_group(db.session, staff, group_id)
+            group, members = scope.get_group(db.session, staff, group_id)
             if len(members) > 1:
                 out.append(group_view(group, members))
         return {"groups": out}
@@ -229,5 +244,5 @@ class EnforcementGroupDetail(MethodView):
     @requires(*GROUP_READERS)
     def get(self, group_id):
         """One group: the place, its window and every referral in it (one team, one visit)."""
-        group, members = service.get_group(db.session, current_staff(), group_id)
+        group, members = scope.get_group(db.session, current_staff(), group_id)
         return group_view(group, members)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from dispatch.cases.actions import replay_state
 from dispatch.cases.models import Case, CaseEvent
+from dispatch.clocks.deadlines import sweep
 from dispatch.enforcement import service
 from dispatch.enforcement.models import EnforcementCase, EnforcementGroup, EnforcementRecord
 from dispatch.notifications.models import Outbox
@@ -442,17 +443,19 @@ def test_light_and_deadline_sweep(client, city, db_session):
     _, c = refer_by_dispatcher(client, city)
     number = enf_number(c)
     enf = db_session.scalar(select(EnforcementCase).where(EnforcementCase.number == number))
+    clock = service.clock(db_session, enf)  # the stage's clock, swept with the cases' clocks
     now = service.utcnow()
-    enf.stage_warn_at = now - timedelta(minutes=5)
+    clock.warn_at = now - timedelta(minutes=5)
     db_session.commit()
     assert get(client, city.h("zfleader"), f"{API}/{number}")["light"] == "yellow"
     assert [e["number"] for e in get(client, city.h("zfleader"), f"{API}?light=yellow")["enforcement_cases"]] == \
         [number]
-    assert service.sweep(db_session) == {"warnings": 1, "overdue": 0}
-    assert service.sweep(db_session) == {"warnings": 0, "overdue": 0}  # once only
-    enf.stage_due_at = now - timedelta(minutes=1)
+    assert sweep(db_session) == {"warnings": 1, "overdue": 0}
+    assert sweep(db_session) == {"warnings": 0, "overdue": 0}  # once only
+    clock = service.clock(db_session, enf)
+    clock.due_at = now - timedelta(minutes=1)
     db_session.commit()
     assert get(client, city.h("zfleader"), f"{API}/{number}")["light"] == "red"
     assert get(client, city.h("zfleader"), f"{API}?light=green")["enforcement_cases"] == []
-    assert service.sweep(db_session) == {"warnings": 0, "overdue": 1}
-    assert service.sweep(db_session) == {"warnings": 0, "overdue": 0}
+    assert sweep(db_session) == {"warnings": 0, "overdue": 1}
+    assert sweep(db_session) == {"warnings": 0, "overdue": 0}
