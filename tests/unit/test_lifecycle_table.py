@@ -4,9 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from dispatch.cases import lifecycle as L
+from dispatch.cases.commands import commands
+from dispatch.cases.commands import lifecycle as lifecycle_group
+from dispatch.enforcement import lifecycle as E
 from grid import roles as R
+from grid.limits import STAGES as LIMIT_STAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 KNOWN_ROLES = set(R.ROLES) | {L.SYSTEM, L.CITIZEN}
@@ -117,13 +122,67 @@ def test_diagram_mentions_every_state_and_verb():
 
 
 def test_cli_prints_the_markdown():
-    from flask import Flask
-
-    from dispatch.cases.commands import commands, lifecycle
-
-    assert lifecycle in commands
+    assert lifecycle_group in commands
     app = Flask(__name__)
-    app.cli.add_command(lifecycle)
+    app.cli.add_command(lifecycle_group)
     result = app.test_cli_runner().invoke(args=["lifecycle", "diagram"])
     assert result.exit_code == 0, result.output
     assert result.output == L.markdown()
+
+
+# --- the enforcement stages: the same structures, checks and generators ------------------
+
+def test_enforcement_table_uses_the_case_structures_and_is_consistent():
+    assert E.TABLE.verbs is E.VERBS and all(isinstance(v, L.Verb) for v in E.VERBS.values())
+    assert E.STAGES == ("accept", "investigate", "decide", "execute", "close")
+    assert [s for s, (_, _, terminal) in E.STATES.items() if terminal] == [E.CLOSED]
+    for name, verb in E.VERBS.items():
+        assert verb.name == name and verb.zh and verb.sources and not verb.outcomes
+        assert set(verb.sources) <= set(E.STAGES), f"{name} acts on a closed case"
+        assert verb.target in E.STATES or verb.target == L.SAME, name
+        assert set(verb.roles) <= {R.ENFORCEMENT_LEADER, R.ENFORCEMENT_OFFICER}, name
+    # each working stage has exactly one way on, to the next stage in order
+    order = list(E.STATES)
+    for i, stage in enumerate(E.STAGES):
+        [verb] = E.advancing(stage)
+        assert verb.target == order[i + 1] and E.verb_to(stage, order[i + 1]) is verb
+        assert E.RECORD_KIND[verb.name]
+    assert E.advancing(E.CLOSED) == []
+    # anything else is not in the table
+    for stage in E.STATES:
+        for to in E.STATES:
+            if to != (order[order.index(stage) + 1] if stage in E.STAGES else None):
+                assert E.verb_to(stage, to) is None, (stage, to)
+    assert set(E.STATE_STAGE) == set(E.STAGES)
+    assert set(E.STATE_STAGE.values()) <= set(LIMIT_STAGES)  # each has a time limit key
+    assert set(E.STATE_STAGE.values()).isdisjoint(L.STATE_STAGE.values())  # never mixed with case stages
+
+
+def test_published_enforcement_stages_match_the_table():
+    doc = (ROOT / "docs" / "enforcement.md").read_text(encoding="utf-8")
+    assert L.BEGIN in doc and L.END in doc, "docs/enforcement.md lost the markers of its generated part"
+    assert L.markdown(E.TABLE) in doc and L.embed(doc, E.TABLE) == doc, \
+        "docs/enforcement.md is out of date: run `wangge lifecycle diagram --table enforcement --write`"
+    for state, (zh, _, _) in E.TABLE.states.items():
+        assert f"{state}: {state} {zh}" in doc
+
+
+def test_embed_replaces_only_the_generated_part():
+    stale = f"# Title\n\nprose\n\n{L.BEGIN}\nold table\n{L.END}\n\nmore prose\n"
+    fresh = L.embed(stale, E.TABLE)
+    assert fresh.startswith("# Title\n\nprose\n\n" + L.BEGIN + "\n") and fresh.endswith(L.END + "\n\nmore prose\n")
+    assert "old table" not in fresh and L.markdown(E.TABLE) in fresh
+    assert L.embed("no markers", E.TABLE) == "no markers"
+
+
+def test_cli_prints_the_enforcement_stages():
+    from flask import Flask
+
+    from dispatch.cases.commands import lifecycle
+    app = Flask(__name__)
+    app.cli.add_command(lifecycle)
+    result = app.test_cli_runner().invoke(args=["lifecycle", "diagram", "--table", "enforcement"])
+    assert result.exit_code == 0, result.output
+    assert result.output == L.markdown(E.TABLE)
+    bad = app.test_cli_runner().invoke(args=["lifecycle", "diagram", "--table", "bogus"])
+    assert bad.exit_code != 0
