@@ -51,6 +51,7 @@ def api_client(fresh_pg_url, run_cli):
             engine.dispose()
 
 
+@pytest.mark.shared  # reads ../shared/data
 def test_sf311_tracts_imported_and_every_case_located(fresh_pg_url, run_cli, api_client):
     tracts = shared_file("data", "sf311", "city_analysis_neighbor.geojson")
     cases = shared_file("data", "sf311", "cases_sample.csv")
@@ -87,6 +88,7 @@ SHANGHAI_POINTS = {
 }
 
 
+@pytest.mark.shared  # reads ../shared/data
 def test_shanghai_gcj02_outlines_located_from_wgs84_points(fresh_pg_url, run_cli):
     outlines = shared_file("data", "cn", "shanghai_districts_gcj02.geojson")
     out = run_cli(fresh_pg_url, "grid", "import", str(outlines), "--crs", "gcj02", "--code-field", "adcode",

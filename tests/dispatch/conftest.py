@@ -12,6 +12,11 @@ from grid.accounts import issue_token
 from grid.locator import bump_layer
 from grid.models import Grid, GridAssignment, Responsibility
 from tests.factories import DepartmentFactory, StaffFactory
+from tests.markers import mark_by_fixtures
+
+
+def pytest_collection_modifyitems(items):
+    mark_by_fixtures(__file__, items)  # markers from the fixtures used (tests/markers.py)
 
 
 @dataclass

@@ -5,18 +5,28 @@ import io
 import openpyxl
 from rq import Queue, SimpleWorker
 
-from tests.dispatch.conftest import do, report
+from dispatch.cases.actions import replay_state
+from tests.dispatch.conftest import POINT_G1
+from tests.factories import CaseEventFactory, CaseFactory
 
 
-def _one_dispatched_case(client, city):
-    n = report(client, city, category="C0101")["number"]
-    for who, verb in (("clerk", "accept"), ("shift", "open"), ("dispatcher", "dispatch")):
-        do(client, city, who, n, verb)
-    return n
+def _one_dispatched_case(db_session, city):
+    """A C0101 report accepted, opened and dispatched to ROAD: its rows from the factories
+    (these tests are about the export job; the lifecycle has tests of its own)."""
+    road = city.departments["road"]
+    case = CaseFactory(category_code="C0101", channel="grid_worker", reporter=city.staff["worker1"],
+                       lon=POINT_G1[0], lat=POINT_G1[1], state="dispatched", department=road)
+    for who, verb, before, after in (("clerk", "accept", "reported", "accepted"),
+                                     ("shift", "open", "accepted", "opened"),
+                                     ("dispatcher", "dispatch", "opened", "dispatched")):
+        CaseEventFactory(case=case, verb=verb, actor=city.staff[who], from_state=before, to_state=after,
+                         department_id=road.id if verb == "dispatch" else None)
+    assert replay_state(db_session, case) == "dispatched"
+    return case.number
 
 
-def test_export_runs_in_an_rq_worker_and_reports_progress(app, client, city, redis_conn):
-    _one_dispatched_case(client, city)
+def test_export_runs_in_an_rq_worker_and_reports_progress(app, client, city, db_session, redis_conn):
+    _one_dispatched_case(db_session, city)
     r = client.post("/api/v1/kpi/exports?from=2020-01-01&to=2030-12-31&by=department&format=xlsx",
                     headers=city.h("leader"))
     assert r.status_code == 202, r.json
@@ -38,8 +48,8 @@ def test_export_runs_in_an_rq_worker_and_reports_progress(app, client, city, red
     assert any(c.value == "ROAD" for row in sheet.iter_rows(min_row=2) for c in row)
 
 
-def test_export_is_made_at_once_when_redis_is_down(app, client, city, monkeypatch):
-    _one_dispatched_case(client, city)
+def test_export_is_made_at_once_when_redis_is_down(app, client, city, db_session, monkeypatch):
+    _one_dispatched_case(db_session, city)
     monkeypatch.setattr(app.config["WANGGE"], "redis_url", "redis://127.0.0.1:1/0")
     r = client.post("/api/v1/kpi/exports?from=2020-01-01&to=2030-12-31&by=category&format=csv",
                     headers=city.h("leader"))

@@ -14,12 +14,26 @@ import time_machine
 from shapely.geometry import box
 from sqlalchemy import inspect, select, update
 
-from dispatch.cases.actions import replay_state
+from dispatch.cases.actions import Actor, Payload, act, replay_state
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks.models import StageClock
 from dispatch.indicators import kpi
+from dispatch.indicators.views import XLSX
+from dispatch.intake import service as intake
+from grid.catalog import load_catalog
 from grid.models import GridAssignment
+from tests.conftest import make_settings
 from tests.dispatch.conftest import POINT_G1, POINT_G2, do, report
+from tests.factories import (
+    AssignmentFactory,
+    DepartmentFactory,
+    GridFactory,
+    ResponsibilityFactory,
+    StaffFactory,
+)
+from wangge import create_app
+from wangge.cli import upgrade_database
+from wangge.extensions import db
 
 SH = ZoneInfo("Asia/Shanghai")
 DAY = (2026, 3, 10)  # a Tuesday, an ordinary working day; working hours 08-12, 14-18
@@ -270,8 +284,6 @@ def test_csv_and_xlsx_carry_the_same_numbers(client, city, history):
 
 
 def kpi_api_xlsx():
-    from dispatch.indicators.views import XLSX
-
     return XLSX
 
 
@@ -341,10 +353,6 @@ def test_counted_from_events_not_from_case_rows(client, city, history, db_sessio
 
 
 def test_cli_writes_xlsx_on_a_committed_database(fresh_pg_url, run_cli, tmp_path):
-    from tests.conftest import make_settings
-    from wangge import create_app
-    from wangge.extensions import db
-
     app = create_app(make_settings(fresh_pg_url))
     with app.app_context():
         numbers = build_small_history(db.session)
@@ -384,16 +392,9 @@ def test_cli_csv_and_bad_input_in_process(app, client, city, history, tmp_path):
 
 
 def test_same_numbers_on_sqlite(tmp_path):
-    from tests.conftest import make_settings
-    from wangge import create_app
-    from wangge.cli import upgrade_database
-    from wangge.extensions import db
-
     app = create_app(make_settings(f"sqlite:///{tmp_path / 'kpi.sqlite3'}", redis_url="", jobs_inline=True))
     with app.app_context():
         upgrade_database()
-        from grid.catalog import load_catalog
-
         load_catalog(db.session)
         numbers = build_small_history(db.session)
         db.session.commit()
@@ -408,35 +409,22 @@ def test_same_numbers_on_sqlite(tmp_path):
 
 def build_small_history(session):
     """Two C0101 cases on 2026-03-10 in one grid: one straight through (handled on time,
-    rated satisfied), one dispatched late and returned (return accepted)."""
-    from dispatch.cases.actions import Actor, Payload, act
-    from dispatch.intake import service as intake
-    from grid.locator import bump_layer
-    from grid.models import Department, Grid, Responsibility, Staff, StaffRole
-
-    def person(username, role, dept=None):
-        staff = Staff(username=username, name=username, password_hash="x", department_id=dept,
-                      role_rows=[StaffRole(role=role)])
-        session.add(staff)
-        return staff
-
-    session.add_all([
-        Grid(code="310101001", name="街道", level="street", geom=box(121.40, 31.20, 121.42, 31.21), area_m2=1,
-             valid_from=datetime(2020, 1, 1, tzinfo=UTC)),
-        Grid(code="31010100100101", name="一号网格", level="grid", parent_code="310101001",
-             geom=box(121.40, 31.20, 121.41, 31.21), area_m2=1, valid_from=datetime(2020, 1, 1, tzinfo=UTC))])
-    bump_layer(session)
-    road = Department(code="ROAD", name="路政", kind="functional")
-    session.add(road)
-    session.flush()
-    worker, clerk = person("w1", "grid_worker"), person("clerk", "intake_clerk")
-    shift, disp = person("shift", "shift_leader"), person("disp", "dispatcher")
-    handler = person("road", "department_handler", road.id)
-    session.flush()
-    session.add_all([GridAssignment(staff_id=worker.id, grid_code="31010100100101",
-                                    valid_from=datetime(2020, 1, 1, tzinfo=UTC)),
-                     Responsibility(category_code="C0101", grid_code="*", department_id=road.id)])
-    session.flush()
+    rated satisfied), one dispatched late and returned (return accepted). The registry rows
+    come from the factories (bound to ``db.session``, which ``session`` is)."""
+    assert session is db.session
+    since = datetime(2020, 1, 1, tzinfo=UTC)
+    GridFactory(code="310101001", name="街道", level="street", geom=box(121.40, 31.20, 121.42, 31.21),
+                area_m2=1, valid_from=since)
+    GridFactory(code="31010100100101", name="一号网格", parent_code="310101001",
+                geom=box(121.40, 31.20, 121.41, 31.21), area_m2=1, valid_from=since)
+    road = DepartmentFactory(code="ROAD", name="路政")
+    worker = StaffFactory(username="w1", roles=["grid_worker"])
+    clerk = StaffFactory(username="clerk", roles=["intake_clerk"])
+    shift = StaffFactory(username="shift", roles=["shift_leader"])
+    disp = StaffFactory(username="disp", roles=["dispatcher"])
+    handler = StaffFactory(username="road", roles=["department_handler"], department_id=road.id)
+    AssignmentFactory(staff=worker, grid_code="31010100100101", valid_from=since)
+    ResponsibilityFactory(category_code="C0101", department=road)
     with time_machine.travel(at(9, 0), tick=False) as tm:
         def go(hour, minute, case, verb, who, role, **payload):
             tm.move_to(at(hour, minute))

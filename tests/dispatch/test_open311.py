@@ -39,6 +39,7 @@ def post(client, api_key, fmt="json", **fields):
     return client.post(f"/open311/v2/requests.{fmt}", data=form)
 
 
+@pytest.mark.shared  # the Open311 JSON Schemas in ../shared
 def test_services_and_definition_validate(client, city):
     r = client.get("/open311/v2/services.json")
     assert r.status_code == 200
@@ -50,6 +51,7 @@ def test_services_and_definition_validate(client, city):
     assert client.get("/open311/v2/services/C01.json").status_code == 404  # a big class is not a service
 
 
+@pytest.mark.shared  # the Open311 JSON Schemas in ../shared
 def test_post_request_creates_a_case_and_reads_back(client, city, api_key, db_session):
     r = post(client, api_key)
     assert r.status_code == 201, r.json

@@ -17,8 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.markers import mark_by_fixtures
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def pytest_collection_modifyitems(items):
+    mark_by_fixtures(__file__, items)  # markers from the fixtures used (tests/markers.py)
 
 
 def free_port() -> int:
