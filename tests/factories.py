@@ -186,15 +186,23 @@ class CaseEventFactory(Base):
 
 
 class StageClockFactory(Base):
-    """A running clock of one stage of a case (``handle``, 4 working hours by default), its
-    warning and deadline computed over the work calendar as ``dispatch.clocks`` does."""
+    """A running clock of one stage, 4 working hours by default, its warning and deadline
+    computed over the work calendar as ``dispatch.clocks`` does. The owner is ``case=``
+    (default: a new case; stage ``handle``) or ``enforcement=`` an enforcement case (stage
+    ``enf_<its stage>``, the team as department)."""
 
     class Meta:
         model = StageClock
 
-    case = factory.SubFactory(CaseFactory)
-    stage = "handle"
-    department_id = factory.LazyAttribute(lambda o: o.case.department_id if o.case is not None else None)
+    class Params:
+        enforcement = None
+
+    case = factory.Maybe("enforcement", yes_declaration=None, no_declaration=factory.SubFactory(CaseFactory))
+    enforcement_id = factory.LazyAttribute(lambda o: o.enforcement.id if o.enforcement is not None else None)
+    stage = factory.LazyAttribute(lambda o: f"enf_{o.enforcement.stage}" if o.enforcement is not None else "handle")
+    department_id = factory.LazyAttribute(
+        lambda o: o.enforcement.team_id if o.enforcement is not None else
+        (o.case.department_id if o.case is not None else None))
     started_at = factory.LazyFunction(utcnow)
     amount = 4.0
     unit = "work_hours"
@@ -228,7 +236,8 @@ class AttachmentFactory(Base):
 
 class EnforcementCaseFactory(Base):
     """A referral in its first stage (``accept``) to a new enforcement team, from a case in
-    ``enforcement``; numbered as the referral service numbers it (``<case>-ZF1``)."""
+    ``enforcement``; numbered as the referral service numbers it (``<case>-ZF1``). No group,
+    officers or stage clock (``StageClockFactory(enforcement=...)`` adds the clock)."""
 
     class Meta:
         model = EnforcementCase

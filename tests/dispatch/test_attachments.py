@@ -14,6 +14,7 @@ from dispatch.attachments.models import Attachment
 from dispatch.cases.models import Case
 from tests.conftest import REDIS_URL, make_settings
 from tests.dispatch.conftest import do, report
+from tests.factories import AttachmentFactory
 
 
 def png_bytes(size=(800, 600), color=(200, 40, 40), mode="RGB", mark=0):
@@ -201,13 +202,7 @@ def test_rq_worker_job_builds_its_own_app(fresh_pg_url, tmp_path, monkeypatch, r
 def test_a_photo_cannot_be_taken_from_another_case_or_another_uploader(client, city, db_session):
     """Attaching checks ownership: someone else's upload, or a photo already on another case,
     is refused and nothing moves."""
-    from dispatch.attachments.models import Attachment
-    from tests.dispatch.conftest import report
-
-    mine = Attachment(uploaded_by=city.staff["worker1"].id, filename="a.png", content_type="image/png", size=1,
-                      sha256="0" * 64, path="/nonexistent")
-    db_session.add(mine)
-    db_session.flush()
+    mine = AttachmentFactory(uploader=city.staff["worker1"], filename="a.png", content_type="image/png", size=1)
     first = report(client, city, attachments=[mine.id])
     assert first["events"][0]["attachments"] == [mine.id]
     # worker2 cannot attach worker1's photo, nor take it from the first case

@@ -14,7 +14,7 @@ from grid import roles as R
 from grid.accounts import issue_token
 from tests.dispatch.conftest import POINT_G2, do
 from tests.dispatch.test_paths import STEPS, attachment, drive, get
-from tests.factories import StaffFactory
+from tests.factories import CaseEventFactory, StaffFactory
 
 # enforcement is another module's path (dispatch.enforcement); every other state is driven here
 DRIVABLE = [s for s in STATES if s in STEPS or s == "merged"]
@@ -214,9 +214,8 @@ def test_state_is_rebuilt_from_events_on_every_path(client, city, db_session):
 def test_replay_detects_a_log_that_does_not_chain(client, city, db_session):
     n = drive(client, city, "opened")
     case = db_session.scalar(select(Case).where(Case.number == n))
-    db_session.add(CaseEvent(case_id=case.id, verb="dispatch", actor_role="dispatcher", from_state="handling",
-                             to_state="dispatched", data={}, attachment_ids=[]))
-    db_session.flush()
+    CaseEventFactory(case=case, verb="dispatch", actor=None, actor_role="dispatcher", from_state="handling",
+                     to_state="dispatched")
     with pytest.raises(AssertionError, match="starts from handling"):
         replay_state(db_session, case)
 

@@ -13,6 +13,7 @@ from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks.models import StageClock
 from dispatch.notifications.models import Outbox
 from tests.dispatch.conftest import POINT_G1, POINT_G2, do, report
+from tests.factories import AttachmentFactory
 
 _ip = itertools.count(1)
 
@@ -93,11 +94,7 @@ def public_post(client, url: str, **body):
 
 
 def attachment(db_session, city, who="worker1", name="photo.jpg") -> int:
-    a = Attachment(uploaded_by=city.staff[who].id, filename=name, content_type="image/jpeg", size=1234,
-                   sha256=f"{next(_ip):064x}", path=f"ab/{name}")
-    db_session.add(a)
-    db_session.flush()
-    return a.id
+    return AttachmentFactory(uploader=city.staff[who], filename=name).id
 
 
 def assert_replays(db_session, number: str) -> None:

@@ -8,11 +8,11 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from dispatch.attachments.models import Attachment
 from dispatch.cases.models import Case
 from tests.dispatch.conftest import POINT_G1
 from tests.dispatch.test_hotline import GOOD, csv_bytes
 from tests.dispatch.test_hotline import post as hotline_post
+from tests.factories import AttachmentFactory
 
 
 def address() -> dict:
@@ -134,11 +134,7 @@ def test_a_key_of_129_characters_is_refused_naming_the_field(client, city, db_se
 # --- a refused self-handle changes nothing -------------------------------------------------
 
 def photo(db_session, staff_id: int) -> int:
-    a = Attachment(uploaded_by=staff_id, filename="photo.jpg", content_type="image/jpeg", size=1234,
-                   sha256=uuid.uuid4().hex * 2, path="ab/photo.jpg")
-    db_session.add(a)
-    db_session.flush()
-    return a.id
+    return AttachmentFactory(uploaded_by=staff_id).id
 
 
 SELF_HANDLED = {"description": "小广告已清除", "category_code": "E0202", "lon": POINT_G1[0], "lat": POINT_G1[1],
