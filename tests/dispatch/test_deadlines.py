@@ -190,7 +190,7 @@ def test_lights_turn_at_80_percent_and_at_the_deadline(client, city, clock, db_s
     assert sweep(at(10, 10, 10, 57)) == {"warnings": 1, "overdue": 0}
     assert sweep(at(10, 10, 12)) == {"warnings": 0, "overdue": 0}
     assert sweep(at(10, 10, 17, 46)) == {"warnings": 0, "overdue": 1}
-    rows = [o.payload for o in db_session.scalars(select(Outbox).where(Outbox.topic == "deadline"))
+    rows = [o.payload for o in db_session.scalars(select(Outbox).where(Outbox.topic == "deadline").order_by(Outbox.id))
             if o.payload["case"] == n]
     assert [r["template"] for r in rows] == ["deadline_warning", "deadline_overdue"]
     assert city.staff["road"].id in {r["id"] for r in rows[0]["recipients"]}
