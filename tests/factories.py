@@ -23,7 +23,9 @@ from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks.models import StageClock
 from dispatch.enforcement.models import EnforcementCase, EnforcementRecord
 from dispatch.intake.numbering import next_number, tracking_code
+from grid.accounts import hash_password
 from grid.calendar import work_calendar
+from grid.locator import bump_layer
 from grid.models import Category, Department, Grid, GridAssignment, Responsibility, Staff, StaffRole
 from wangge.extensions import db
 from wangge.timeutil import utcnow
@@ -36,8 +38,6 @@ PASSWORD = "correct-horse-battery"
 def password_hash():
     global _PASSWORD_HASH
     if _PASSWORD_HASH is None:
-        from grid.accounts import hash_password
-
         _PASSWORD_HASH = hash_password(PASSWORD)
     return _PASSWORD_HASH
 
@@ -91,8 +91,6 @@ class GridFactory(Base):
     def _after_postgeneration(cls, instance, create, results=None):
         super()._after_postgeneration(instance, create, results)
         if create:
-            from grid.locator import bump_layer
-
             bump_layer(db.session)
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from grid.models import Grid, GridAssignment, LayerVersion
 from tests.api.layer import BOXES, C1, G1, G2, LEVELS, NAMES, PARENTS, S1, S2, D
+from tests.factories import AssignmentFactory, DepartmentFactory, StaffFactory
 
 BOWTIE = {"type": "Polygon", "coordinates": [[[121.45, 31.20], [121.46, 31.21], [121.46, 31.20],
                                               [121.45, 31.21], [121.45, 31.20]]]}
@@ -437,12 +438,8 @@ def test_assignment_survives_redraw(client, admin, db_session, loaded):
 
 def test_retire_refuses_while_matrix_rules_name_the_grid_and_ends_assignments(client, admin, db_session,
                                                                              loaded):
-    from grid.models import GridAssignment
-    from tests.factories import DepartmentFactory, StaffFactory
-
     dept = DepartmentFactory(code="RET")
-    worker = StaffFactory(roles=["grid_worker"])
-    db_session.add(GridAssignment(staff_id=worker.id, grid_code=G1))
+    AssignmentFactory(staff=StaffFactory(roles=["grid_worker"]), grid_code=G1)
     r = client.post("/api/v1/matrix", json={"category_code": "E0102", "grid_code": G1,
                                             "department_code": dept.code}, headers=admin)
     assert r.status_code == 200, r.json

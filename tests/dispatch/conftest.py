@@ -9,9 +9,13 @@ import pytest
 from shapely.geometry import box
 
 from grid.accounts import issue_token
-from grid.locator import bump_layer
-from grid.models import Grid, GridAssignment, Responsibility
-from tests.factories import DepartmentFactory, StaffFactory
+from tests.factories import (
+    AssignmentFactory,
+    DepartmentFactory,
+    GridFactory,
+    ResponsibilityFactory,
+    StaffFactory,
+)
 from tests.markers import mark_by_fixtures
 
 
@@ -36,14 +40,11 @@ POINT_G2 = (121.415, 31.205)
 @pytest.fixture
 def city(db_session):
     s = db_session
-    s.add_all([
-        Grid(code="310101001", name="测试街道", level="street", geom=box(121.40, 31.20, 121.42, 31.21), area_m2=1),
-        Grid(code="31010100100101", name="一号网格", level="grid", parent_code="310101001",
-             geom=box(121.40, 31.20, 121.41, 31.21), area_m2=1),
-        Grid(code="31010100100102", name="二号网格", level="grid", parent_code="310101001",
-             geom=box(121.41, 31.20, 121.42, 31.21), area_m2=1),
-    ])
-    bump_layer(s)
+    GridFactory(code="310101001", name="测试街道", level="street", geom=box(121.40, 31.20, 121.42, 31.21), area_m2=1)
+    GridFactory(code="31010100100101", name="一号网格", parent_code="310101001",
+                geom=box(121.40, 31.20, 121.41, 31.21), area_m2=1)
+    GridFactory(code="31010100100102", name="二号网格", parent_code="310101001",
+                geom=box(121.41, 31.20, 121.42, 31.21), area_m2=1)
     depts = {"env": DepartmentFactory(code="ENV", name="环卫所"), "road": DepartmentFactory(code="ROAD", name="路政"),
              "dc": DepartmentFactory(code="DC", name="指挥中心", kind="dispatch_center"),
              "zf": DepartmentFactory(code="ZF", name="综合执法大队", kind="enforcement_team")}
@@ -60,12 +61,11 @@ def city(db_session):
         "officer": StaffFactory(roles=["enforcement_officer"], department_id=depts["zf"].id),
     }
     since = datetime(2020, 1, 1, tzinfo=UTC)  # tests travel in time; the workers were there all along
-    s.add_all([GridAssignment(staff_id=people["worker1"].id, grid_code="31010100100101", valid_from=since),
-               GridAssignment(staff_id=people["worker2"].id, grid_code="31010100100102", valid_from=since),
-               Responsibility(category_code="E0102", grid_code="*", department_id=depts["env"].id),
-               Responsibility(category_code="C0101", grid_code="*", department_id=depts["road"].id),
-               Responsibility(category_code="E0304", grid_code="*", department_id=depts["road"].id)])
-    s.flush()
+    AssignmentFactory(staff=people["worker1"], grid_code="31010100100101", valid_from=since)
+    AssignmentFactory(staff=people["worker2"], grid_code="31010100100102", valid_from=since)
+    ResponsibilityFactory(category_code="E0102", department=depts["env"])
+    ResponsibilityFactory(category_code="C0101", department=depts["road"])
+    ResponsibilityFactory(category_code="E0304", department=depts["road"])
     headers = {}
     for name, person in people.items():
         secret, _ = issue_token(s, person, ttl_hours=1)

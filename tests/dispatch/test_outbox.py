@@ -27,8 +27,17 @@ from dispatch.notifications.channels import (
 )
 from dispatch.notifications.models import Delivery, Outbox
 from dispatch.notifications.outbox import backoff, deliver, deliver_job, job_id, relay_pending
+from grid.accounts import issue_token
 from tests.conftest import make_settings
 from tests.dispatch.conftest import POINT_G1, do, report
+from tests.factories import (
+    AssignmentFactory,
+    DepartmentFactory,
+    GridFactory,
+    ResponsibilityFactory,
+    StaffFactory,
+)
+from wangge.extensions import db
 from wangge.timeutil import utcnow
 
 # --- helpers -------------------------------------------------------------------------------
@@ -132,17 +141,10 @@ def own_redis():
 def build_city(session) -> dict:
     """What tests.dispatch.conftest's ``city`` has, committed on a database of a test's own:
     grids, departments, handlers (with phones, so SMS has someone to reach), roles, a rule."""
-    from grid.accounts import issue_token
-    from grid.locator import bump_layer
-    from grid.models import Grid, GridAssignment, Responsibility
-    from tests.factories import DepartmentFactory, StaffFactory
-
-    session.add_all([
-        Grid(code="310101001", name="测试街道", level="street", geom=box(121.40, 31.20, 121.42, 31.21), area_m2=1),
-        Grid(code="31010100100101", name="一号网格", level="grid", parent_code="310101001",
-             geom=box(121.40, 31.20, 121.41, 31.21), area_m2=1),
-    ])
-    bump_layer(session)
+    assert session is db.session  # the factories' session
+    GridFactory(code="310101001", name="测试街道", level="street", geom=box(121.40, 31.20, 121.42, 31.21), area_m2=1)
+    GridFactory(code="31010100100101", name="一号网格", parent_code="310101001",
+                geom=box(121.40, 31.20, 121.41, 31.21), area_m2=1)
     env = DepartmentFactory(code="ENV", name="环卫所")
     dc = DepartmentFactory(code="DC", name="指挥中心", kind="dispatch_center")
     people = {
@@ -154,9 +156,8 @@ def build_city(session) -> dict:
         "env2": StaffFactory(roles=["department_handler"], department_id=env.id),
         "leader": StaffFactory(roles=["leader"], phone="13900000021"),
     }
-    session.add_all([GridAssignment(staff_id=people["worker1"].id, grid_code="31010100100101"),
-                     Responsibility(category_code="E0102", grid_code="*", department_id=env.id)])
-    session.flush()
+    AssignmentFactory(staff=people["worker1"], grid_code="31010100100101")
+    ResponsibilityFactory(category_code="E0102", department=env)
     headers = {name: {"Authorization": f"Bearer {issue_token(session, p, ttl_hours=1)[0]}"}
                for name, p in people.items()}
     ids = {name: p.id for name, p in people.items()}
@@ -203,8 +204,6 @@ def work_burst(app, redis_url: str, queue_name: str) -> None:
 
 
 def dispose(app):
-    from wangge.extensions import db
-
     with app.app_context():
         db.session.remove()
         for engine in db.engines.values():
@@ -223,7 +222,6 @@ def test_redis_down_mid_run_loses_nothing_and_sends_nothing_twice(fresh_pg_url, 
 
     from dispatch.clocks.ticker import tick
     from wangge import create_app
-    from wangge.extensions import db
 
     queue_name = f"t{uuid.uuid4().hex[:8]}"
     channels = ["log", "webhook", "sms"]
