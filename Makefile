@@ -33,7 +33,7 @@ test: setup
 	bash scripts/test.sh
 
 test-embedded: $(STAMP)
-	bash scripts/test.sh tests/embedded tests/unit
+	bash scripts/test.sh -m "not postgis and not redis"
 
 bench: setup
 	$(BIN)/python -m bench.run
