@@ -248,7 +248,7 @@ def test_swagger_ui_served_from_local_assets(client):
     assert client.get("/api/docs/assets/../../wangge/config.py").status_code == 404
 
 
-def test_json_is_sent_as_utf8_not_escapes(client):
-    r = client.get("/api/v1/departments/NOPE")
+def test_json_is_sent_as_utf8_not_escapes(client, admin):
+    r = client.get("/api/v1/departments/NOPE", headers=admin)
     assert "找不到部门".encode() in r.get_data() and b"\\u" not in r.get_data()
     assert r.mimetype == "application/json"
