@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import String, literal, select
 
 from geo.area import geodesic_area_m2
 from geo.codes import CodeRule
@@ -174,6 +174,15 @@ def chain(session, grid: Grid) -> list[Grid]:
         seen.add(code)
         code = parent.parent_code
     return list(reversed(out))
+
+
+def subtree_codes(code: str):
+    """A SELECT of ``code`` and every grid code under it (any version, so retired grids of
+    old cases count), following ``parent_code`` in one recursive query: use it as
+    ``column.in_(subtree_codes(code))``. UNION (not UNION ALL) also stops on a cycle."""
+    tree = select(literal(code, String).label("code")).cte("subtree", recursive=True)
+    tree = tree.union(select(Grid.code).join(tree, Grid.parent_code == tree.c.code))
+    return select(tree.c.code)
 
 
 def workers_of(session, grid_code: str, at=None):

@@ -5,6 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from geo.crs import parse_crs
 from wangge import fields as bounded
+from wangge.contract import LocalTime, QuerySchema
 
 from .limits import MAX_AMOUNT, STAGES, UNITS, amount_error
 from .models import CATEGORY_KINDS, DEPARTMENT_KINDS, GRID_LEVELS
@@ -42,7 +43,7 @@ class TokenSchema(Schema):
     staff = fields.Nested(lambda: StaffSchema())
 
 
-class LocateQuery(Schema):
+class LocateQuery(QuerySchema):
     lon = fields.Float(required=True, validate=validate.Range(-180, 180))
     lat = fields.Float(required=True, validate=validate.Range(-90, 90))
     crs = CrsField(load_default="wgs84")
@@ -59,7 +60,7 @@ class BatchLocateSchema(Schema):
                          validate=validate.Length(min=1, max=10000))
 
 
-class GridQuery(Schema):
+class GridQuery(QuerySchema):
     level = fields.String(validate=validate.OneOf(GRID_LEVELS))
     parent = fields.String()
     q = fields.String()
@@ -68,7 +69,9 @@ class GridQuery(Schema):
     offset = bounded.BoundedInt(load_default=0)
 
 
-class GridImportQuery(Schema):
+class GridImportQuery(QuerySchema):
+    """The import's options; the FeatureCollection itself is the request body."""
+
     crs = CrsField(required=True)
     code_field = fields.String(load_default="code")
     name_field = fields.String(load_default="name")
@@ -80,7 +83,7 @@ class GridImportQuery(Schema):
     skip_invalid = fields.Boolean(load_default=False)
 
 
-class TopologyQuery(Schema):
+class TopologyQuery(QuerySchema):
     min_area_m2 = fields.Float(load_default=1.0, validate=validate.Range(min=0))
 
 
@@ -171,13 +174,13 @@ class RuleSchema(Schema):
     note = fields.String(allow_none=True)
 
 
-class RuleQuery(Schema):
+class RuleQuery(QuerySchema):
     category = fields.String()
     grid = fields.String()
     department = fields.String()
 
 
-class ExplainQuery(Schema):
+class ExplainQuery(QuerySchema):
     category = fields.String(required=True)
     grid = fields.String()
     lon = fields.Float(validate=validate.Range(-180, 180))
@@ -191,7 +194,7 @@ class ExplainQuery(Schema):
             raise ValidationError("give grid, or lon and lat", field_name="grid")
 
 
-class CalendarQuery(Schema):
+class CalendarQuery(QuerySchema):
     start = bounded.Date(required=True, data_key="from")
     end = bounded.Date(required=True, data_key="to")
 
@@ -220,3 +223,220 @@ class DeadlineSchema(Schema):
     @validates_schema
     def _amount_for_unit(self, data, **kwargs):
         _check_amount(data, allow_zero=True)
+
+
+# --- answers ------------------------------------------------------------------------------
+# What the registry API sends back. Views return objects or plain dicts; these dump them.
+
+class DepartmentBrief(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+
+
+class StaffView(Schema):
+    """A staff member as answered (never the password)."""
+    id = fields.Integer()
+    username = fields.String()
+    name = fields.String()
+    phone = fields.String(allow_none=True)
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)))
+    department = fields.Nested(DepartmentBrief, allow_none=True)
+    active = fields.Boolean()
+    language = fields.String()
+
+
+class AssignmentView(Schema):
+    id = fields.Integer()
+    staff_id = fields.Integer()
+    grid_code = fields.String()
+    valid_from = LocalTime()
+    valid_to = LocalTime()
+
+
+class StaffDetailView(StaffView):
+    assignments = fields.List(fields.Nested(AssignmentView))
+
+
+class TokenView(Schema):
+    token = fields.String(metadata={"description": "The bearer token (shown once)."})
+    expires_at = LocalTime()
+    staff = fields.Nested(StaffView)
+
+
+class MeView(Schema):
+    staff = fields.Nested(StaffView)
+    expires_at = LocalTime()
+
+
+class RevokedView(Schema):
+    revoked = fields.Boolean()
+
+
+class GridBrief(Schema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.String(validate=validate.OneOf(GRID_LEVELS))
+
+
+class WorkerBrief(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    phone = fields.String(allow_none=True)
+
+
+class GridProperties(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    level = fields.String(validate=validate.OneOf(GRID_LEVELS))
+    parent_code = fields.String(allow_none=True)
+    area_m2 = fields.Float(allow_none=True)
+    valid_from = LocalTime()
+    valid_to = LocalTime()
+    chain = fields.List(fields.Nested(GridBrief), metadata={"description": "One grid only: its levels from the top."})
+    workers = fields.List(fields.Nested(WorkerBrief), metadata={"description": "One grid only: its grid workers."})
+
+
+class GridFeature(Schema):
+    """A grid as a GeoJSON Feature (geometry in WGS-84; null when ``geometry=false``)."""
+    type = fields.String(validate=validate.OneOf(["Feature"]))
+    id = fields.String()
+    properties = fields.Nested(GridProperties)
+    geometry = fields.Dict(allow_none=True, metadata={"description": "GeoJSON geometry"})
+
+
+class GridCollection(Schema):
+    type = fields.String(validate=validate.OneOf(["FeatureCollection"]))
+    features = fields.List(fields.Nested(GridFeature))
+
+
+class GridRetired(Schema):
+    code = fields.String()
+    valid_to = LocalTime()
+
+
+class FeatureFixView(Schema):
+    index = fields.Integer()
+    code = fields.String(allow_none=True)
+    what = fields.String()
+
+
+class FeatureProblemView(Schema):
+    index = fields.Integer()
+    code = fields.String(allow_none=True)
+    reason = fields.String()
+    reason_text = fields.String()
+    detail = fields.String(allow_none=True)
+
+
+class GridImportResult(Schema):
+    created = fields.Integer()
+    redrawn = fields.Integer()
+    unchanged = fields.Integer()
+    skipped = fields.Integer()
+    fixes = fields.List(fields.Nested(FeatureFixView))
+    skipped_features = fields.List(fields.Nested(FeatureProblemView))
+
+
+class OverlapView(Schema):
+    code_a = fields.String()
+    code_b = fields.String()
+    area_m2 = fields.Float()
+    geometry = fields.Dict(allow_none=True)
+
+
+class GapView(Schema):
+    parent_code = fields.String(allow_none=True)
+    area_m2 = fields.Float()
+    geometry = fields.Dict(allow_none=True)
+
+
+class EscapeView(Schema):
+    code = fields.String()
+    parent_code = fields.String(allow_none=True)
+    area_m2 = fields.Float()
+    geometry = fields.Dict(allow_none=True)
+
+
+class TopologyReport(Schema):
+    ok = fields.Boolean()
+    overlaps = fields.List(fields.Nested(OverlapView))
+    gaps = fields.List(fields.Nested(GapView))
+    escapes = fields.List(fields.Nested(EscapeView))
+
+
+class LocatedView(Schema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.String(validate=validate.OneOf(GRID_LEVELS))
+    grid_id = fields.Integer()
+    chain = fields.List(fields.Nested(GridBrief))
+    workers = fields.List(fields.Nested(WorkerBrief))
+
+
+class BatchLocated(Schema):
+    results = fields.List(fields.Nested(GridBrief, allow_none=True),
+                          metadata={"description": "One per point, in order; null outside every grid."})
+
+
+class LimitInForce(Schema):
+    stage = fields.String(validate=validate.OneOf(STAGES))
+    amount = fields.Float()
+    unit = fields.String(validate=validate.OneOf(UNITS))
+    from_ = fields.String(attribute="from", data_key="from", allow_none=True,
+                          metadata={"description": "The category whose limit applies; null for the default."})
+
+
+class RuleView(Schema):
+    id = fields.Integer()
+    category_code = fields.String()
+    grid_code = fields.String()
+    department_code = fields.String()
+    department_name = fields.String()
+    note = fields.String(allow_none=True)
+
+
+class CheckedLevel(Schema):
+    grid_code = fields.String()
+    grid_name = fields.String(allow_none=True)
+    level = fields.String(allow_none=True)
+    department_code = fields.String(allow_none=True)
+    chosen = fields.Boolean()
+
+
+class Explanation(Schema):
+    category_code = fields.String()
+    grid_code = fields.String(allow_none=True)
+    department = fields.Nested(DepartmentBrief, allow_none=True)
+    rule_id = fields.Integer(allow_none=True)
+    checked = fields.List(fields.Nested(CheckedLevel))
+    reason = fields.String()
+
+
+class MatrixImportResult(Schema):
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    removed = fields.Integer()
+
+
+class MatrixImportQuery(QuerySchema):
+    replace = fields.Boolean(load_default=False, metadata={
+        "description": "Also remove the rules that are not in the file."})
+
+
+class CalendarDayView(Schema):
+    day = fields.String(metadata={"format": "date"})
+    is_workday = fields.Boolean()
+    source = fields.String(metadata={"description": "local, official or provisional"})
+    name = fields.String(allow_none=True)
+
+
+class ScheduleLoaded(Schema):
+    loaded = fields.Integer()
+
+
+class DeadlineView(Schema):
+    due = LocalTime()
+    due_utc = fields.String(metadata={"format": "date-time"})

@@ -3,7 +3,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from dispatch.attachments import service
+from dispatch.attachments.schemas import PHOTO_TYPES, THUMBNAIL_TYPES, AttachmentView
 from wangge.auth import current_staff, requires
+from wangge.contract import binary_download
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.extensions import db
 from wangge.present import local_iso
@@ -34,6 +36,9 @@ def _serve(path, mimetype: str, download_name: str, etag: str):
 @blp.route("")
 class Attachments(MethodView):
     @requires()
+    @blp.response(201, AttachmentView)
+    @blp.alt_response(200, schema=AttachmentView, success=True,
+                      description="The same uploader sent the same file again before attaching it")
     def post(self):
         """Upload a photo: multipart ``file``, JPEG/PNG/WebP only (checked by decoding it), at
         most 10 MB (413 above; 422 ``not_an_image`` / ``unsupported_image``). The stored copy
@@ -53,6 +58,7 @@ class Attachments(MethodView):
 @blp.route("/<int:attachment_id>")
 class AttachmentFile(MethodView):
     @requires()
+    @binary_download(blp, PHOTO_TYPES)
     def get(self, attachment_id):
         """The photo, for staff who may see its case (or its uploader before it is attached)."""
         a = service.get_readable(db.session, current_staff(), attachment_id)
@@ -62,6 +68,7 @@ class AttachmentFile(MethodView):
 @blp.route("/<int:attachment_id>/thumbnail")
 class AttachmentThumbnail(MethodView):
     @requires()
+    @binary_download(blp, THUMBNAIL_TYPES)
     def get(self, attachment_id):
         """The thumbnail (at most 320 px). 404 ``thumbnail_pending`` with ``Retry-After`` while
         the background job has not made it yet (asking again re-queues it)."""

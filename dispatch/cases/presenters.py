@@ -1,4 +1,6 @@
-"""How cases look in API answers (times in the user's zone)."""
+"""How cases look in API answers (times in the user's zone): the one place that builds case
+views. The dicts follow the response schemas of ``dispatch.cases.schemas``, which the views
+declare with ``@blp.response`` (they dump and document them)."""
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -85,6 +87,10 @@ def public_case_view(session, case: Case) -> dict:
             "expected_by": local_iso(handling), "rating": case.rating, "events": events}
 
 
+def _number(session, case_id: int | None) -> str | None:
+    return None if case_id is None else session.get(Case, case_id).number
+
+
 def case_detail(session, case: Case, staff: Staff | None) -> dict:
     clock = deadlines.current_clock(session, case)
     data = case_summary(case, clock)
@@ -98,8 +104,8 @@ def case_detail(session, case: Case, staff: Staff | None) -> dict:
         "suggestion_reason": case.suggestion_reason,
         "media_url": case.media_url,
         "assignee_id": case.assignee_id, "review_date": case.review_date and case.review_date.isoformat(),
-        "possible_duplicate_of": case.duplicate_of_id,
-        "merged_into": case.merged_into_id,
+        "possible_duplicate_of": _number(session, case.duplicate_of_id),
+        "merged_into": _number(session, case.merged_into_id),
         "events": events,
         "allowed_verbs": allowed_verbs(case, staff) if staff else [],
     })

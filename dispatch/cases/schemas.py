@@ -1,9 +1,16 @@
-"""Case actions, ratings and the case list's query."""
+"""Case actions, ratings, the case list's query, and how cases are answered.
+
+The presenters (``dispatch.cases.presenters``) build the dicts; the views declare these
+schemas with ``@blp.response``, which dump them and document them in the OpenAPI document."""
 from marshmallow import Schema, fields, validate
 
-from dispatch.cases.models import RATINGS
-from grid.limits import MAX_AMOUNT
+from dispatch.cases.lifecycle import STATES
+from dispatch.cases.models import CHANNELS, RATINGS
+from grid.limits import MAX_AMOUNT, STAGES, UNITS
 from wangge import fields as bounded
+from wangge.contract import CommaSeparated, LocalTime, QuerySchema
+
+LIGHTS = ("green", "yellow", "red")
 
 
 class ActionSchema(Schema):
@@ -25,12 +32,109 @@ class RatingSchema(Schema):
     note = fields.String(validate=validate.Length(max=2000))
 
 
-class CaseQuery(Schema):
-    state = fields.String()
-    department = fields.String()
-    grid = fields.String()
-    category = fields.String()
-    light = fields.String(validate=validate.OneOf(["green", "yellow", "red"]))
+class CaseQuery(QuerySchema):
+    """Filters of the case list. Unknown parameters and unknown codes are a 422 naming the
+    parameter (the codes of department, grid and category are checked by the view)."""
+    state = CommaSeparated(STATES)
+    channel = CommaSeparated(CHANNELS)
+    department = fields.String(validate=validate.Length(max=32), metadata={"description": "department code"})
+    grid = fields.String(validate=validate.Length(max=64), metadata={
+        "description": "grid code at any level: a street or district answers the cases of every grid under it"})
+    category = fields.String(validate=validate.Length(max=32), metadata={"description": "category code"})
+    light = fields.String(validate=validate.OneOf(LIGHTS))
     supervised = fields.Boolean()
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
     offset = bounded.BoundedInt(load_default=0)
+
+
+# --- answers ------------------------------------------------------------------------------
+
+class CodeName(Schema):
+    code = fields.String()
+    name = fields.String()
+
+
+class ClockView(Schema):
+    """The running (or last) stage clock and its light."""
+    stage = fields.String(validate=validate.OneOf(STAGES))
+    amount = fields.Float()
+    unit = fields.String(validate=validate.OneOf(UNITS))
+    extended = fields.Float(metadata={"description": "amount added by extensions"})
+    started_at = LocalTime()
+    warn_at = LocalTime()
+    due_at = LocalTime()
+    paused = fields.Boolean()
+    ended_at = LocalTime()
+    late = fields.Boolean(allow_none=True)
+    light = fields.String(allow_none=True)
+
+
+class CaseSummaryView(Schema):
+    number = fields.String()
+    state = fields.String(validate=validate.OneOf(STATES))
+    state_name = fields.String()
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    category_code = fields.String(allow_none=True)
+    grid_code = fields.String(allow_none=True)
+    department = fields.Nested(CodeName, allow_none=True)
+    title = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    reported_at = LocalTime()
+    closed_at = LocalTime()
+    supervised = fields.Boolean()
+    rating = fields.String(allow_none=True, validate=validate.OneOf(RATINGS))
+    version = fields.Integer()
+    clock = fields.Nested(ClockView, allow_none=True)
+
+
+class CaseListView(Schema):
+    cases = fields.List(fields.Nested(CaseSummaryView))
+
+
+class ActorView(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class EventView(Schema):
+    id = fields.Integer()
+    verb = fields.String()
+    actor = fields.Nested(ActorView, allow_none=True)
+    role = fields.String(allow_none=True)
+    at = LocalTime()
+    from_ = fields.String(attribute="from", data_key="from", allow_none=True)
+    to = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    data = fields.Dict(allow_none=True, metadata={"description": "What the verb recorded (department, amount...)"})
+    attachments = fields.List(fields.Integer(), allow_none=True)
+
+
+class ReporterView(Schema):
+    name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    staff_id = fields.Integer(allow_none=True)
+
+
+class OriginalPoint(Schema):
+    lon = fields.Float(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    crs = fields.String(allow_none=True)
+
+
+class CaseDetailView(CaseSummaryView):
+    id = fields.Integer()
+    tracking_code = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    reporter = fields.Nested(ReporterView)
+    original = fields.Nested(OriginalPoint)
+    suggested_department = fields.Nested(CodeName, allow_none=True)
+    suggestion_reason = fields.String(allow_none=True)
+    media_url = fields.String(allow_none=True)
+    assignee_id = fields.Integer(allow_none=True)
+    review_date = fields.String(allow_none=True, metadata={"format": "date"})
+    possible_duplicate_of = fields.String(allow_none=True, metadata={"description": "number of the earlier case"})
+    merged_into = fields.String(allow_none=True, metadata={"description": "number of the master case"})
+    events = fields.List(fields.Nested(EventView))
+    allowed_verbs = fields.List(fields.String(), metadata={"description": "the verbs I may use now"})

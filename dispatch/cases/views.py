@@ -9,16 +9,18 @@ from dispatch.cases.actions import Actor, Payload, act, choose_role
 from dispatch.cases.lifecycle import VERBS
 from dispatch.cases.models import Case
 from dispatch.cases.presenters import case_detail, case_summary
-from dispatch.cases.schemas import ActionSchema, CaseQuery
+from dispatch.cases.schemas import ActionSchema, CaseDetailView, CaseListView, CaseQuery, EventView
 from dispatch.cases.scope import get_visible_case, visible
 from dispatch.clocks.models import StageClock
 from dispatch.intake import service as intake
 from dispatch.intake.schemas import CaseCreateSchema
 from grid import roles as R
-from grid.models import Department
+from grid.grids import subtree_codes
+from grid.models import Category, Department, Grid
 from wangge.auth import current_staff, requires
 from wangge.errors import ApiError, validation_error
 from wangge.extensions import db
+from wangge.i18n import t
 from wangge.timeutil import utcnow
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="案件 Cases: intake, lifecycle, events")
@@ -27,12 +29,20 @@ REPORTERS = (R.GRID_WORKER, R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEADER)
 
 
 def detail(case):
-    data = case_detail(db.session, case, current_staff())
-    if case.duplicate_of_id:
-        data["possible_duplicate_of"] = db.session.get(Case, case.duplicate_of_id).number
-    if case.merged_into_id:
-        data["merged_into"] = db.session.get(Case, case.merged_into_id).number
-    return data
+    return case_detail(db.session, case, current_staff())
+
+
+def check_codes(args: dict) -> None:
+    """An unknown department, grid or category code is a 422 naming the parameter, not an
+    empty list that looks like "no cases". A grid code counts at any level and in any version."""
+    lookups = {"department": (Department.code, "department"), "grid": (Grid.code, "grid"),
+               "category": (Category.code, "category")}
+    errors = {}
+    for name, (column, noun) in lookups.items():
+        if name in args and db.session.scalar(select(column).where(column == args[name]).limit(1)) is None:
+            errors[name] = [t("not_found", what=t(noun), key=args[name])]
+    if errors:
+        raise validation_error(errors)
 
 
 def check_self_handle(staff, sub: intake.Submission) -> None:
@@ -48,6 +58,9 @@ def check_self_handle(staff, sub: intake.Submission) -> None:
 class Cases(MethodView):
     @requires(*REPORTERS)
     @blp.arguments(CaseCreateSchema)
+    @blp.response(201, CaseDetailView)
+    @blp.alt_response(200, schema=CaseDetailView, success=True,
+                      description="A retry with the same idempotency key: the case it made")
     def post(self, body):
         """Report a case (grid worker on patrol, or desk entry of a phone call). Send an
         ``Idempotency-Key`` header (or ``idempotency_key``): a retry returns the same case (200)."""
@@ -74,26 +87,31 @@ class Cases(MethodView):
 
     @requires()
     @blp.arguments(CaseQuery, location="query")
+    @blp.response(200, CaseListView)
     def get(self, args):
-        """Cases I may see, newest first; filter by state, department, grid, category, light."""
+        """Cases I may see, newest first; filter by state and channel (comma lists), department,
+        grid (any level: a street answers the cases of all its grids), category, light,
+        supervised. An unknown parameter, state, channel or code is a 422 naming it."""
+        check_codes(args)
         staff = current_staff()
         query = select(Case)
         clause = visible(staff)
         if clause is not None:
             query = query.where(clause)
         if "state" in args:
-            query = query.where(Case.state.in_(args["state"].split(",")))
+            query = query.where(Case.state.in_(args["state"]))
+        if "channel" in args:
+            query = query.where(Case.channel.in_(args["channel"]))
         if "department" in args:
             query = query.join(Department, Case.department_id == Department.id).where(
                 Department.code == args["department"])
         if "grid" in args:
-            query = query.where(Case.grid_code == args["grid"])
+            query = query.where(Case.grid_code.in_(subtree_codes(args["grid"])))
         if "category" in args:
             query = query.where(Case.category_code == args["category"])
         if "supervised" in args:
             query = query.where(Case.supervised.is_(args["supervised"]))
         if "light" in args:
-
             now = utcnow()
             running = select(StageClock.case_id).where(StageClock.ended_at.is_(None),
                                                        StageClock.segment_started_at.is_not(None))
@@ -110,6 +128,7 @@ class Cases(MethodView):
 @blp.route("/<number>")
 class CaseDetail(MethodView):
     @requires()
+    @blp.response(200, CaseDetailView)
     def get(self, number):
         """One case with its events, its running stage clock (light) and the verbs I may use now."""
         return detail(get_visible_case(db.session, current_staff(), number))
@@ -119,6 +138,7 @@ class CaseDetail(MethodView):
 class CaseAction(MethodView):
     @requires()
     @blp.arguments(ActionSchema)
+    @blp.response(200, CaseDetailView)
     def post(self, body, number, verb):
         """Act on a case: accept, reject, request_verify, verify, open, dispatch, sign, return,
         rule_return, redispatch, request_extension, decide_extension, request_suspend,
@@ -143,6 +163,7 @@ class CaseAction(MethodView):
 @blp.route("/<number>/events")
 class CaseEvents(MethodView):
     @requires()
+    @blp.response(200, EventView(many=True))
     def get(self, number):
         """The case's immutable event log."""
         return detail(get_visible_case(db.session, current_staff(), number))["events"]

@@ -5,6 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch.cases.actions import state_name
+from dispatch.cases.schemas import CodeName
 from dispatch.clocks import deadlines
 from dispatch.clocks.models import StageClock
 from dispatch.enforcement import lifecycle, scope, service
@@ -12,6 +13,7 @@ from dispatch.enforcement.models import EnforcementCase, EnforcementGroup
 from grid import roles as R
 from wangge import fields as bounded
 from wangge.auth import current_staff, requires
+from wangge.contract import CommaSeparated, LocalTime, QuerySchema
 from wangge.errors import ApiError
 from wangge.extensions import db
 from wangge.present import local_iso
@@ -26,8 +28,8 @@ GROUP_READERS = scope.GROUP_READERS
 TARGETS = list(dict.fromkeys(v.target for state in lifecycle.STATES for v in lifecycle.advancing(state)))
 
 
-class EnforcementQuery(Schema):
-    stage = fields.String(validate=validate.Length(max=200))
+class EnforcementQuery(QuerySchema):
+    stage = CommaSeparated([*lifecycle.STAGES, lifecycle.CLOSED])
     open = fields.Boolean()
     light = fields.String(validate=validate.OneOf(["green", "yellow", "red"]))
     group = bounded.Id()
@@ -54,6 +56,96 @@ class RecordSchema(Schema):
     note = fields.String(validate=validate.Length(max=5000))
     attachments = fields.List(bounded.Id(), load_default=list, validate=validate.Length(max=50))
     expected_version = bounded.BoundedInt()
+
+
+# --- answers (the dicts below are built by summary, detail, record_view and group_view) ----
+
+class ParentCaseView(Schema):
+    number = fields.String()
+    state = fields.String()
+    state_name = fields.String()
+    category_code = fields.String(allow_none=True)
+    title = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    grid_code = fields.String(allow_none=True)
+
+
+class OfficerView(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class EnforcementSummaryView(Schema):
+    number = fields.String()
+    stage = fields.String(validate=validate.OneOf([*service.STAGES, service.CLOSED]))
+    stage_name = fields.String()
+    team = fields.Nested(CodeName)
+    parent = fields.Nested(ParentCaseView)
+    group_id = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+    stage_started_at = LocalTime()
+    stage_warn_at = LocalTime()
+    stage_due_at = LocalTime()
+    light = fields.String(allow_none=True, validate=validate.OneOf(["green", "yellow", "red"]))
+    officers = fields.List(fields.Nested(OfficerView))
+    created_at = LocalTime()
+    closed_at = LocalTime()
+    version = fields.Integer()
+
+
+class EnforcementListView(Schema):
+    enforcement_cases = fields.List(fields.Nested(EnforcementSummaryView))
+
+
+class RecordView(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    from_stage = fields.String(allow_none=True)
+    to_stage = fields.String(allow_none=True)
+    actor_id = fields.Integer(allow_none=True)
+    at = LocalTime()
+    note = fields.String(allow_none=True)
+    data = fields.Dict(allow_none=True)
+    attachments = fields.List(fields.Integer(), allow_none=True)
+
+
+class GroupView(Schema):
+    id = fields.Integer()
+    lon = fields.Float(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    address = fields.String(allow_none=True)
+    opened_at = LocalTime()
+    window_ends_at = LocalTime()
+    size = fields.Integer()
+    open = fields.Boolean()
+    members = fields.List(fields.Nested(EnforcementSummaryView))
+
+
+class GroupListView(Schema):
+    groups = fields.List(fields.Nested(GroupView))
+
+
+class LimitView(Schema):
+    amount = fields.Float()
+    unit = fields.String()
+
+
+class NextStageView(Schema):
+    stage = fields.String()
+    name = fields.String()
+    you_may_advance = fields.Boolean()
+
+
+class EnforcementDetailView(EnforcementSummaryView):
+    limit = fields.Nested(LimitView, allow_none=True)
+    decision = fields.String(allow_none=True)
+    penalty_amount = fields.Float(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    next_stage = fields.Nested(NextStageView, allow_none=True)
+    records = fields.List(fields.Nested(RecordView))
+    group = fields.Nested(GroupView, allow_none=True)
 
 
 def _limit_view(enf):
@@ -138,6 +230,7 @@ def _write(number, action):
 class EnforcementCases(MethodView):
     @requires(*READERS)
     @blp.arguments(EnforcementQuery, location="query")
+    @blp.response(200, EnforcementListView)
     def get(self, args):
         """Referrals I may see, newest first: an enforcement team sees its own, the dispatch
         center and leaders all, a department those of its cases. Filter by ``stage``
@@ -148,7 +241,7 @@ class EnforcementCases(MethodView):
         if clause is not None:
             query = query.where(clause)
         if "stage" in args:
-            query = query.where(EnforcementCase.stage.in_(args["stage"].split(",")))
+            query = query.where(EnforcementCase.stage.in_(args["stage"]))
         if "open" in args:
             query = query.where(EnforcementCase.closed_at.is_(None) if args["open"]
                                 else EnforcementCase.closed_at.is_not(None))
@@ -170,6 +263,7 @@ class EnforcementCases(MethodView):
 @blp.route("/<number>")
 class EnforcementDetail(MethodView):
     @requires(*READERS)
+    @blp.response(200, EnforcementDetailView)
     def get(self, number):
         """One enforcement case: stage and its deadline light, officers, the records in
         order, and its group with the other referrals at the same place."""
@@ -180,6 +274,7 @@ class EnforcementDetail(MethodView):
 class EnforcementOfficers(MethodView):
     @requires(R.ENFORCEMENT_LEADER)
     @blp.arguments(OfficersSchema)
+    @blp.response(200, EnforcementDetailView)
     def post(self, body, number):
         """The team leader names the officers (``staff_ids`` replaces the list; each must be
         an enforcement officer of the team, else 422). ``whole_group``: the same officers
@@ -193,6 +288,7 @@ class EnforcementOfficers(MethodView):
 class EnforcementAdvance(MethodView):
     @requires(R.ENFORCEMENT_LEADER, R.ENFORCEMENT_OFFICER)
     @blp.arguments(AdvanceSchema)
+    @blp.response(200, EnforcementDetailView)
     def post(self, body, number):
         """Move to the next stage (受理 accept -> 调查取证 investigate -> 处罚决定 decide ->
         执行 execute -> 结案 close -> closed). The leader moves it out of accept (officers
@@ -210,17 +306,19 @@ class EnforcementAdvance(MethodView):
 class EnforcementRecords(MethodView):
     @requires(R.ENFORCEMENT_LEADER, R.ENFORCEMENT_OFFICER)
     @blp.arguments(RecordSchema)
+    @blp.response(201, EnforcementDetailView)
     def post(self, body, number):
         """Add a ``finding`` (during 调查取证) or a ``note`` without changing the stage.
         Records are never changed afterwards."""
         return _write(number, lambda enf, staff: service.add_record(
             db.session, enf, staff, body["kind"], body.get("note"), body["attachments"],
-            expected_version=body.get("expected_version"))), 201
+            expected_version=body.get("expected_version")))
 
 
 @blp.route("/groups")
 class EnforcementGroups(MethodView):
     @requires(*GROUP_READERS)
+    @blp.response(200, GroupListView)
     def get(self):
         """Open groups with more than one referral that I may see: places where one visit
         handles several referrals."""
@@ -242,6 +340,7 @@ class EnforcementGroups(MethodView):
 @blp.route("/groups/<int:group_id>")
 class EnforcementGroupDetail(MethodView):
     @requires(*GROUP_READERS)
+    @blp.response(200, GroupView)
     def get(self, group_id):
         """One group: the place, its window and every referral in it (one team, one visit)."""
         group, members = scope.get_group(db.session, current_staff(), group_id)

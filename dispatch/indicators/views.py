@@ -2,61 +2,24 @@
 from __future__ import annotations
 
 import io
-from datetime import date
 
-from flask import Response, current_app, request, send_file
+from flask import Response, current_app, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from dispatch.indicators import exports, kpi
+from dispatch.indicators.schemas import ExportStatusView, KpiQuery, KpiView
 from grid import roles as R
 from wangge.auth import current_staff, requires
+from wangge.contract import binary_download
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.extensions import db
-from wangge.fields import MAX_YEAR, MIN_YEAR
-from wangge.i18n import t
 from wangge.present import local_iso
 
 blp = Blueprint("kpi", __name__, url_prefix="/api/v1/kpi", description="综合评价 Evaluation indicators")
 
 SEE_ALL = (R.LEADER, R.ADMIN, *R.DISPATCH_CENTER)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _parse_day(name: str, errors: dict) -> date | None:
-    raw = request.args.get(name)
-    if not raw:
-        errors[name] = ["required (YYYY-MM-DD)"]
-        return None
-    try:
-        day = date.fromisoformat(raw) if len(raw) == 10 else _bad(name, errors)
-    except ValueError:
-        return _bad(name, errors)
-    if day is not None and not MIN_YEAR <= day.year <= MAX_YEAR:
-        errors[name] = [t("year_out_of_range", min=MIN_YEAR, max=MAX_YEAR)]
-        return None
-    return day
-
-
-def _bad(name: str, errors: dict) -> None:
-    errors[name] = ["not a valid date (YYYY-MM-DD)"]
-    return None
-
-
-def parse_query() -> tuple[date, date, str, str]:
-    errors: dict = {}
-    first, last = _parse_day("from", errors), _parse_day("to", errors)
-    by = request.args.get("by", "department")
-    fmt = request.args.get("format", "json")
-    if by not in kpi.GROUPS:
-        errors["by"] = [f"must be one of {', '.join(kpi.GROUPS)}"]
-    if fmt not in kpi.FORMATS:
-        errors["format"] = [f"must be one of {', '.join(kpi.FORMATS)}"]
-    if first and last and last < first:
-        errors["to"] = ["must not be before from"]
-    if errors:
-        raise validation_error(errors)
-    return first, last, by, fmt
 
 
 def weights():
@@ -69,22 +32,15 @@ def weights():
 @blp.route("")
 class Kpi(MethodView):
     @requires(*SEE_ALL, R.DEPARTMENT_HANDLER)
-    @blp.doc(parameters=[
-        {"in": "query", "name": "from", "required": True, "schema": {"type": "string", "format": "date"},
-         "description": "first local day (deployment zone) of the period, included"},
-        {"in": "query", "name": "to", "required": True, "schema": {"type": "string", "format": "date"},
-         "description": "last local day of the period, included"},
-        {"in": "query", "name": "by", "schema": {"type": "string", "enum": list(kpi.GROUPS),
-                                                 "default": "department"}},
-        {"in": "query", "name": "format", "schema": {"type": "string", "enum": list(kpi.FORMATS),
-                                                     "default": "json"}},
-    ])
-    def get(self):
+    @blp.arguments(KpiQuery, location="query")
+    @blp.response(200, KpiView)
+    @binary_download(blp, ("text/csv", XLSX), description="format=csv or xlsx: the table as a file")
+    def get(self, args):
         """Every indicator of docs/domain.md §4 per department, grid, worker or category,
         with numerators, denominators (ratios are null when nothing was due) and composite
         scores. Leaders, admins and the dispatch center see every group; a department
         handler sees only what is attributed to their own department."""
-        first, last, by, fmt = parse_query()
+        first, last, by, fmt = args["first"], args["last"], args["by"], args["format"]
         staff = current_staff()
         department_id = None
         if not staff.has_role(*SEE_ALL):
@@ -141,21 +97,23 @@ def _status_view(status: dict) -> dict:
 @blp.route("/exports")
 class Exports(MethodView):
     @requires(*SEE_ALL, R.DEPARTMENT_HANDLER)
-    def post(self):
+    @blp.arguments(KpiQuery, location="query")
+    @blp.response(202, ExportStatusView)
+    def post(self, args):
         """Start an export in the background (same query parameters as GET, format csv or
         xlsx). Answers 202 with the export's id; poll its status for progress."""
-
-        first, last, by, fmt = parse_query()
+        first, last, by, fmt = args["first"], args["last"], args["by"], args["format"]
         if fmt == "json":
             raise validation_error({"format": ["an export file is csv or xlsx"]})
         status = exports.start_kpi_export(owner_id=current_staff().id, first=first, last=last, by=by, fmt=fmt,
                                           department_id=_scope(current_staff()))
-        return _status_view(status), 202
+        return _status_view(status)
 
 
 @blp.route("/exports/<export_id>")
 class ExportStatus(MethodView):
     @requires()
+    @blp.response(200, ExportStatusView)
     def get(self, export_id):
         """Progress of my export: queued, running (done of total steps), done or failed."""
         return _status_view(_export_status(export_id))
@@ -164,9 +122,9 @@ class ExportStatus(MethodView):
 @blp.route("/exports/<export_id>/file")
 class ExportFile(MethodView):
     @requires()
+    @binary_download(blp, ("text/csv", XLSX))
     def get(self, export_id):
         """The finished file (409 while it is still being made)."""
-
         status = _export_status(export_id)
         if status["state"] != "done":
             raise ApiError("export_not_ready", status=409, state=status["state"])

@@ -7,15 +7,9 @@ from wangge.extensions import db, limiter
 from wangge.present import local_iso
 
 from .. import accounts
-from ..schemas import LoginSchema, StaffSchema
+from ..schemas import LoginSchema, MeView, RevokedView, TokenView
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录与令牌 Sign-in and tokens")
-
-
-def staff_view(staff) -> dict:
-    data = StaffSchema().dump(staff)
-    data["roles"] = staff.roles
-    return data
 
 
 def _login_key() -> str:
@@ -45,17 +39,19 @@ class Login(MethodView):
     @limiter.limit(_login_address_limit, key_func=_login_address_key, deduct_when=lambda r: r.status_code == 401)
     @blp.arguments(LoginSchema)
     @blp.doc(security=[])
+    @blp.response(200, TokenView)
     def post(self, body):
         """Sign in with username and password; returns a bearer token."""
         staff = accounts.authenticate(db.session, body["username"], body["password"])
         ttl = current_app.config["WANGGE"].token_ttl_hours
         secret, token = accounts.issue_token(db.session, staff, ttl_hours=ttl, client=body.get("client"))
-        return {"token": secret, "expires_at": local_iso(token.expires_at), "staff": staff_view(staff)}
+        return {"token": secret, "expires_at": local_iso(token.expires_at), "staff": staff}
 
 
 @blp.route("/logout")
 class Logout(MethodView):
     @requires()
+    @blp.response(200, RevokedView)
     def post(self):
         """Revoke the token used for this request."""
         accounts.revoke_token(current_token())
@@ -65,7 +61,8 @@ class Logout(MethodView):
 @blp.route("/me")
 class Me(MethodView):
     @requires()
+    @blp.response(200, MeView)
     def get(self):
         """Who am I: the signed-in staff member and their roles."""
         token = current_token()
-        return {"staff": staff_view(token.staff), "expires_at": local_iso(token.expires_at)}
+        return {"staff": token.staff, "expires_at": local_iso(token.expires_at)}

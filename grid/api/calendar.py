@@ -4,6 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from wangge.auth import requires
+from wangge.contract import DeletedSchema
 from wangge.errors import NotFound, validation_error
 from wangge.extensions import db
 from wangge.fields import MAX_YEAR, MIN_YEAR
@@ -13,7 +14,14 @@ from wangge.uploads import uploaded_text
 
 from .. import calendar as service
 from ..roles import ADMIN, STAFF
-from ..schemas import CalendarDaySchema, CalendarQuery, DeadlineSchema
+from ..schemas import (
+    CalendarDaySchema,
+    CalendarDayView,
+    CalendarQuery,
+    DeadlineSchema,
+    DeadlineView,
+    ScheduleLoaded,
+)
 
 blp = Blueprint("calendar", __name__, url_prefix="/api/v1/calendar",
                 description="工作日历 Work calendar: holidays, make-up working days, deadlines")
@@ -33,6 +41,7 @@ def parse_day(text: str) -> date:
 class Days(MethodView):
     @requires(*STAFF)
     @blp.arguments(CalendarQuery, location="query")
+    @blp.response(200, CalendarDayView(many=True))
     def get(self, args):
         """Each day in the range: workday or not, and whether that comes from a local override,
         the official schedule, or the provisional rule (year not yet published)."""
@@ -50,12 +59,14 @@ class Days(MethodView):
 class Day(MethodView):
     @requires(ADMIN)
     @blp.arguments(CalendarDaySchema)
+    @blp.response(200, CalendarDayView)
     def put(self, body, day):
         """Override one day (a local holiday, or a make-up working day)."""
         row = service.set_day(db.session, parse_day(day), body["is_workday"], body.get("name"))
         return {"day": row.day.isoformat(), "is_workday": row.is_workday, "name": row.name}
 
     @requires(ADMIN)
+    @blp.response(200, DeletedSchema)
     def delete(self, day):
         """Remove a local override (the official calendar applies again)."""
         if not service.clear_day(db.session, parse_day(day)):
@@ -66,6 +77,7 @@ class Day(MethodView):
 @blp.route("/schedule")
 class Schedule(MethodView):
     @requires(ADMIN)
+    @blp.response(200, ScheduleLoaded)
     def post(self):
         """Load a year's schedule (CSV ``date,kind,name`` or JSON list), e.g. before the
         calendar library knows the new year. ``kind``: holiday | workday."""
@@ -78,6 +90,7 @@ class Schedule(MethodView):
 class Deadline(MethodView):
     @requires(*STAFF)
     @blp.arguments(DeadlineSchema)
+    @blp.response(200, DeadlineView)
     def post(self, body):
         """Compute a deadline: ``amount`` of ``unit`` from ``start`` over the work calendar."""
         cal = service.work_calendar(db.session)

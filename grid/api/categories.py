@@ -3,6 +3,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from wangge.auth import requires
+from wangge.contract import DeletedSchema
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.extensions import db
 from wangge.i18n import t
@@ -10,7 +11,7 @@ from wangge.i18n import t
 from .. import limits
 from ..models import Category, TimeLimit
 from ..roles import ADMIN, STAFF
-from ..schemas import CategoryPatchSchema, CategorySchema, TimeLimitSchema
+from ..schemas import CategoryPatchSchema, CategorySchema, LimitInForce, TimeLimitSchema
 
 blp = Blueprint("categories", __name__, url_prefix="/api/v1/categories",
                 description="问题类别与时限 Category catalog and time limits")
@@ -80,6 +81,7 @@ class CategoryDetail(MethodView):
 @blp.route("/<code>/limits")
 class CategoryLimits(MethodView):
     @requires(*STAFF)
+    @blp.response(200, LimitInForce(many=True))
     def get(self, code):
         """The limit in force for every stage, and where it comes from (own, big class, default)."""
         get_category(code)
@@ -91,16 +93,17 @@ class CategoryLimits(MethodView):
 
     @requires(ADMIN)
     @blp.arguments(TimeLimitSchema)
+    @blp.response(200, TimeLimitSchema)
     def put(self, body, code):
         """Set this category's own limit for one stage."""
         get_category(code)
-        row = limits.set_limit(db.session, code, body["stage"], body["amount"], body["unit"])
-        return TimeLimitSchema().dump(row)
+        return limits.set_limit(db.session, code, body["stage"], body["amount"], body["unit"])
 
 
 @blp.route("/<code>/limits/<stage>")
 class CategoryLimit(MethodView):
     @requires(ADMIN)
+    @blp.response(200, DeletedSchema)
     def delete(self, code, stage):
         """Drop this category's own limit for a stage (the inherited one applies again)."""
         row = db.session.scalar(select(TimeLimit).where(TimeLimit.category_code == code, TimeLimit.stage == stage))

@@ -8,7 +8,7 @@ from wangge.extensions import db
 from .. import grids as grid_service
 from .. import locator
 from ..roles import STAFF
-from ..schemas import BatchLocateSchema, LocateQuery
+from ..schemas import BatchLocated, BatchLocateSchema, LocatedView, LocateQuery
 from .grids import staff_brief
 
 blp = Blueprint("geo", __name__, url_prefix="/api/v1/geo", description="定位 Point-to-grid lookup")
@@ -25,6 +25,7 @@ def located(grid) -> dict:
 class Locate(MethodView):
     @requires(*STAFF)
     @blp.arguments(LocateQuery, location="query")
+    @blp.response(200, LocatedView)
     def get(self, args):
         """Which grid is this point in? ``crs`` says the point's system (wgs84, gcj02, bd09).
 
@@ -37,9 +38,9 @@ class Locate(MethodView):
 
     @requires(*STAFF)
     @blp.arguments(BatchLocateSchema)
+    @blp.response(200, BatchLocated)
     def post(self, body):
         """Batch lookup: up to 10,000 points; ``null`` for a point outside every grid."""
         points = [(p["lon"], p["lat"]) for p in body["points"]]
         grids = locator.locate_many(db.session, points, body["crs"])
-        return {"results": [None if g is None else {"code": g.code, "name": g.name, "level": g.level}
-                            for g in grids]}
+        return {"results": grids}

@@ -10,12 +10,20 @@ from geo.io import GeoFormatError, read_geojson_obj
 from wangge.auth import requires
 from wangge.errors import ApiError, NotFound
 from wangge.extensions import db
-from wangge.present import local_iso
 
 from .. import grids as service
 from ..models import Grid
 from ..roles import ADMIN, STAFF
-from ..schemas import GridImportQuery, GridQuery, TopologyQuery
+from ..schemas import (
+    GridCollection,
+    GridFeature,
+    GridImportQuery,
+    GridImportResult,
+    GridQuery,
+    GridRetired,
+    TopologyQuery,
+    TopologyReport,
+)
 
 blp = Blueprint("grids", __name__, url_prefix="/api/v1/grids", description="网格 Grids (GeoJSON)")
 
@@ -23,7 +31,7 @@ blp = Blueprint("grids", __name__, url_prefix="/api/v1/grids", description="网�
 def feature(grid: Grid, *, geometry: bool = True, extra: dict | None = None) -> dict:
     props = {"id": grid.id, "code": grid.code, "name": grid.name, "level": grid.level,
              "parent_code": grid.parent_code, "area_m2": grid.area_m2,
-             "valid_from": local_iso(grid.valid_from), "valid_to": local_iso(grid.valid_to)}
+             "valid_from": grid.valid_from, "valid_to": grid.valid_to}
     props.update(extra or {})
     return {"type": "Feature", "id": grid.code, "properties": props,
             "geometry": mapping(grid.geom) if geometry else None}
@@ -37,6 +45,7 @@ def staff_brief(staff) -> dict:
 class GridList(MethodView):
     @requires(*STAFF)
     @blp.arguments(GridQuery, location="query")
+    @blp.response(200, GridCollection)
     def get(self, args):
         """Current grids as a GeoJSON FeatureCollection (filter by level, parent, name/code)."""
         query = select(Grid).where(Grid.valid_to.is_(None))
@@ -56,6 +65,7 @@ class GridList(MethodView):
 class GridImport(MethodView):
     @requires(ADMIN)
     @blp.arguments(GridImportQuery, location="query")
+    @blp.response(200, GridImportResult)
     def post(self, args):
         """Import a GeoJSON FeatureCollection (request body). All or nothing, unless skip_invalid."""
         try:
@@ -74,6 +84,7 @@ class GridImport(MethodView):
 class GridCheck(MethodView):
     @requires(ADMIN)
     @blp.arguments(TopologyQuery, location="query")
+    @blp.response(200, TopologyReport)
     def get(self, args):
         """Topology report: sibling overlaps, gaps inside parents, children leaving parents."""
         return service.check_topology(db.session, min_area_m2=args["min_area_m2"]).to_dict()
@@ -82,6 +93,7 @@ class GridCheck(MethodView):
 @blp.route("/<code>")
 class GridDetail(MethodView):
     @requires(*STAFF)
+    @blp.response(200, GridFeature)
     def get(self, code):
         """One current grid with its level chain and its grid workers."""
         grid = service.get_current(db.session, code)
@@ -90,15 +102,16 @@ class GridDetail(MethodView):
         return feature(grid, extra={"chain": chain, "workers": workers})
 
     @requires(ADMIN)
+    @blp.response(200, GridRetired)
     def delete(self, code):
         """Retire a grid (it stays in history for old cases)."""
-        grid = service.retire(db.session, code)
-        return {"code": grid.code, "valid_to": local_iso(grid.valid_to)}
+        return service.retire(db.session, code)
 
 
 @blp.route("/<code>/history")
 class GridHistory(MethodView):
     @requires(*STAFF)
+    @blp.response(200, GridCollection)
     def get(self, code):
         """Every version of a grid, newest first."""
         versions = db.session.scalars(select(Grid).where(Grid.code == code).order_by(Grid.valid_from.desc(),

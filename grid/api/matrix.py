@@ -1,11 +1,12 @@
 import io
 
-from flask import Response, request
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from wangge.auth import requires
+from wangge.contract import BINARY, DeletedSchema
 from wangge.errors import ApiError, NotFound
 from wangge.extensions import db
 from wangge.i18n import current_language
@@ -15,7 +16,15 @@ from .. import locator, matrix
 from ..grids import get_current
 from ..models import Department, Responsibility
 from ..roles import ADMIN, DISPATCH_CENTER, LEADER, STAFF
-from ..schemas import ExplainQuery, RuleQuery, RuleSchema
+from ..schemas import (
+    ExplainQuery,
+    Explanation,
+    MatrixImportQuery,
+    MatrixImportResult,
+    RuleQuery,
+    RuleSchema,
+    RuleView,
+)
 
 blp = Blueprint("matrix", __name__, url_prefix="/api/v1/matrix",
                 description="责任矩阵 Responsibility matrix: (category, grid) -> department")
@@ -30,6 +39,7 @@ def rule_view(r: Responsibility) -> dict:
 class Rules(MethodView):
     @requires(*STAFF)
     @blp.arguments(RuleQuery, location="query")
+    @blp.response(200, RuleView(many=True))
     def get(self, args):
         """Rules, filtered by category, grid or department code."""
         query = select(Responsibility).join(Department)
@@ -44,6 +54,7 @@ class Rules(MethodView):
 
     @requires(ADMIN)
     @blp.arguments(RuleSchema)
+    @blp.response(200, RuleView)
     def post(self, body):
         """Add or change the rule for (category, grid); ``grid_code='*'`` means everywhere."""
         rule = matrix.set_rule(db.session, body["category_code"], body["grid_code"],
@@ -54,6 +65,7 @@ class Rules(MethodView):
 @blp.route("/<int:rule_id>")
 class RuleDetail(MethodView):
     @requires(ADMIN)
+    @blp.response(200, DeletedSchema)
     def delete(self, rule_id):
         """Remove a rule."""
         rule = db.session.get(Responsibility, rule_id)
@@ -67,6 +79,7 @@ class RuleDetail(MethodView):
 class Explain(MethodView):
     @requires(*DISPATCH_CENTER, ADMIN, LEADER)
     @blp.arguments(ExplainQuery, location="query")
+    @blp.response(200, Explanation)
     def get(self, args):
         """Which department handles this category here, and why (every level checked)."""
         if "grid" in args:
@@ -81,6 +94,7 @@ class Explain(MethodView):
 @blp.route("/export")
 class Export(MethodView):
     @requires(ADMIN, LEADER, *DISPATCH_CENTER)
+    @blp.response(200, BINARY, content_type="text/csv", description="matrix.csv")
     def get(self):
         """The whole matrix as CSV (UTF-8 with BOM, opens correctly in Excel)."""
         buf = io.StringIO()
@@ -92,9 +106,10 @@ class Export(MethodView):
 @blp.route("/import")
 class Import(MethodView):
     @requires(ADMIN)
-    def post(self):
+    @blp.arguments(MatrixImportQuery, location="query")
+    @blp.response(200, MatrixImportResult)
+    def post(self, args):
         """Import CSV (request body or multipart ``file``). All rows checked; any bad row writes nothing.
         ``?replace=true`` also removes rules that are not in the file."""
         text, _ = uploaded_text("CSV")
-        replace = request.args.get("replace", "false").lower() in ("1", "true", "yes")
-        return matrix.import_csv(db.session, io.StringIO(text), replace=replace)
+        return matrix.import_csv(db.session, io.StringIO(text), replace=args["replace"])

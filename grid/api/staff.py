@@ -5,15 +5,20 @@ from sqlalchemy import select
 from wangge.auth import requires
 from wangge.errors import NotFound, validation_error
 from wangge.extensions import db
-from wangge.present import local_iso
 from wangge.timeutil import utcnow
 
 from .. import accounts
 from ..grids import get_current
 from ..models import GridAssignment, Staff
 from ..roles import ADMIN, LEADER
-from ..schemas import AssignmentSchema, StaffPatchSchema, StaffSchema
-from .accounts import staff_view
+from ..schemas import (
+    AssignmentSchema,
+    AssignmentView,
+    StaffDetailView,
+    StaffPatchSchema,
+    StaffSchema,
+    StaffView,
+)
 from .departments import get_department
 
 blp = Blueprint("staff", __name__, url_prefix="/api/v1/staff", description="人员 Staff, roles and grid assignments")
@@ -26,20 +31,17 @@ def get_staff(staff_id: int) -> Staff:
     return staff
 
 
-def assignment_view(a: GridAssignment) -> dict:
-    return {"id": a.id, "staff_id": a.staff_id, "grid_code": a.grid_code,
-            "valid_from": local_iso(a.valid_from), "valid_to": local_iso(a.valid_to)}
-
-
 @blp.route("")
 class StaffList(MethodView):
     @requires(ADMIN, LEADER)
+    @blp.response(200, StaffView(many=True))
     def get(self):
         """All staff with their roles."""
-        return [staff_view(s) for s in db.session.scalars(select(Staff).order_by(Staff.username))]
+        return db.session.scalars(select(Staff).order_by(Staff.username)).all()
 
     @requires(ADMIN)
     @blp.arguments(StaffSchema)
+    @blp.response(201, StaffView)
     def post(self, body):
         """Create a staff account."""
         dept = get_department(body["department_code"]) if body.get("department_code") else None
@@ -48,22 +50,23 @@ class StaffList(MethodView):
                                       department_id=dept.id if dept else None, phone=body.get("phone"),
                                       language=body["language"])
         staff.active = body["active"]
-        return staff_view(staff), 201
+        return staff
 
 
 @blp.route("/<int:staff_id>")
 class StaffDetail(MethodView):
     @requires(ADMIN, LEADER)
+    @blp.response(200, StaffDetailView)
     def get(self, staff_id):
         """One staff member with current grid assignments."""
         staff = get_staff(staff_id)
-        data = staff_view(staff)
-        data["assignments"] = [assignment_view(a) for a in db.session.scalars(
-            select(GridAssignment).where(GridAssignment.staff_id == staff_id).order_by(GridAssignment.id))]
-        return data
+        assignments = db.session.scalars(
+            select(GridAssignment).where(GridAssignment.staff_id == staff_id).order_by(GridAssignment.id)).all()
+        return {**StaffView().dump(staff), "assignments": AssignmentView(many=True).dump(assignments)}
 
     @requires(ADMIN)
     @blp.arguments(StaffPatchSchema)
+    @blp.response(200, StaffView)
     def patch(self, body, staff_id):
         """Change name, roles, department, password or active flag. Disabling revokes tokens."""
         staff = get_staff(staff_id)
@@ -80,13 +83,14 @@ class StaffDetail(MethodView):
         if not staff.active:
             accounts.revoke_all(db.session, staff)
         db.session.flush()
-        return staff_view(staff)
+        return staff
 
 
 @blp.route("/<int:staff_id>/assignments")
 class Assignments(MethodView):
     @requires(ADMIN)
     @blp.arguments(AssignmentSchema)
+    @blp.response(201, AssignmentView)
     def post(self, body, staff_id):
         """Assign a grid to a staff member (from now, or from ``valid_from``)."""
         staff = get_staff(staff_id)
@@ -99,12 +103,13 @@ class Assignments(MethodView):
         a = GridAssignment(staff_id=staff.id, grid_code=body["grid_code"], valid_from=start, valid_to=end)
         db.session.add(a)
         db.session.flush()
-        return assignment_view(a), 201
+        return a
 
 
 @blp.route("/<int:staff_id>/assignments/<int:assignment_id>")
 class AssignmentDetail(MethodView):
     @requires(ADMIN)
+    @blp.response(200, AssignmentView)
     def delete(self, staff_id, assignment_id):
         """End an assignment now (history is kept)."""
         a = db.session.get(GridAssignment, assignment_id)
@@ -112,4 +117,4 @@ class AssignmentDetail(MethodView):
             raise NotFound("staff", f"{staff_id}/assignments/{assignment_id}")
         if a.valid_to is None or a.valid_to > utcnow():
             a.valid_to = utcnow()
-        return assignment_view(a)
+        return a

@@ -1,0 +1,61 @@
+"""The indicators' query (period, grouping, format) and how indicators and exports are answered."""
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from dispatch.indicators.kpi import COUNTS, FORMATS, GROUPS, RATIOS
+from wangge import fields as bounded
+from wangge.contract import LocalTime, QuerySchema
+
+
+class KpiQuery(QuerySchema):
+    first = bounded.Date(required=True, data_key="from", metadata={
+        "description": "first local day (deployment zone) of the period, included"})
+    last = bounded.Date(required=True, data_key="to", metadata={"description": "last local day of the period, included"})
+    by = fields.String(load_default="department", validate=validate.OneOf(GROUPS))
+    format = fields.String(load_default="json", validate=validate.OneOf(FORMATS))
+
+    @validates_schema
+    def _order(self, data, **kwargs):
+        if "first" in data and "last" in data and data["last"] < data["first"]:
+            raise ValidationError("must not be before from", field_name="to")
+
+
+class PeriodView(Schema):
+    from_ = fields.String(attribute="from", data_key="from", metadata={"format": "date"})
+    to = fields.String(metadata={"format": "date"})
+    timezone = fields.String()
+    start = LocalTime()
+    end = LocalTime()
+
+
+# One row per group: its key and names, every count, every ratio (null when nothing was due)
+# and the composite score (docs/indicators.md).
+KpiRow = Schema.from_dict({
+    "by": fields.String(validate=validate.OneOf(GROUPS)),
+    "key": fields.Raw(allow_none=True, metadata={"description": "department or staff id, grid or category code"}),
+    "code": fields.String(allow_none=True),
+    "name": fields.String(allow_none=True),
+    **{name: fields.Integer() for name in COUNTS},
+    **{name: fields.Float(allow_none=True, metadata={"description": label})
+       for name, (_, _, label) in RATIOS.items()},
+    "score": fields.Float(allow_none=True),
+    "score_max": fields.Float(),
+}, name="KpiRow")
+
+
+class KpiView(Schema):
+    period = fields.Nested(PeriodView)
+    by = fields.String(validate=validate.OneOf(GROUPS))
+    rows = fields.List(fields.Nested(KpiRow))
+
+
+class ExportStatusView(Schema):
+    id = fields.String()
+    state = fields.String(validate=validate.OneOf(["queued", "running", "done", "failed"]))
+    done = fields.Integer(allow_none=True)
+    total = fields.Integer(allow_none=True)
+    step = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+    filename = fields.String(allow_none=True)
+    rows = fields.Integer(allow_none=True)
+    progress = fields.Float(allow_none=True)
+    file_url = fields.String(allow_none=True)
