@@ -5,6 +5,7 @@ import io
 import json
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import AppGroup
@@ -224,7 +225,8 @@ def staff_token(username, days, client):
     secret, token = issue_token(db.session, staff, ttl_hours=days * 24, client=client)
     db.session.commit()
     click.echo(secret)
-    click.echo(f"expires {token.expires_at.isoformat()}", err=True)
+    # in the staff member's zone, like every time the API answers with
+    click.echo(f"expires {token.expires_at.astimezone(ZoneInfo(staff.timezone)).isoformat()}", err=True)
 
 
 @demo_cli.command("load")

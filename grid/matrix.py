@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,13 +21,10 @@ CSV_COLUMNS = ["category_code", "grid_code", "department_code", "note",
 # stages and leader; a rule naming it would dispatch cases that nobody there ever sees.
 # The dispatch center dispatches; it has no handlers to sign a case sent to it.
 NOT_DISPATCHABLE = ("enforcement_team", "dispatch_center")
-TEAM_MESSAGE = ("{code} is the enforcement team: a rule must name the department that handles the case; "
-                "the case is referred to the team with refer_enforcement")
-CENTER_MESSAGE = "{code} is the dispatch center: a rule must name the department that handles the case"
 
 
 def not_dispatchable_message(kind: str, code: str) -> str:
-    return (TEAM_MESSAGE if kind == "enforcement_team" else CENTER_MESSAGE).format(code=code)
+    return t("rule_names_team" if kind == "enforcement_team" else "rule_names_center", code=code)
 
 
 @dataclass
@@ -48,16 +46,42 @@ class Explanation:
             "reason": self.sentence(lang),
         }
 
-    def sentence(self, lang: str) -> str:
+    def reason(self) -> dict:
+        """Why this department, as data (a message key and its parameters): stored with a case
+        and put into words for each reader (``reason_sentence``)."""
         if self.rule is None:
-            return ("没有适用的责任规则（已检查：" if lang == "zh" else "No rule applies (checked: ") + \
-                ", ".join(c["grid_code"] for c in self.checked) + ("）" if lang == "zh" else ")")
-        where = self.rule.grid_code
-        if lang == "zh":
-            scope = "全域" if where == EVERYWHERE else f"网格 {where}"
-            return f"类别 {self.category_code} 在{scope}的责任规则指定 {self.department.name}（最具体的匹配）"
-        scope = "everywhere" if where == EVERYWHERE else f"grid {where}"
-        return f"The rule for category {self.category_code} on {scope} names {self.department.name} (most specific match)"
+            return {"key": "suggestion_no_rule", "checked": [c["grid_code"] for c in self.checked]}
+        return {"key": "suggestion_rule", "category": self.category_code, "grid": self.rule.grid_code,
+                "department": self.department.name}
+
+    def stored_reason(self) -> str:
+        """``reason()`` as the text stored in ``Case.suggestion_reason`` (``reason_text`` reads it)."""
+        return json.dumps(self.reason(), ensure_ascii=False, sort_keys=True)
+
+    def sentence(self, lang: str | None = None) -> str:
+        return reason_sentence(self.reason(), lang)
+
+
+def reason_sentence(reason: dict, lang: str | None = None) -> str:
+    """The explanation in ``lang`` (default: the reader's)."""
+    if reason["key"] == "suggestion_no_rule":
+        return t("suggestion_no_rule", lang=lang, checked=", ".join(reason["checked"]))
+    grid = reason["grid"]
+    scope = t("scope_everywhere", lang=lang) if grid == EVERYWHERE else t("scope_grid", lang=lang, grid=grid)
+    return t("suggestion_rule", lang=lang, category=reason["category"], scope=scope,
+             department=reason["department"])
+
+
+def reason_text(stored: str | None, lang: str | None = None) -> str | None:
+    """A case's stored ``suggestion_reason`` in the reader's language. A plain sentence (stored
+    before the reason was kept as data) is returned as it is."""
+    if not stored or not stored.startswith("{"):
+        return stored
+    try:
+        reason = json.loads(stored)
+        return reason_sentence(reason, lang)
+    except (ValueError, KeyError, TypeError):
+        return stored
 
 
 def explain(session, category_code: str, grid: Grid | None, levels: list[Grid] | None = None) -> Explanation:
@@ -114,7 +138,7 @@ def import_csv(session, fp, *, replace: bool = False,
     reader = csv.DictReader(fp)
     missing = {"category_code", "grid_code", "department_code"} - set(reader.fieldnames or [])
     if missing:
-        raise validation_error({"columns": [f"missing column(s): {', '.join(sorted(missing))}"]})
+        raise validation_error({"columns": [t("missing_columns", columns=", ".join(sorted(missing)))]})
     rows = list(reader)
     categories = set(session.scalars(select(Category.code)))
     grids = set(session.scalars(select(Grid.code).where(Grid.valid_to.is_(None)))) | {EVERYWHERE}
@@ -134,7 +158,7 @@ def import_csv(session, fp, *, replace: bool = False,
         key = (row["category_code"], row["grid_code"])
         if key in seen:
             errors.append({"line": line, "column": "grid_code", "value": row["grid_code"],
-                           "message": f"duplicate of line {seen[key]}"})
+                           "message": t("duplicate_line", line=seen[key])})
         seen.setdefault(key, line)
     if errors:
         raise ApiError("invalid_rows", status=422, count=len({e["line"] for e in errors}), details=errors)
@@ -191,4 +215,4 @@ def check_kind_change(session, dept: Department, kind: str) -> None:
                             .order_by(Responsibility.category_code, Responsibility.grid_code).limit(5)).all()
     if rules:
         named = ", ".join(f"{r.category_code}@{r.grid_code}" for r in rules)
-        raise ApiError("in_use", status=409, what=t("department"), detail=f"responsibility rules {named}")
+        raise ApiError("in_use", status=409, what=t("department"), detail=t("rules_in_use", named=named))

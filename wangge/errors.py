@@ -37,7 +37,7 @@ class ApiError(Exception):
     def to_dict(self) -> dict:
         body = {"status": self.status, "code": self.code, "message": self.message}
         if self.fields:
-            body["fields"] = self.fields
+            body["fields"] = _localise(self.fields)
         if self.details is not None:
             body["details"] = self.details
         return body
@@ -71,6 +71,8 @@ def _flatten_messages(messages) -> dict:
 
 
 def _localise(msgs):
+    """Field messages in the user's language: marshmallow's English messages and any message
+    id of the catalogs are translated (wangge.i18n.field_message); others pass unchanged."""
     if isinstance(msgs, list):
         return [field_message(m) if isinstance(m, str) else _localise(m) for m in msgs]
     if isinstance(msgs, dict):

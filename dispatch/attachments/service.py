@@ -42,7 +42,7 @@ from dispatch.cases.scope import visible
 from grid.models import Staff
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.extensions import db
-from wangge.i18n import current_language, t
+from wangge.i18n import t
 from wangge.jobs import enqueue, redis_connection, with_app
 
 log = logging.getLogger(__name__)
@@ -51,10 +51,6 @@ FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 60_000_000          # refuse decompression bombs long before Pillow's own limit
 THUMBNAIL_SIZE = 320
-
-
-def _say(zh: str, en: str) -> str:
-    return en if current_language() == "en" else zh
 
 
 def settings():
@@ -361,23 +357,22 @@ def inspect_image(data: bytes) -> tuple[str, int, int]:
         with Image.open(io.BytesIO(data)) as img:
             fmt, (width, height) = img.format, img.size
             if fmt not in FORMATS:
-                raise ApiError("unsupported_image", status=422, message=_say(
-                    f"不支持的图片格式 {fmt}：只接受 JPEG、PNG、WebP",
-                    f"unsupported image format {fmt}: only JPEG, PNG and WebP"))
+                raise ApiError("unsupported_image", status=422, message=t(
+                    "image_format_unsupported", format=fmt))
             if width * height > MAX_PIXELS:
-                raise ApiError("unsupported_image", status=422, message=_say(
-                    f"图片像素过多（{width}×{height}）", f"image too large in pixels ({width}x{height})"))
+                raise ApiError("unsupported_image", status=422, message=t(
+                    "image_too_many_pixels", width=width, height=height))
             img.verify()
         with Image.open(io.BytesIO(data)) as img:  # verify() leaves the image unusable; decode fully
             img.load()
     except ApiError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError):
-        raise ApiError("not_an_image", status=422, message=_say(
-            "文件不是图片（只接受 JPEG、PNG、WebP）", "the file is not an image (JPEG, PNG or WebP only)")) from None
+        raise ApiError("not_an_image", status=422, message=t(
+            "not_an_image")) from None
     except Exception as exc:  # noqa: BLE001 - truncated or corrupt data raises OSError, SyntaxError, ...
-        raise ApiError("not_an_image", status=422, message=_say(
-            f"图片已损坏，无法读取（{exc}）", f"the image is damaged and cannot be read ({exc})")) from None
+        raise ApiError("not_an_image", status=422, message=t(
+            "image_damaged", detail=exc)) from None
     return FORMATS[fmt], width, height
 
 
@@ -406,8 +401,8 @@ def read_limited(stream) -> bytes:
     limit = max_bytes()
     data = stream.read(limit + 1)
     if len(data) > limit:
-        raise ApiError("file_too_large", status=413, message=_say(
-            f"文件过大：最大 {limit // (1024 * 1024)} MB", f"file too large: at most {limit // (1024 * 1024)} MB"))
+        raise ApiError("file_too_large", status=413, message=t(
+            "upload_too_large", mb=limit // (1024 * 1024)))
     return data
 
 
@@ -419,7 +414,7 @@ def store(session, data: bytes, filename: str | None, uploader: Staff | None) ->
     if len(data) > max_bytes():
         raise ApiError("file_too_large", status=413)
     if not data:
-        raise validation_error({"file": ["empty file"]})
+        raise validation_error({"file": [t("empty_file")]})
     stripped = strip_metadata(data)
     data = stripped.data
     content_type, _, _ = inspect_image(data)
@@ -540,10 +535,10 @@ def check_attachable(session, staff: Staff | None, ids: list[int], case: Case | 
     for attachment_id in ids:
         a = session.get(Attachment, attachment_id)
         if a is None:
-            problems.append(f"no attachment {attachment_id}")
+            problems.append(t("no_attachment", id=attachment_id))
         elif a.case_id is not None and (case is None or a.case_id != case.id):
-            problems.append(f"attachment {attachment_id} belongs to another case")
+            problems.append(t("attachment_other_case", id=attachment_id))
         elif a.case_id is None and staff is not None and a.uploaded_by not in (None, staff.id):
-            problems.append(f"attachment {attachment_id} was uploaded by someone else")
+            problems.append(t("attachment_other_uploader", id=attachment_id))
     if problems:
         raise validation_error({"attachments": problems})

@@ -78,8 +78,7 @@ class AttachmentThumbnail(MethodView):
             service.request_thumbnail(a.sha256)  # inline: made now; rq: queued again (same job id)
             relative = service.existing_thumbnail(a.sha256)
         if relative is None:
-            err = ApiError("thumbnail_pending", status=404, message=service._say(
-                "缩略图尚未生成，请稍后再试", "the thumbnail is not ready yet; try again shortly"))
+            err = ApiError("thumbnail_pending", status=404)
             response = jsonify(err.to_dict())
             response.status_code = 404
             response.headers["Retry-After"] = "5"

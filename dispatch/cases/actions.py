@@ -18,7 +18,6 @@ from dispatch.cases.lifecycle import (
     RESUME,
     SAME,
     STATE_STAGE,
-    STATES,
     SYSTEM,
     VERBS,
     Verb,
@@ -32,7 +31,7 @@ from grid.matrix import NOT_DISPATCHABLE, not_dispatchable_message
 from grid.models import Category, Department, Staff
 from wangge.auth import role_names
 from wangge.errors import ApiError, NotFound, validation_error
-from wangge.i18n import current_language
+from wangge.i18n import t
 from wangge.timeutil import utcnow
 
 
@@ -69,13 +68,14 @@ def settings():
     return current_app.config["WANGGE"]
 
 
-def state_name(state: str) -> str:
-    zh, en, _ = STATES[state]
-    return zh if current_language() == "zh" else en
+def state_name(state: str, lang: str | None = None) -> str:
+    """The state's words in the reader's language (catalog ``state_<state>``)."""
+    return t(f"state_{state}", lang=lang)
 
 
-def verb_name_for_user(verb: Verb) -> str:
-    return verb.zh if current_language() == "zh" else verb.name.replace("_", " ")
+def verb_name_for_user(verb: Verb, lang: str | None = None) -> str:
+    """The verb's words in the reader's language (catalog ``verb_<name>``)."""
+    return t(f"verb_{verb.name}", lang=lang)
 
 
 def choose_role(staff: Staff, verb: Verb, requested: str | None) -> str:
@@ -112,9 +112,9 @@ def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | No
         raise ApiError("verb_not_allowed", status=409, verb=verb_name_for_user(verb), state=state_name(case.state))
     missing = [name for name in verb.requires if not payload.present(name)]
     if missing:
-        raise validation_error({name: ["required for this action"] for name in missing})
+        raise validation_error({name: [t("required_for_action")] for name in missing})
     if verb.outcomes and payload.outcome not in verb.outcomes:
-        raise validation_error({"outcome": [f"must be one of {', '.join(verb.outcomes)}"]})
+        raise validation_error({"outcome": [t("must_be_one_of", choices=", ".join(verb.outcomes))]})
     if verb.own_department and actor.role == R.DEPARTMENT_HANDLER and \
             (actor.staff is None or actor.staff.department_id != case.department_id):
         raise ApiError("not_your_department", status=403, number=case.number)
@@ -184,7 +184,7 @@ def _department(session, code: str) -> Department:
     if dept is None:
         raise NotFound("department", code)
     if not dept.active:
-        raise validation_error({"department_code": [f"department {code} is inactive"]})
+        raise validation_error({"department_code": [t("department_inactive", code=code)]})
     return dept
 
 
@@ -192,11 +192,11 @@ def _assign_worker(session, case, actor, payload, data, target):
     if payload.assignee_id is not None:
         worker = session.get(Staff, payload.assignee_id)
         if worker is None or not worker.has_role(R.GRID_WORKER):
-            raise validation_error({"assignee_id": ["must be a grid worker"]})
+            raise validation_error({"assignee_id": [t("must_be_grid_worker")]})
     else:
         workers = workers_of(session, case.grid_code) if case.grid_code else []
         if not workers:
-            raise validation_error({"assignee_id": ["the case's grid has no grid worker; name one"]})
+            raise validation_error({"assignee_id": [t("grid_has_no_worker")]})
         worker = workers[0]
     case.assignee_id = worker.id
     case.assignee = worker
@@ -214,7 +214,7 @@ def _dispatch(session, case, actor, payload, data, target):
     elif case.suggested_department_id:
         dept = session.get(Department, case.suggested_department_id)
     else:
-        raise validation_error({"department_code": ["no department suggested by the matrix; name one"]})
+        raise validation_error({"department_code": [t("no_suggested_department")]})
     if dept.kind == "enforcement_team":
         raise ApiError("use_refer_enforcement", status=422, department=dept.name,
                        fields={"department_code": [f"{dept.code} is the enforcement team; use refer_enforcement"]})
@@ -247,7 +247,7 @@ def _request_extension(session, case, actor, payload, data, target):
     if approved >= settings().max_extensions:
         raise ApiError("extension_limit", status=409, limit=settings().max_extensions)
     if payload.amount is not None and payload.amount <= 0:
-        raise validation_error({"amount": ["must be greater than 0"]})
+        raise validation_error({"amount": [t("must_be_positive")]})
     clock = deadlines.current_clock(session, case)
     data["amount"] = payload.amount if payload.amount is not None else (clock.amount - clock.extended)
     data["unit"] = clock.unit
@@ -293,7 +293,7 @@ def _merge(session, case, actor, payload, data, target):
     master = _lock_master(session, case, master_id) if master_id != case.id else case
     if master.id == case.id or master.state not in OPEN_STATES:
         # a closed master would never close this one again: its reporter would get no answer
-        raise validation_error({"into": ["must be another case that is still open"]})
+        raise validation_error({"into": [t("must_be_open_case")]})
     case.merged_into_id = master.id
     data["into"] = master.number
 
@@ -358,7 +358,7 @@ def _self_handle(session, case, actor, payload, data, target):
 
 def _rate(session, case, actor, payload, data, target):
     if payload.rating not in RATINGS:
-        raise validation_error({"rating": [f"must be one of {', '.join(RATINGS)}"]})
+        raise validation_error({"rating": [t("must_be_one_of", choices=", ".join(RATINGS))]})
     if case.rating is not None:
         # one rating per closure: a reopen (follow_up) clears it, nothing else does
         raise ApiError("already_rated", status=409, number=case.number)

@@ -10,8 +10,9 @@ from dispatch.cases.lifecycle import CITIZEN
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks import deadlines
 from dispatch.clocks.models import StageClock
+from grid.matrix import reason_text
 from grid.models import Staff
-from wangge.i18n import current_language
+from wangge.i18n import t
 from wangge.present import local_iso
 
 # Notes a citizen may read on the tracking page: the answers, not internal deliberation.
@@ -46,18 +47,19 @@ def event_view(e: CaseEvent) -> dict:
 
 # What a citizen following a report sees of its progress: a few plain steps instead of the
 # internal states (extension requests, returns, suspension, supervision stay inside).
+# The words are the catalog's ``public_state_<code>`` messages.
 PUBLIC_STATES = {
-    "received": ("已收到", "Received", ("reported", "verifying", "void_requested")),
-    "accepted": ("已受理", "Accepted", ("accepted", "opened")),
-    "in_progress": ("处理中", "Being handled", ("dispatched", "handling", "return_requested", "extension_requested",
-                                              "suspend_requested", "suspended", "enforcement")),
-    "handled": ("已处理，待核查", "Handled, being checked", ("handled", "checking", "check_passed")),
-    "closed": ("已办结", "Closed", ("closed",)),
-    "rejected": ("不予受理", "Not accepted", ("rejected",)),
-    "voided": ("已撤销", "Withdrawn", ("voided",)),
-    "merged": ("已合并", "Merged with another report", ("merged",)),
+    "received": ("reported", "verifying", "void_requested"),
+    "accepted": ("accepted", "opened"),
+    "in_progress": ("dispatched", "handling", "return_requested", "extension_requested",
+                    "suspend_requested", "suspended", "enforcement"),
+    "handled": ("handled", "checking", "check_passed"),
+    "closed": ("closed",),
+    "rejected": ("rejected",),
+    "voided": ("voided",),
+    "merged": ("merged",),
 }
-PUBLIC_STATE_OF = {state: public for public, (_, _, states) in PUBLIC_STATES.items() for state in states}
+PUBLIC_STATE_OF = {state: public for public, states in PUBLIC_STATES.items() for state in states}
 # The steps a citizen sees in the timeline; every other event is internal.
 PUBLIC_EVENTS = {"submit", "accept", "reject", "dispatch", "report_back", "close", "close_with_master",
                  "self_handle", "merge", "rate", "follow_up"}
@@ -66,8 +68,7 @@ PUBLIC_EVENTS = {"submit", "accept", "reject", "dispatch", "report_back", "close
 def public_state(state: str) -> tuple[str, str]:
     """(code, words in the user's language) of an internal state, as a citizen sees it."""
     code = PUBLIC_STATE_OF[state]
-    zh, en, _ = PUBLIC_STATES[code]
-    return code, zh if current_language() == "zh" else en
+    return code, t(f"public_state_{code}")
 
 
 def public_case_view(session, case: Case) -> dict:
@@ -101,7 +102,7 @@ def case_detail(session, case: Case, staff: Staff | None) -> dict:
         "original": {"lon": case.original_lon, "lat": case.original_lat, "crs": case.original_crs},
         "suggested_department": case.suggested_department and {"code": case.suggested_department.code,
                                                                 "name": case.suggested_department.name},
-        "suggestion_reason": case.suggestion_reason,
+        "suggestion_reason": reason_text(case.suggestion_reason),
         "media_url": case.media_url,
         "assignee_id": case.assignee_id, "review_date": case.review_date and case.review_date.isoformat(),
         "possible_duplicate_of": _number(session, case.duplicate_of_id),

@@ -37,7 +37,6 @@ from dispatch.enforcement.lifecycle import (
     RECORD_KINDS,
     STAGES,
     STATE_STAGE,
-    STATES,
     VERBS,
     advancing,
     verb_to,
@@ -54,21 +53,31 @@ from grid import roles as R
 from grid.limits import limit_for
 from grid.models import EVERYWHERE, Department, Grid, Staff
 from wangge.errors import Conflict, Forbidden, validation_error
-from wangge.i18n import current_language
+from wangge.i18n import both, t
+from wangge.present import local_iso
 from wangge.timeutil import utcnow
 
-# What the note of each step is (the message when it is missing).
-NOTE_MEANS = {"investigate": "the findings", "decide": "the decision", "execute": "what was done",
-              "close": "the outcome"}
+# The catalog message for a step's missing note (what the note is).
+NOTE_MISSING = {"investigate": "required_findings", "decide": "required_decision", "execute": "required_execution",
+                "close": "required_outcome"}
 
 
 def settings():
     return current_app.config["WANGGE"]
 
 
-def stage_name(stage: str) -> str:
-    zh, en, _ = STATES.get(stage, (stage, stage, False))
-    return zh if current_language() == "zh" else en
+def stage_name(stage: str, lang: str | None = None) -> str:
+    key = f"enforcement_stage_{stage}"
+    text = t(key, lang=lang)
+    return stage if text == key else text
+
+
+def record_data(record) -> dict:
+    """A record's data as the reader sees it: stored times (UTC) in the reader's zone."""
+    data = dict(record.data or {})
+    if data.get("due_at"):
+        data["due_at"] = local_iso(datetime.fromisoformat(data["due_at"]))
+    return data
 
 
 # --- referral ---------------------------------------------------------------------------
@@ -76,7 +85,7 @@ def stage_name(stage: str) -> str:
 def refer(session, case: Case, actor, note: str | None) -> EnforcementCase:
     """Open an enforcement case for ``case`` (called by the verb ``refer_enforcement``)."""
     if not note or not note.strip():
-        raise validation_error({"note": ["required for this action"]})
+        raise validation_error({"note": [t("required_for_action")]})
     team = choose_team(session, case)
     now = utcnow()
     count = session.scalar(select(func.count(EnforcementCase.id))
@@ -99,11 +108,10 @@ def refer(session, case: Case, actor, note: str | None) -> EnforcementCase:
         select(EnforcementCase.number).where(EnforcementCase.group_id == group.id,
                                              EnforcementCase.id != enf.id).order_by(EnforcementCase.id))]
     where = case.address or (f"{case.lon:.6f},{case.lat:.6f}" if case.lon is not None else "")
-    zh = f"新移交执法案件（原案件 {case.number}，{where}）：{enf.reason}"
-    en = f"New referral (case {case.number}, {where}): {enf.reason}"
+    zh, en = both("notify_enforcement_referred", number=case.number, where=where, reason=enf.reason)
     if others:
-        zh += f"。同一地点已有：{'、'.join(others)}，可一次出勤处理"
-        en += f". Same place as {', '.join(others)}: one visit can handle them"
+        zh += t("notify_enforcement_same_place", lang="zh", others="、".join(others))
+        en += t("notify_enforcement_same_place", lang="en", others=", ".join(others))
     _notify(session, f"enforcement:{enf.id}:referred", "enforcement_referred", enf,
             notify.with_role(session, R.ENFORCEMENT_LEADER, team.id), zh, en, group_id=group.id)
     return enf
@@ -264,13 +272,13 @@ def assign_officers(session, enf: EnforcementCase, staff: Staff, staff_ids: list
     _check_version(enf, expected_version)
     ids = list(dict.fromkeys(staff_ids))
     if not ids:
-        raise validation_error({"staff_ids": ["name at least one enforcement officer"]})
+        raise validation_error({"staff_ids": [t("name_an_officer")]})
     problems = []
     for staff_id in ids:
         person = session.get(Staff, staff_id)
         if person is None or not person.active or not person.has_role(R.ENFORCEMENT_OFFICER) \
                 or person.department_id != enf.team_id:
-            problems.append(f"{staff_id} is not an active enforcement officer of {enf.team.name}")
+            problems.append(t("not_an_officer_of", staff_id=staff_id, team=enf.team.name))
     if problems:
         raise validation_error({"staff_ids": problems})
     targets = [enf]
@@ -297,8 +305,8 @@ def assign_officers(session, enf: EnforcementCase, staff: Staff, staff_ids: list
         if added:
             recipients = [notify.staff_recipient(session.get(Staff, i)) for i in added]
             _notify(session, f"enforcement:{target.id}:officers:{record.id}", "enforcement_assigned", target,
-                    recipients, f"你被指派承办执法案件（{target.parent.address or target.parent.number}）",
-                    f"You are assigned to this enforcement case ({target.parent.address or target.parent.number})")
+                    recipients, *both("notify_enforcement_assigned",
+                                      where=target.parent.address or target.parent.number))
     return targets
 
 
@@ -324,13 +332,13 @@ def advance(session, enf: EnforcementCase, staff: Staff, to_stage: str, *, note:
     note = (note or "").strip() or None
     errors = {}
     if "note" in verb.requires and note is None:
-        errors["note"] = [f"required: {NOTE_MEANS.get(verb.name, 'a note')}"]
+        errors["note"] = [t(NOTE_MISSING.get(verb.name, "required_for_action"))]
     if penalty_amount is not None:
         if "penalty_amount" not in MAY_CARRY.get(verb.name, ()):
-            errors["penalty_amount"] = ["only with the decision (advancing from decide to execute)"]
+            errors["penalty_amount"] = [t("penalty_only_with_decision")]
         elif not (isinstance(penalty_amount, int | float) and math.isfinite(penalty_amount)
                   and penalty_amount >= 0):
-            errors["penalty_amount"] = ["must be a number of at least 0"]
+            errors["penalty_amount"] = [t("must_be_non_negative")]
     if errors:
         raise validation_error(errors)
     _check_attachments(session, staff, enf, attachments)
@@ -357,7 +365,7 @@ def advance(session, enf: EnforcementCase, staff: Staff, to_stage: str, *, note:
     elif to_stage == "close":
         _notify(session, f"enforcement:{enf.id}:to_close", "enforcement_to_close", enf,
                 notify.with_role(session, R.ENFORCEMENT_LEADER, enf.team_id),
-                "执法案件已执行完毕，待结案", "Executed; waiting to be closed")
+                *both("notify_enforcement_to_close"))
     return record
 
 
@@ -373,8 +381,7 @@ def _return_to_parent(session, enf: EnforcementCase, outcome: str) -> None:
         if referrer is not None and referrer.active and all(r["id"] != referrer.id for r in recipients):
             recipients.append(notify.staff_recipient(referrer))
     _notify(session, f"enforcement:{enf.id}:closed", "enforcement_closed", enf, recipients,
-            f"执法结案，原案件 {parent.number} 待核查：{outcome}",
-            f"Enforcement closed; case {parent.number} is back for checking: {outcome}")
+            *both("notify_enforcement_closed", number=parent.number, outcome=outcome))
 
 
 def add_record(session, enf: EnforcementCase, staff: Staff, kind: str, note: str | None,
@@ -389,12 +396,11 @@ def add_record(session, enf: EnforcementCase, staff: Staff, kind: str, note: str
     note = (note or "").strip() or None
     errors = {}
     if kind not in RECORD_KINDS:
-        errors["kind"] = [f"must be one of {', '.join(RECORD_KINDS)}"]
+        errors["kind"] = [t("must_be_one_of", choices=", ".join(RECORD_KINDS))]
     elif enf.stage not in VERBS[kind].sources:
-        during = " / ".join(stage_name(s) for s in VERBS[kind].sources)
-        errors["kind"] = [f"{kind}s are recorded during {during}; use note"]
+        errors["kind"] = [t("findings_only_during", stage=" / ".join(stage_name(s) for s in VERBS[kind].sources))]
     if note is None and not attachments:
-        errors["note"] = ["required (or attachments)"]
+        errors["note"] = [t("required_or_attachments")]
     if errors:
         raise validation_error(errors)
     _check_attachments(session, staff, enf, attachments)
@@ -413,11 +419,11 @@ def _check_attachments(session, staff: Staff, enf: EnforcementCase, ids: list[in
     for attachment_id in ids:
         a = session.get(Attachment, attachment_id)
         if a is None:
-            problems.append(f"no attachment {attachment_id}")
+            problems.append(t("no_attachment", id=attachment_id))
         elif a.case_id is not None and a.case_id != enf.parent_case_id:
-            problems.append(f"attachment {attachment_id} belongs to another case")
+            problems.append(t("attachment_other_case", id=attachment_id))
         elif a.case_id is None and a.uploaded_by not in (None, staff.id):
-            problems.append(f"attachment {attachment_id} was uploaded by someone else")
+            problems.append(t("attachment_other_uploader", id=attachment_id))
     if problems:
         raise validation_error({"attachments": problems})
 

@@ -175,7 +175,7 @@ def summary(enf: EnforcementCase, now=None, clock: StageClock | None = None) -> 
 
 def record_view(r) -> dict:
     return {"id": r.id, "kind": r.kind, "from_stage": r.from_stage, "to_stage": r.to_stage,
-            "actor_id": r.actor_id, "at": local_iso(r.at), "note": r.note, "data": r.data,
+            "actor_id": r.actor_id, "at": local_iso(r.at), "note": r.note, "data": service.record_data(r),
             "attachments": r.attachment_ids}
 
 

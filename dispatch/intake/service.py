@@ -33,7 +33,6 @@ from grid import locator, matrix
 from grid.grids import chain
 from grid.models import Category, Staff
 from wangge.errors import ApiError, validation_error
-from wangge.i18n import current_language
 from wangge.timeutil import utcnow
 
 
@@ -195,7 +194,7 @@ def _create(session, sub: Submission, reporter: Staff | None, role: str | None) 
         explanation = matrix.explain(session, sub.category_code, grid, levels)
         if explanation.department is not None:
             case.suggested_department_id = explanation.department.id
-        case.suggestion_reason = explanation.sentence(current_language())
+        case.suggestion_reason = explanation.stored_reason()  # data: put into words per reader
     duplicate = find_duplicate(session, case)
     if duplicate is not None:
         case.duplicate_of_id = duplicate.id

@@ -7,7 +7,6 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from dispatch.cases.lifecycle import STATES, VERBS
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks.models import StageClock
 from dispatch.enforcement import lifecycle as enforcement_lifecycle
@@ -16,6 +15,7 @@ from dispatch.notifications.models import Outbox
 from dispatch.notifications.outbox import NEW_ROWS
 from grid import roles as R
 from grid.models import Staff, StaffRole
+from wangge.i18n import t
 from wangge.timeutil import utcnow
 
 
@@ -87,7 +87,6 @@ def _text(case: Case, zh: str, en: str) -> dict:
 
 def notify_event(session, case: Case, event: CaseEvent) -> None:
     verb = event.verb
-    zh_state, en_state = STATES[event.to_state][:2]
     recipients: list[dict] = []
     if verb == "rate":
         if case.rating == "unsatisfied":
@@ -115,11 +114,17 @@ def notify_event(session, case: Case, event: CaseEvent) -> None:
         recipients = reporters(session, case)  # 点对点反馈: every reporter gets the answer
     if not recipients:
         return
-    name = VERBS[verb].zh if verb in VERBS else verb
-    payload = {"template": verb, **_text(case, f"{name}：案件现为「{zh_state}」。{event.note or ''}".strip(),
-                                        f"{verb}: the case is now '{en_state}'. {event.note or ''}".strip()),
-               "recipients": recipients}
+    zh, en = (t("notify_case_event", lang=lang, verb=_verb_words(verb, lang), verb_en=verb,
+                state=t(f"state_{event.to_state}", lang=lang), note=event.note or "").strip()
+              for lang in ("zh", "en"))
+    payload = {"template": verb, **_text(case, zh, en), "recipients": recipients}
     add(session, f"event:{event.id}", "case_event", payload)
+
+
+def _verb_words(verb: str, lang: str) -> str:
+    key = f"verb_{verb}"
+    text = t(key, lang=lang)
+    return verb if text == key else text
 
 
 def notify_deadlines(session, clocks: list, kind: str) -> int:
@@ -138,8 +143,6 @@ def notify_deadlines(session, clocks: list, kind: str) -> int:
     assignees = {s.id: staff_recipient(s) for s in session.scalars(select(Staff).where(Staff.id.in_(assignee_ids)))} \
         if assignee_ids else {}
     cache = RecipientCache(session)
-    zh = "即将超时（已用80%时限）" if kind == "warning" else "已超时"
-    en = "is close to its deadline (80% used)" if kind == "warning" else "is overdue"
     rows = []
     for clock in clocks:
         case = cases[clock.case_id]
@@ -158,8 +161,9 @@ def notify_deadlines(session, clocks: list, kind: str) -> int:
         payload = {"template": f"deadline_{kind}", "stage": clock.stage, "clock_id": clock.id,
                    "due_at": clock.due_at.isoformat() if clock.due_at else None,
                    "case": case.number, "case_id": case.id,
-                   "text_zh": f"【{case.number}】「{clock.stage}」环节{zh}",
-                   "text_en": f"[{case.number}] stage '{clock.stage}' {en}", "recipients": recipients}
+                   "text_zh": f"【{case.number}】" + t(f"notify_deadline_{kind}", lang="zh", stage=clock.stage),
+                   "text_en": f"[{case.number}] " + t(f"notify_deadline_{kind}", lang="en", stage=clock.stage),
+                   "recipients": recipients}
         # an extension moves the deadline: its new thresholds are announced again
         suffix = f":ext{clock.extended:g}" if clock.extended else ""
         rows.append((f"deadline:{clock.id}:{kind}{suffix}", "deadline", payload))
@@ -176,8 +180,6 @@ def _enforcement_deadlines(session, clocks: list, kind: str) -> int:
         Case.id.in_({e.parent_case_id for e in cases.values()}))).all())
     by_stage = {clock_stage: stage for stage, clock_stage in enforcement_lifecycle.STATE_STAGE.items()}
     cache = RecipientCache(session)
-    zh = "即将超时（已用80%时限）" if kind == "warning" else "已超时"
-    en = "is close to its deadline (80% used)" if kind == "warning" else "is overdue"
     rows = []
     for clock in clocks:
         enf = cases[clock.enforcement_id]
@@ -191,8 +193,10 @@ def _enforcement_deadlines(session, clocks: list, kind: str) -> int:
             continue
         payload = {"template": f"enforcement_deadline_{kind}", "case": enf.number, "enforcement_id": enf.id,
                    "parent_case": parents.get(enf.parent_case_id),
-                   "text_zh": f"【{enf.number}】「{enforcement_lifecycle.STATES[stage][0]}」环节{zh}",
-                   "text_en": f"[{enf.number}] stage '{stage}' {en}", "recipients": recipients,
+                   "text_zh": f"【{enf.number}】" + t(f"notify_deadline_{kind}", lang="zh",
+                                                      stage=t(f"enforcement_stage_{stage}", lang="zh")),
+                   "text_en": f"[{enf.number}] " + t(f"notify_deadline_{kind}", lang="en", stage=stage),
+                   "recipients": recipients,
                    "due_at": clock.due_at.isoformat() if clock.due_at else None, "clock_id": clock.id}
         key = f"enforcement:{enf.id}:{stage}:{clock.started_at.timestamp():.0f}:{kind}"
         rows.append((key, "enforcement", payload))

@@ -266,7 +266,7 @@ def test_import_bad_rows_write_nothing(client, admin, db_session, rules):
     got = [(e["line"], e["column"], e["value"]) for e in r.json["details"]]
     assert got == [(3, "department_code", "NO-DEPT"), (4, "grid_code", "NO-GRID"), (5, "grid_code", G1),
                    (6, "category_code", "NOPE")]
-    assert "line 2" in r.json["details"][2]["message"]
+    assert "第 2 行" in r.json["details"][2]["message"]  # in the reader's language (zh by default)
     assert all(e["message"] for e in r.json["details"])
     assert rule_rows(db_session) == before
 

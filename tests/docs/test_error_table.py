@@ -28,8 +28,8 @@ def test_every_error_code_is_documented_and_every_documented_code_exists():
 
 
 def test_every_error_code_has_a_message_in_both_languages():
-    from wangge.i18n import MESSAGES
+    from wangge.i18n import catalog
 
-    missing = {code: [lang for lang in ("zh", "en") if not MESSAGES.get(code, {}).get(lang)]
+    missing = {code: [lang for lang in ("zh", "en") if not (code in catalog(lang) and catalog(lang)[code].string)]
                for code in codes_in_code()}
     assert {code: langs for code, langs in missing.items() if langs} == {}

@@ -29,6 +29,7 @@ from dispatch.clocks.models import StageClock
 from dispatch.intake import service as intake
 from grid import roles as R
 from grid.accounts import resolve_token
+from grid.matrix import reason_text
 from grid.models import Category
 from wangge.auth import public
 from wangge.errors import ApiError
@@ -390,7 +391,7 @@ def create_request(fmt):
     elif case.media_url != media_url:
         # the intake fingerprint does not know media_url: the same key with another link is another body
         raise ApiError("idempotency_key_reused", status=409, key=sub.idempotency_key)
-    body = [{"service_request_id": case.number, "service_notice": case.suggestion_reason,
+    body = [{"service_request_id": case.number, "service_notice": reason_text(case.suggestion_reason),
              "account_id": sub.external_id}]
     return answer(fmt, "service_requests", body, 201 if created else 200)
 
