@@ -12,7 +12,12 @@ from dispatch.cases.models import Case
 from dispatch.cases.presenters import public_case_view, public_state
 from dispatch.cases.schemas import RatingSchema
 from dispatch.intake import service as intake
-from dispatch.intake.schemas import PublicReportSchema
+from dispatch.intake.schemas import (
+    PUBLIC_NAMES,
+    PublicCaseSchema,
+    PublicReceiptSchema,
+    PublicReportSchema,
+)
 from wangge.auth import public
 from wangge.errors import ApiError, NotFound
 from wangge.extensions import db, limiter
@@ -42,6 +47,8 @@ class Reports(MethodView):
     @public
     @limiter.limit(REPORTS_PER_ADDRESS, key_func=get_remote_address)
     @blp.arguments(PublicReportSchema)
+    @blp.response(201, PublicReceiptSchema, description="A new report")
+    @blp.alt_response(200, schema=PublicReceiptSchema, description="The report this idempotency key made before")
     @blp.doc(security=[])
     def post(self, body):
         """Report a problem; returns the tracking code to follow it. Idempotent by key."""
@@ -52,7 +59,7 @@ class Reports(MethodView):
                                 address=body.get("address"), reporter_name=body.get("name"),
                                 reporter_phone=body.get("phone"), idempotency_key=key,
                                 sender="public")
-        case, created = intake.submit(db.session, sub, role=CITIZEN)
+        case, created = intake.submit(db.session, sub, role=CITIZEN, names=PUBLIC_NAMES)
         return {"tracking_code": case.tracking_code, "number": case.number, "state": case.state}, \
             201 if created else 200
 
@@ -62,6 +69,7 @@ class Report(MethodView):
     @public
     @limiter.limit(READS_PER_ADDRESS, key_func=get_remote_address)
     @limiter.limit(READS_PER_CODE, key_func=tracking_code_key)
+    @blp.response(200, PublicCaseSchema)
     @blp.doc(security=[])
     def get(self, code):
         """Progress of my report (no personal data of staff)."""
@@ -79,6 +87,7 @@ class Rating(MethodView):
     @limiter.limit(RATINGS_PER_ADDRESS, key_func=get_remote_address)
     @limiter.limit(RATINGS_PER_CODE, key_func=tracking_code_key)
     @blp.arguments(RatingSchema)
+    @blp.response(200, PublicCaseSchema)
     @blp.doc(security=[])
     def post(self, body, code):
         """Rate the outcome once per closure: satisfied, basically_satisfied or unsatisfied

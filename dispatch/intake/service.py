@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,44 +25,23 @@ from sqlalchemy.exc import IntegrityError
 from dispatch.attachments.models import Attachment
 from dispatch.attachments.service import check_attachable
 from dispatch.cases.lifecycle import CITIZEN, OPEN_STATES, SYSTEM
-from dispatch.cases.models import CHANNELS, Case, CaseEvent
+from dispatch.cases.models import Case, CaseEvent
+from dispatch.intake import rules
 from dispatch.intake.numbering import next_number, tracking_code
+from dispatch.intake.rules import KEY_MAX, KEY_MIN, Submission
 from geo.area import distance_m
 from geo.crs import convert_point, parse_crs
 from grid import locator, matrix
 from grid.grids import chain
 from grid.models import Category, Staff
-from wangge.errors import ApiError, validation_error
+from wangge.errors import ApiError
 from wangge.timeutil import utcnow
 
-
-@dataclass
-class Submission:
-    channel: str
-    description: str
-    lon: float | None = None
-    lat: float | None = None
-    crs: str = "wgs84"
-    address: str | None = None
-    title: str | None = None
-    category_code: str | None = None
-    reporter_name: str | None = None
-    reporter_phone: str | None = None
-    idempotency_key: str | None = None   # the client's own key, 8 to 128 characters
-    sender: str | None = None            # namespace of the key: "staff:20", "public", "hotline", ...
-    external_id: str | None = None
-    reported_at: datetime | None = None
-    attachments: list[int] = field(default_factory=list)
-    # Asked together with the report (a grid worker fixing it on the spot): part of what the
-    # key stands for, so a retry that adds or drops it is another submission (409).
-    self_handled: bool = False
+__all__ = ["KEY_MAX", "KEY_MIN", "Submission", "check", "client_key", "replay", "submit"]
 
 
 def settings():
     return current_app.config["WANGGE"]
-
-
-KEY_MIN, KEY_MAX = 8, 128
 
 
 def stored_key(sub: Submission) -> str | None:
@@ -84,19 +63,19 @@ def fingerprint(sub: Submission) -> str:
 
 
 def client_key(header: str | None, body_key: str | None) -> str | None:
-    """A client's ``Idempotency-Key`` (header first, then the body field), 8 to 128 characters."""
+    """A client's ``Idempotency-Key`` (header first, then the body field), 8 to 128
+    printable characters (``rules.check_client_key``)."""
     key = header if header is not None else body_key
-    if key is not None and not KEY_MIN <= len(key) <= KEY_MAX:
-        raise validation_error({"idempotency_key": [f"{KEY_MIN} to {KEY_MAX} characters"]})
-    if key is not None and not key.isprintable():
-        raise validation_error({"idempotency_key": ["printable characters only"]})
+    problems = rules.check_client_key(key)
+    if problems:
+        raise rules.refusal({"idempotency_key": problems})
     return key
 
 
-def _check_key(sub: Submission) -> None:
-    key = sub.idempotency_key  # channel keys (a hotline order number) may be shorter than a client's
-    if key is not None and not 1 <= len(key) <= KEY_MAX:
-        raise validation_error({"idempotency_key": [f"at most {KEY_MAX} characters"]})
+def _check_key(sub: Submission, names=None) -> None:
+    problems = rules.check_key(sub.idempotency_key)  # a channel's key (an order number) may be short
+    if problems:
+        raise rules.refusal({"idempotency_key": problems}, names)
 
 
 def _replay(session, sub: Submission, key: str) -> Case | None:
@@ -113,43 +92,25 @@ def replay(session, sub: Submission) -> Case | None:
     return _replay(session, sub, key) if key else None
 
 
-def _check(session, sub: Submission) -> None:
-    errors: dict[str, list[str]] = {}
-    if sub.channel not in CHANNELS:
-        errors["channel"] = [f"must be one of {', '.join(CHANNELS)}"]
-    if not (sub.description or "").strip():
-        errors["description"] = ["must not be empty"]
-    if (sub.lon is None) != (sub.lat is None):
-        errors["lon" if sub.lon is None else "lat"] = ["give both lon and lat, or neither"]
-    if sub.lon is not None and not -180 <= sub.lon <= 180:
-        errors["lon"] = ["must be between -180 and 180"]
-    if sub.lat is not None and not -90 <= sub.lat <= 90:
-        errors["lat"] = ["must be between -90 and 90"]
-    if sub.lon is None and not sub.address:
-        errors["address"] = ["give a location (lon/lat) or an address"]
-    try:
-        parse_crs(sub.crs)
-    except ValueError:
-        errors["crs"] = [f"unsupported coordinate system {sub.crs!r}; use wgs84, gcj02 or bd09"]
-    if sub.category_code is not None:
-        category = session.get(Category, sub.category_code)
-        if category is None or not category.active:
-            errors["category_code"] = [f"unknown category {sub.category_code}"]
-        elif category.parent_code is None:
-            errors["category_code"] = ["choose a small class, not a big class"]
-    if errors:
-        raise validation_error(errors)
+def check(session, sub: Submission, *, require=()) -> rules.Problems:
+    """The rules of a valid report (``dispatch.intake.rules``), with this database's catalog."""
+    return rules.check(sub, category=lambda code: session.get(Category, code), now=utcnow(), require=require)
 
 
-def submit(session, sub: Submission, *, reporter: Staff | None = None, role: str | None = None) -> tuple[Case, bool]:
-    """Create the case, or return the one this idempotency key created before."""
-    _check_key(sub)
+def submit(session, sub: Submission, *, reporter: Staff | None = None, role: str | None = None,
+           names: dict[str, str] | None = None) -> tuple[Case, bool]:
+    """Create the case, or return the one this idempotency key created before. A submission
+    the rules refuse is a 422 ``validation_error`` under the channel's field ``names``
+    (``rules`` field -> the name the channel's client sent)."""
+    _check_key(sub, names)
     key = stored_key(sub)
     if key:
         existing = _replay(session, sub, key)
         if existing is not None:
             return existing, False
-    _check(session, sub)
+    problems = check(session, sub)
+    if problems:
+        raise rules.refusal(problems, names)
 
     check_attachable(session, reporter, sub.attachments)
     try:

@@ -7,6 +7,7 @@ import click
 from flask.cli import AppGroup
 
 from dispatch.adapters.hotline.service import HotlineFileError, import_table, read_file
+from dispatch.intake import rules
 from wangge.cli import fail, progress
 from wangge.errors import ApiError
 from wangge.extensions import db
@@ -16,7 +17,7 @@ hotline = AppGroup("hotline", help="12345 hotline orders (12345 热线工单).")
 
 @hotline.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--crs", type=click.Choice(["wgs84", "gcj02", "bd09"], case_sensitive=False),
+@click.option("--crs", type=click.Choice(rules.CRS_CHOICES, case_sensitive=False),
               help="coordinate system of lon/lat for rows without a crs column value "
                    "(no default: a row with a point must say its system)")
 @click.option("--skip-invalid", is_flag=True, help="import the valid rows, report and skip the rest")

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,12 +25,12 @@ from sqlalchemy import select
 
 from dispatch.cases.lifecycle import CITIZEN
 from dispatch.cases.models import Case
+from dispatch.intake import rules
 from dispatch.intake import service as intake
 from geo.crs import parse_crs
 from grid.models import Category
 from wangge.errors import ApiError, validation_error
-from wangge.fields import MAX_YEAR, MIN_YEAR
-from wangge.i18n import current_language
+from wangge.i18n import t
 from wangge.timeutil import utcnow
 
 CHANNEL = "hotline"
@@ -52,40 +52,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "category_code": ("category_code", "类别编码", "问题类别编码"),
     "type": ("type", "诉求类型", "工单类型", "类型"),
 }
-REQUIRED = ("order_no", "received_at", "content")
-LIMITS = {"order_no": 64, "caller_name": 100, "phone": 32, "address": 255}
-FUTURE_TOLERANCE = timedelta(hours=1)
+REQUIRED = ("order_no", "received_at", "content")  # columns a file must have
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 _ALIAS = {alias.lower(): name for name, aliases in COLUMNS.items() for alias in aliases}
 
-_TEXT = {
-    "required": ("必填", "required"),
-    "too_long": ("过长（最多 {n} 个字符）", "too long (at most {n} characters)"),
-    "bad_time": ("无法识别的时间（例：2026-03-01 08:30 或 2026-03-01T08:30:00+08:00）",
-                 "not a time (e.g. 2026-03-01 08:30 or 2026-03-01T08:30:00+08:00)"),
-    "future": ("时间晚于当前时间", "is in the future"),
-    "year_range": ("年份须在 {min} 到 {max} 之间", "the year must be between {min} and {max}"),
-    "bad_characters": ("含有不允许的字符（NUL 或不成对的代理字符）",
-                       "contains a character that is not allowed (NUL or a lone surrogate)"),
-    "not_number": ("不是有效的数字", "not a number"),
-    "range_lon": ("经度须在 -180 到 180 之间", "must be between -180 and 180"),
-    "range_lat": ("纬度须在 -90 到 90 之间", "must be between -90 and 90"),
-    "pair": ("经度和纬度须同时给出", "give both lon and lat, or neither"),
-    "bad_crs": ("不支持的坐标系（可用：wgs84、gcj02、bd09）", "unsupported coordinate system (use wgs84, gcj02 or bd09)"),
-    "need_crs": ("有坐标时须注明坐标系（crs 列或 --crs / ?crs=）",
-                 "say the coordinate system (crs column, or --crs / ?crs=)"),
-    "no_place": ("须给出地址或经纬度", "give an address or lon/lat"),
-    "unknown_category": ("没有这个问题类别：{code}", "unknown category {code}"),
-    "big_class": ("请选择小类，而不是大类", "choose a small class, not a big class"),
-    "duplicate": ("与第 {line} 行的工单编号重复", "same order number as line {line}"),
-}
-
-
-def _msg(key: str, **params) -> str:
-    zh, en = _TEXT[key]
-    text = en if current_language() == "en" else zh
-    return text.format(**params) if params else text
+# Where a rule's field (dispatch.intake.rules) comes from in a row: the adapter only renames.
+COLUMN_OF = {"description": "content", "external_id": "order_no", "idempotency_key": "order_no",
+             "reported_at": "received_at", "reporter_name": "caller_name", "reporter_phone": "phone",
+             "address": "address", "lon": "lon", "lat": "lat", "crs": "crs", "category_code": "category_code"}
 
 
 def settings():
@@ -221,8 +196,6 @@ def _text(value) -> str:
 
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y%m%d%H%M%S", "%Y%m%d %H:%M:%S")
-# PostgreSQL text cannot hold NUL and UTF-8 cannot encode a lone surrogate.
-_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 _CN_DATE = re.compile(r"^\s*(\d{4})年(\d{1,2})月(\d{1,2})日\s*(.*)$")
 
 
@@ -274,7 +247,11 @@ def _number(value) -> float:
 
 def check_rows(session, table: Table, *, crs: str | None = None) -> tuple[list[Order], list[dict]]:
     """Every row, every column: the orders that can be imported and a list of problems
-    ``{line, column, header, value, message}`` (empty when all rows are good)."""
+    ``{line, column, header, value, message}`` (empty when all rows are good).
+
+    Reading a cell (a time, a number, which coordinate system) is this adapter's; whether the
+    order is a valid report is ``dispatch.intake.rules``, whose field problems become
+    column problems here (:data:`COLUMN_OF`)."""
     zone = settings().timezone
     now = utcnow()
     categories = {c.code: c for c in session.scalars(select(Category))}
@@ -294,10 +271,11 @@ def check_rows(session, table: Table, *, crs: str | None = None) -> tuple[list[O
     for line, raw in table.rows:
         errors: list[dict] = []
 
-        def bad(column, message, value=None, _line=line, _raw=raw, _errors=errors):
-            shown = _raw.get(column) if value is None else value
+        def bad(column, message, _line=line, _raw=raw, _errors=errors):
+            if any(e["column"] == column and e["message"] == message for e in _errors):
+                return
             _errors.append({"line": _line, "column": column, "header": table.headers.get(column, column),
-                            "value": _text(shown), "message": message})
+                            "value": _text(_raw.get(column)), "message": message})
 
         text = {k: _text(v) for k, v in raw.items()}
         if text.get("order_no") in imported and text["order_no"] not in seen:
@@ -305,19 +283,13 @@ def check_rows(session, table: Table, *, crs: str | None = None) -> tuple[list[O
             seen[text["order_no"]] = line
             orders.append(Order(line, text["order_no"], None))
             continue
-        for column in REQUIRED:
-            if not text.get(column):
-                bad(column, _msg("required"))
         for column, value in text.items():
-            if value and _BAD_CHARACTER.search(value):
-                bad(column, _msg("bad_characters"))
-        for column, limit in LIMITS.items():
-            if len(text.get(column) or "") > limit:
-                bad(column, _msg("too_long", n=limit))
+            if value and rules.has_bad_characters(value):
+                bad(column, t("submission_bad_characters"))
         order_no = text.get("order_no") or ""
         if order_no:
             if order_no in seen:
-                bad("order_no", _msg("duplicate", line=seen[order_no]))
+                bad("order_no", t("hotline_duplicate", line=seen[order_no]))
             else:
                 seen[order_no] = line
 
@@ -326,63 +298,36 @@ def check_rows(session, table: Table, *, crs: str | None = None) -> tuple[list[O
             try:
                 received_at = parse_time(raw["received_at"], zone)
             except (ValueError, OverflowError):
-                bad("received_at", _msg("bad_time"))
-            else:
-                if not MIN_YEAR <= received_at.year <= MAX_YEAR:
-                    bad("received_at", _msg("year_range", min=MIN_YEAR, max=MAX_YEAR))
-                    received_at = None
-                elif received_at > now + FUTURE_TOLERANCE:
-                    bad("received_at", _msg("future"))
+                bad("received_at", t("hotline_bad_time"))
 
-        lon = lat = None
+        point = {}
         for column in ("lon", "lat"):
             if text.get(column):
                 try:
-                    number = _number(raw[column])
+                    point[column] = _number(raw[column])
                 except (ValueError, TypeError):
-                    bad(column, _msg("not_number"))
-                    continue
-                limit = 180 if column == "lon" else 90
-                if not -limit <= number <= limit:
-                    bad(column, _msg(f"range_{column}"))
-                    continue
-                if column == "lon":
-                    lon = number
-                else:
-                    lat = number
-        has_lon, has_lat = bool(text.get("lon")), bool(text.get("lat"))
-        if has_lon != has_lat:
-            bad("lat" if has_lon else "lon", _msg("pair"))
-        row_crs = default_crs
-        if text.get("crs"):
-            try:
-                row_crs = parse_crs(text["crs"])
-            except ValueError:
-                bad("crs", _msg("bad_crs"))
-        if has_lon and has_lat and row_crs is None and not text.get("crs"):
-            bad("crs", _msg("need_crs"))
-        if not has_lon and not has_lat and not text.get("address"):
-            bad("address", _msg("no_place"))
+                    bad(column, t("hotline_not_number"))
+        if text.get("lon") and text.get("lat") and default_crs is None and not text.get("crs"):
+            bad("crs", t("hotline_need_crs"))
 
-        category_code = text.get("category_code") or None
-        if category_code:
-            category = categories.get(category_code)
-            if category is None or not category.active:
-                bad("category_code", _msg("unknown_category", code=category_code))
-            elif category.parent_code is None:
-                bad("category_code", _msg("big_class"))
+        content, kind = text.get("content") or "", text.get("type")
+        sub = intake.Submission(
+            channel=CHANNEL, description=f"【{kind}】{content}" if kind and content else content,
+            lon=point.get("lon"), lat=point.get("lat"), crs=text.get("crs") or default_crs or "wgs84",
+            address=text.get("address") or None, category_code=text.get("category_code") or None,
+            reporter_name=text.get("caller_name") or None, reporter_phone=text.get("phone") or None,
+            idempotency_key=order_no or None, sender=SENDER, external_id=order_no or None, reported_at=received_at)
+        unread = {e["column"] for e in errors}  # columns this adapter could not read: no rule asks them
+        refused = {name for name, column in COLUMN_OF.items() if column in unread}
+        found = rules.check(sub, category=categories.get, now=now, skip=refused,
+                            require=rules.CHANNEL_REQUIRES[CHANNEL])
+        for name, field_problems in found.items():
+            for problem in field_problems:
+                bad(COLUMN_OF.get(name, name), problem.message())
 
         if errors:
             problems.extend(errors)
             continue
-        content = text["content"]
-        kind = text.get("type")
-        description = f"【{kind}】{content}" if kind else content
-        sub = intake.Submission(
-            channel=CHANNEL, description=description, lon=lon, lat=lat, crs=row_crs or "wgs84",
-            address=text.get("address") or None, category_code=category_code,
-            reporter_name=text.get("caller_name") or None, reporter_phone=text.get("phone") or None,
-            idempotency_key=order_no, sender=SENDER, external_id=order_no, reported_at=received_at)
         orders.append(Order(line, order_no, sub))
     return orders, problems
 
@@ -418,7 +363,7 @@ def import_table(session, table: Table, *, crs: str | None = None, skip_invalid:
         try:
             crs = parse_crs(crs)
         except ValueError:
-            raise validation_error({"crs": ["unsupported coordinate system; use wgs84, gcj02 or bd09"]}) from None
+            raise validation_error({"crs": [t("submission_bad_crs", value=crs[:20], choices=", ".join(rules.CRS_CHOICES))]}) from None
     orders, problems = check_rows(session, table, crs=crs)
     if problems and not skip_invalid:
         raise ApiError("invalid_rows", status=422, count=len({p["line"] for p in problems}), details=problems)

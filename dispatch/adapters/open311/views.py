@@ -11,7 +11,6 @@ reporter data and, as ``status_notes``, only the public answer (never an interna
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -23,9 +22,17 @@ from flask_smorest import Blueprint
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
+from dispatch.adapters.open311.schemas import (
+    DiscoverySchema,
+    ServiceDefinitionSchema,
+    ServiceRequestReceiptSchema,
+    ServiceRequestSchema,
+    ServiceSchema,
+)
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.cases.presenters import PUBLIC_NOTES
 from dispatch.clocks.models import StageClock
+from dispatch.intake import rules
 from dispatch.intake import service as intake
 from grid import roles as R
 from grid.accounts import resolve_token
@@ -60,10 +67,18 @@ PAGE_MAX = 10_000
 WINDOW = timedelta(days=90)  # the spec's default and widest date range
 OLDEST, NEWEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
 NUMBER_MAX = 32              # cases.number
-# Column sizes of what a POST stores (Case columns; the name is first + last name together).
-FIELD_MAX = {"description": 5000, "address_string": 255, "address_id": 255, "first_name": 100, "last_name": 100,
-             "phone": 32, "account_id": 64, "media_url": 2048, "service_code": 32, "crs": 8, "email": 254,
-             "device_id": 64, "request_key": 64, "api_key": 200, "jurisdiction_id": 64}
+# The text fields of a POST. What makes a valid report is dispatch.intake.rules (the same for
+# every channel); the limits here are of the fields only Open311 has (or that are read before
+# the report: the api_key, the service code looked up for the default description).
+TEXT_FIELDS = ("description", "address_string", "address_id", "first_name", "last_name", "phone", "account_id",
+               "media_url", "service_code", "crs", "email", "device_id", "request_key", "api_key", "jurisdiction_id")
+FIELD_MAX = {"address_id": rules.ADDRESS_MAX, "first_name": rules.NAME_MAX, "last_name": rules.NAME_MAX,
+             "media_url": 2048, "service_code": rules.CATEGORY_CODE_MAX, "email": 254, "device_id": 64,
+             "request_key": 64, "api_key": 200, "jurisdiction_id": 64}
+# A rule's field (dispatch.intake.rules) -> the Open311 name the client sent: only renamed here.
+OPEN311_NAME = {"description": "description", "lon": "long", "lat": "lat", "address": "address_string",
+                "reporter_name": "first_name/last_name", "reporter_phone": "phone", "external_id": "account_id",
+                "category_code": "service_code", "crs": "crs", "idempotency_key": "Idempotency-Key"}
 # Characters XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/U+FFFF).
 NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 DIGITS = re.compile(r"[0-9]{1,9}")
@@ -80,9 +95,26 @@ _ERRORS_DOC = {"description": "Open311 error list", "content": {
 open311_errors = blp.doc(responses={"4XX": _ERRORS_DOC, "5XX": _ERRORS_DOC})
 
 
+def answers(schema, status: int = 200, description: str | None = None, *, also: int | None = None):
+    """Document a success answer: JSON by ``schema``, or the same elements as XML (``.xml``);
+    ``also``: a second success status with the same body (200 for a replayed POST)."""
+    def decorator(view):
+        view = blp.alt_response(status, schema=_XML_DOC, content_type="text/xml", success=True)(view)
+        if also is not None:
+            view = blp.alt_response(also, schema=schema, description=f"{description} (sent before)", success=True)(view)
+        return blp.response(status, schema, description=description)(view)
+    return decorator
+
+
+_XML_DOC = {"type": "string", "description": "The same answer as XML (path ending .xml)"}
+
+
 class Open311Error(Exception):
-    def __init__(self, status: int, description: str, code: int | None = None):
+    """One or more problems, answered as the spec's error list (one entry each)."""
+
+    def __init__(self, status: int, description: str, code: int | None = None, *, more: tuple[str, ...] = ()):
         self.status, self.description, self.code = status, description, code or status
+        self.descriptions = [description, *more]
 
 
 def bad(field: str, message_key: str, status: int = 400, **params) -> Open311Error:
@@ -129,7 +161,7 @@ def _format(fmt: str) -> str:
 @blp.errorhandler(Open311Error)
 def _open311_error(err: Open311Error):
     fmt = "xml" if request.path.endswith(".xml") else "json"
-    return answer(fmt, "errors", [{"code": err.code, "description": err.description}], err.status)
+    return answer(fmt, "errors", [{"code": err.code, "description": d} for d in err.descriptions], err.status)
 
 
 @blp.errorhandler(ApiError)
@@ -165,6 +197,7 @@ def service_view(c: Category, groups: dict) -> dict:
 @blp.route("/discovery.<fmt>")
 @public
 @open311_errors
+@answers(DiscoverySchema, description="Where this endpoint lives and what it speaks")
 def discovery(fmt):
     """Where this endpoint lives and what it speaks."""
     fmt = _format(fmt)
@@ -180,6 +213,7 @@ def discovery(fmt):
 @blp.route("/services.<fmt>")
 @public
 @open311_errors
+@answers(ServiceSchema(many=True), description="Service types")
 def services(fmt):
     """Service types: the small classes of the category catalog."""
     fmt = _format(fmt)
@@ -191,6 +225,7 @@ def services(fmt):
 @blp.route("/services/<code>.<fmt>")
 @public
 @open311_errors
+@answers(ServiceDefinitionSchema, description="Service definition")
 def service_definition(code, fmt):
     """Service definition; this catalog has no extra attributes."""
     fmt = _format(fmt)
@@ -305,17 +340,15 @@ def _text(data: dict, name: str) -> str | None:
     return value or None
 
 
-def _number(data: dict, name: str, bound: float) -> float | None:
+def _number(data: dict, name: str) -> float | None:
+    """A number as sent (its range is a rule of the report)."""
     raw = _text(data, name)
     if raw is None:
         return None
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError:
         raise bad(name, "open311_not_number") from None
-    if not math.isfinite(value) or not -bound <= value <= bound:
-        raise bad(name, "open311_out_of_range", low=-bound, high=bound)
-    return value
 
 
 def _media_url(data: dict) -> str | None:
@@ -354,31 +387,40 @@ def _device_key(fields: dict) -> str | None:
     return key if len(key) <= intake.KEY_MAX else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
+def refusal(problems: rules.Problems) -> Open311Error:
+    """The rules' field problems as the spec's error list, under the Open311 names."""
+    found = [t("open311_field_problem", field=OPEN311_NAME.get(name, name), message=problem.message())
+             for name, field_problems in problems.items() for problem in field_problems]
+    return Open311Error(400, found[0], more=tuple(found[1:]))
+
+
 def _submission(data: dict, account) -> tuple[intake.Submission, str | None]:
-    fields = {name: _text(data, name) for name in FIELD_MAX if name not in ("lat", "long")}
+    fields = {name: _text(data, name) for name in TEXT_FIELDS}
     code = fields["service_code"]
     category = db.session.get(Category, code) if code else None
-    if category is None or category.parent_code is None:
-        raise bad("service_code", "open311_no_service", value=(code or "")[:40])
-    lat, lon = _number(data, "lat", 90), _number(data, "long", 180)
+    lat, lon = _number(data, "lat"), _number(data, "long")
     address = fields["address_string"] or fields["address_id"]
-    if (lat is None or lon is None) and not address:
-        raise bad("lat/long", "open311_location_required")
     name = " ".join(x for x in (fields["first_name"], fields["last_name"]) if x) or None
-    if name and len(name) > FIELD_MAX["first_name"]:
-        raise bad("first_name/last_name", "open311_too_long", max=FIELD_MAX["first_name"])
     media_url = _media_url(data)
     key = intake.client_key(request.headers.get("Idempotency-Key"), None) or _device_key(fields)
-    sub = intake.Submission(channel="open311", description=fields["description"] or category.name_zh,
+    # the spec's description is optional: the service's name stands in for it
+    description = fields["description"] or (category.name_zh if category is not None else "")
+    sub = intake.Submission(channel="open311", description=description,
                             category_code=code, lon=lon, lat=lat, crs=fields["crs"] or "wgs84", address=address,
                             reporter_name=name, reporter_phone=fields["phone"], idempotency_key=key,
                             sender=f"open311:{account.id}", external_id=fields["account_id"])
+    problems = intake.check(db.session, sub, require=rules.CHANNEL_REQUIRES["open311"])
+    if not fields["description"] and category is None:
+        problems.pop("description", None)  # no service, so no stand-in: the service code is the problem
+    if problems:
+        raise refusal(problems)
     return sub, media_url
 
 
 @blp.route("/requests.<fmt>", methods=["POST"])
 @public
 @open311_errors
+@answers(ServiceRequestReceiptSchema(many=True), 201, "The new request", also=200)
 def create_request(fmt):
     """Submit a service request; the answer carries the service_request_id (our case number)."""
     fmt = _format(fmt)
@@ -473,6 +515,7 @@ def _filters(args):
 @blp.route("/requests.<fmt>", methods=["GET"])
 @public
 @open311_errors
+@answers(ServiceRequestSchema(many=True), description="Requests, newest first")
 def list_requests(fmt):
     """Requests, filtered by service_request_id (comma list), service_code, start_date,
     end_date (ISO-8601 with zone, at most 90 days apart, the last 90 days by default) and
@@ -489,6 +532,7 @@ def list_requests(fmt):
 @blp.route("/requests/<number>.<fmt>")
 @public
 @open311_errors
+@answers(ServiceRequestSchema(many=True), description="A list of one request")
 def get_request(number, fmt):
     """One request (a list of one, as the spec says)."""
     fmt = _format(fmt)
