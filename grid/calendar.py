@@ -6,9 +6,9 @@ import io
 import json
 from datetime import date
 
-from flask import current_app
 from sqlalchemy import delete, select
 
+from wangge.config import current_settings
 from wangge.errors import ApiError, validation_error
 from wangge.fields import MAX_YEAR, MIN_YEAR
 from wangge.i18n import t
@@ -18,7 +18,7 @@ from .workcal import WorkCalendar, parse_working_hours
 
 
 def work_calendar(session) -> WorkCalendar:
-    s = current_app.config["WANGGE"]
+    s = current_settings()
     overrides = {row.day: (row.is_workday, row.name) for row in session.scalars(select(CalendarDay))}
     return WorkCalendar(tz=s.timezone, working_hours=parse_working_hours(s.working_hours),
                         overrides=overrides)

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import current_app
 from sqlalchemy import String, literal, select
 
 from geo.area import geodesic_area_m2
@@ -13,6 +12,7 @@ from geo.crs import convert_geometry, parse_crs
 from geo.io import GridFeature
 from geo.topology import topology_report
 from geo.validate import FeatureFix, FeatureProblem, validate_features
+from wangge.config import current_settings
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.i18n import t
 from wangge.timeutil import utcnow
@@ -55,7 +55,7 @@ def problem_dict(p: FeatureProblem) -> dict:
 
 
 def code_rule() -> CodeRule:
-    s = current_app.config["WANGGE"]
+    s = current_settings()
     return CodeRule(mode=s.grid_code_rule, grid_seq_digits=s.seq_digits)
 
 

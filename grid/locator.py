@@ -12,12 +12,12 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from geo.codes import level_rank
 from geo.crs import convert_point, parse_crs
 from geo.index import GridIndex
+from wangge.config import current_settings
 from wangge.timeutil import utcnow
 
 from .models import Grid, LayerVersion
@@ -71,7 +71,7 @@ def _build(session, version: str) -> _Built:
 
 def current_index(session) -> _Built:
     key = _key(session)
-    interval = current_app.config["WANGGE"].index_check_seconds
+    interval = current_settings().index_check_seconds
     built = _cache.get(key)
     now = time.monotonic()
     if built is not None and now - built.checked_at < interval:

@@ -15,6 +15,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError
 from werkzeug.serving import run_simple
 
+from .config import current_settings
 from .errors import ApiError, is_database_unavailable
 from .extensions import db
 from .hooks import hooks
@@ -112,7 +113,7 @@ def register_commands(app) -> None:
         """Upgrade the schema, load the demo on first start, and serve HTTP."""
 
 
-        settings = current_app.config["WANGGE"]
+        settings = current_settings()
         upgrade_database()
         demo_hooks = hooks().demo
         if (settings.load_demo if demo is None else demo) and demo_hooks is not None and not demo_hooks[0](db.session):
@@ -141,7 +142,7 @@ def register_commands(app) -> None:
         throughput: ticks are unique per interval, sweeps and relays skip locked rows)."""
 
 
-        settings = current_app.config["WANGGE"]
+        settings = current_settings()
         q = queue(socket_connect_timeout=5, health_check_interval=30)
         # Jobs run in forked processes: leave them no pooled connection to share.
         db.session.remove()

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from flask import current_app
+
 PREFIX = "WANGGE_"
 
 
@@ -125,3 +127,9 @@ class Settings:
             "RATELIMIT_KEY_PREFIX": "wangge-limit",
             "WANGGE": self,
         }
+
+
+def current_settings() -> Settings:
+    """The running app's settings: the one way services, views and commands read configuration
+    (tests change them on ``app.config["WANGGE"]``, which this returns)."""
+    return current_app.config["WANGGE"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, jsonify
+from flask import Flask, jsonify
 from sqlalchemy import text
 
 from .auth import public
+from .config import current_settings
 from .errors import RETRY_AFTER_SECONDS, ApiError
 from .extensions import db
 from .jobs import redis_connection
@@ -56,7 +57,7 @@ def check_database() -> str:
 
 
 def check_redis() -> str:
-    if current_app.config["WANGGE"].run_jobs_inline:
+    if current_settings().run_jobs_inline:
         return "inline"
     try:
         redis_connection(socket_connect_timeout=2, socket_timeout=2).ping()

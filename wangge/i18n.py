@@ -33,7 +33,9 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
-from flask import current_app, g, has_request_context, request
+from flask import g, has_request_context, request
+
+from .config import current_settings
 
 SUPPORTED = ("zh", "en")
 TRANSLATIONS = Path(__file__).with_name("translations")
@@ -86,7 +88,7 @@ def current_language() -> str:
 
 def _default() -> str:
     try:
-        return current_app.config["WANGGE"].language
+        return current_settings().language
     except (RuntimeError, KeyError):
         return "zh"
 

@@ -3,25 +3,22 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app
+from .config import current_settings
 
 log = logging.getLogger(__name__)
 
-
-def settings():
-    return current_app.config["WANGGE"]
 
 
 def redis_connection(url: str | None = None, **kwargs):
     from redis import Redis
 
-    return Redis.from_url(url or settings().redis_url, **kwargs)
+    return Redis.from_url(url or current_settings().redis_url, **kwargs)
 
 
 def queue(name: str | None = None, **redis_options):
     from rq import Queue
 
-    s = settings()
+    s = current_settings()
     return Queue(name or s.queue_name, connection=redis_connection(s.redis_url, **redis_options))
 
 
@@ -30,7 +27,7 @@ def enqueue(func, *args, job_id: str | None = None, **kwargs):
 
     The function must be importable by path and create its own app context
     (see ``wangge.jobs.with_app``)."""
-    if settings().run_jobs_inline:
+    if current_settings().run_jobs_inline:
         return func(*args, **kwargs)
     return queue().enqueue(func, *args, job_id=job_id, **kwargs)
 

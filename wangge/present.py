@@ -4,12 +4,14 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app, g, has_request_context
+from flask import g, has_request_context
+
+from .config import current_settings
 
 
 def user_zone() -> str:
     staff = getattr(g, "staff", None) if has_request_context() else None
-    return getattr(staff, "timezone", None) or current_app.config["WANGGE"].timezone
+    return getattr(staff, "timezone", None) or current_settings().timezone
 
 
 def local_iso(value: datetime | None) -> str | None:

@@ -40,6 +40,7 @@ from dispatch.attachments.models import Attachment
 from dispatch.cases.models import Case
 from dispatch.cases.scope import visible
 from grid.models import Staff
+from wangge.config import current_settings
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.extensions import db
 from wangge.i18n import t
@@ -53,9 +54,6 @@ MAX_PIXELS = 60_000_000          # refuse decompression bombs long before Pillow
 THUMBNAIL_SIZE = 320
 
 
-def settings():
-    return current_app.config["WANGGE"]
-
 
 def max_bytes() -> int:
     """10 MB unless the app config says otherwise (``Settings(extra={"ATTACHMENT_MAX_BYTES": n})``)."""
@@ -63,7 +61,7 @@ def max_bytes() -> int:
 
 
 def media_root() -> Path:
-    s = settings()
+    s = current_settings()
     return Path(s.media_dir or Path(s.data_dir) / "media").resolve()
 
 
@@ -418,7 +416,7 @@ def store(session, data: bytes, filename: str | None, uploader: Staff | None) ->
     stripped = strip_metadata(data)
     data = stripped.data
     content_type, _, _ = inspect_image(data)
-    capture = read_capture(stripped.exif, settings().timezone) if uploader is not None else Capture()
+    capture = read_capture(stripped.exif, current_settings().timezone) if uploader is not None else Capture()
     sha = hashlib.sha256(data).hexdigest()
     if uploader is not None:
         again = session.scalar(select(Attachment).where(
@@ -447,7 +445,7 @@ def request_thumbnail(sha256: str) -> None:
     thumbnail endpoint asks again."""
     job_id = f"wangge-thumb-{sha256}"
     try:
-        if not settings().run_jobs_inline and _job_waiting(job_id):
+        if not current_settings().run_jobs_inline and _job_waiting(job_id):
             return
         enqueue(make_thumbnail, sha256, job_id=job_id)
     except Exception:  # noqa: BLE001

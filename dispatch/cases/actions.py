@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask import current_app
 from sqlalchemy import select
 
 from dispatch.attachments.models import Attachment
@@ -30,6 +29,7 @@ from grid.grids import workers_of
 from grid.matrix import NOT_DISPATCHABLE, not_dispatchable_message
 from grid.models import Category, Department, Staff
 from wangge.auth import role_names
+from wangge.config import current_settings
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.i18n import t
 from wangge.timeutil import utcnow
@@ -63,9 +63,6 @@ class Payload:
         value = getattr(self, name)
         return bool(value) if isinstance(value, list | str) else value is not None
 
-
-def settings():
-    return current_app.config["WANGGE"]
 
 
 def state_name(state: str, lang: str | None = None) -> str:
@@ -244,8 +241,8 @@ def _request_extension(session, case, actor, payload, data, target):
     decisions = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
                                                        CaseEvent.verb == "decide_extension"))
     approved = sum(1 for e in decisions if e.data.get("outcome") == "approve")
-    if approved >= settings().max_extensions:
-        raise ApiError("extension_limit", status=409, limit=settings().max_extensions)
+    if approved >= current_settings().max_extensions:
+        raise ApiError("extension_limit", status=409, limit=current_settings().max_extensions)
     if payload.amount is not None and payload.amount <= 0:
         raise validation_error({"amount": [t("must_be_positive")]})
     clock = deadlines.current_clock(session, case)

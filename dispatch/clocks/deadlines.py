@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from dispatch.cases.models import Case
@@ -24,6 +23,7 @@ from grid.calendar import work_calendar
 from grid.limits import MAX_AMOUNT, amount_error, limit_for
 from grid.models import EVERYWHERE
 from grid.workcal import WorkCalendar
+from wangge.config import current_settings
 from wangge.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -173,12 +173,9 @@ def sweep(session, *, now: datetime | None = None, limit: int = 10_000) -> dict:
     return counts
 
 
-def settings():
-    return current_app.config["WANGGE"]
-
 
 def mark_paused_for_extension(session, clock: StageClock) -> None:
-    if settings().pause_while_extension_pending:
+    if current_settings().pause_while_extension_pending:
         pause(session, clock)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -52,6 +51,7 @@ from geo.area import distance_m
 from grid import roles as R
 from grid.limits import limit_for
 from grid.models import EVERYWHERE, Department, Grid, Staff
+from wangge.config import current_settings
 from wangge.errors import Conflict, Forbidden, validation_error
 from wangge.i18n import both, t
 from wangge.present import local_iso
@@ -61,9 +61,6 @@ from wangge.timeutil import utcnow
 NOTE_MISSING = {"investigate": "required_findings", "decide": "required_decision", "execute": "required_execution",
                 "close": "required_outcome"}
 
-
-def settings():
-    return current_app.config["WANGGE"]
 
 
 def stage_name(stage: str, lang: str | None = None) -> str:
@@ -151,7 +148,7 @@ def _grid_chain(session, code: str | None) -> list[str]:
 def _group_for(session, case: Case, team: Department, now: datetime) -> tuple[EnforcementGroup, bool]:
     """Join an open group of the same team at the same place whose window overlaps this
     referral's window (extending it), else start a new group."""
-    s = settings()
+    s = current_settings()
     window_end = now + timedelta(days=s.enforcement_group_days)
     if session.get_bind().dialect.name == "postgresql":
         # two referrals at once must not both start a group at the same shop

@@ -5,10 +5,10 @@ import json
 import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from dispatch.indicators import kpi
+from wangge.config import current_settings
 from wangge.extensions import db
 
 report = AppGroup("report", help="Reports: evaluation indicators (综合评价).")
@@ -32,7 +32,7 @@ def kpi_command(first, last, by, fmt, output):
     first, last = first.date(), last.date()
     if last < first:
         raise click.BadParameter("must not be before --from", param_hint="--to")
-    settings = current_app.config["WANGGE"]
+    settings = current_settings()
     try:
         weights = kpi.parse_weights(settings.kpi_weights)
     except kpi.WeightsError as exc:

@@ -11,9 +11,8 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-from flask import current_app
-
 from dispatch.indicators import kpi
+from wangge.config import current_settings
 from wangge.extensions import db
 from wangge.jobs import enqueue, with_app
 from wangge.timeutil import utcnow
@@ -23,7 +22,7 @@ KPI_STEPS = 10  # nine queries, then the file
 
 
 def exports_dir() -> Path:
-    path = Path(current_app.config["WANGGE"].data_dir).resolve() / "exports"
+    path = Path(current_settings().data_dir).resolve() / "exports"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -70,7 +69,7 @@ def run_kpi_export(export_id: str) -> None:
     if status["state"] == "done":
         return  # a re-delivered job: the file exists already
     p = status["params"]
-    settings = current_app.config["WANGGE"]
+    settings = current_settings()
     first, last = date.fromisoformat(p["first"]), date.fromisoformat(p["last"])
     _write_status(export_id, state="running", done=0)
     try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Response, current_app, send_file
+from flask import Response, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -11,6 +11,7 @@ from dispatch.indicators import exports, kpi
 from dispatch.indicators.schemas import ExportStatusView, KpiQuery, KpiView
 from grid import roles as R
 from wangge.auth import current_staff, requires
+from wangge.config import current_settings
 from wangge.contract import binary_download
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.extensions import db
@@ -24,7 +25,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def weights():
     try:
-        return kpi.parse_weights(current_app.config["WANGGE"].kpi_weights)
+        return kpi.parse_weights(current_settings().kpi_weights)
     except kpi.WeightsError as exc:
         raise ApiError("internal_error", status=500, details={"kpi_weights": str(exc)}) from None
 
@@ -47,7 +48,7 @@ class Kpi(MethodView):
             if not staff.department_id:
                 raise ApiError("forbidden_role", status=403, roles="、".join(SEE_ALL))
             department_id = staff.department_id
-        settings = current_app.config["WANGGE"]
+        settings = current_settings()
         start, end = kpi.local_period(first, last, settings.timezone)
         rows = kpi.compute(db.session, start, end, by, department_id=department_id, weights=weights())
         period = {"from": first.isoformat(), "to": last.isoformat(), "timezone": settings.timezone,

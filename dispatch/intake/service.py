@@ -17,7 +17,6 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from shapely.geometry import Point
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -34,14 +33,12 @@ from geo.crs import convert_point, parse_crs
 from grid import locator, matrix
 from grid.grids import chain
 from grid.models import Category, Staff
+from wangge.config import current_settings
 from wangge.errors import ApiError
 from wangge.timeutil import utcnow
 
 __all__ = ["KEY_MAX", "KEY_MIN", "Submission", "check", "client_key", "replay", "submit"]
 
-
-def settings():
-    return current_app.config["WANGGE"]
 
 
 def stored_key(sub: Submission) -> str | None:
@@ -132,14 +129,14 @@ def _create(session, sub: Submission, reporter: Staff | None, role: str | None) 
     if sub.lon is not None:
         lon, lat = convert_point(sub.lon, sub.lat, parse_crs(sub.crs), "wgs84")
         grid = locator.locate(session, lon, lat)
-    area = settings().area_code
+    area = current_settings().area_code
     levels = chain(session, grid) if grid is not None else []
     if levels:
         top = levels[0].code
         if len(top) >= 6 and top[:6].isdigit():
             area = top[:6]
     reported_at = sub.reported_at or now
-    year = reported_at.astimezone(ZoneInfo(settings().timezone)).year  # the year where the case is
+    year = reported_at.astimezone(ZoneInfo(current_settings().timezone)).year  # the year where the case is
     case = Case(number=next_number(session, area, year), tracking_code=tracking_code(session),
                 channel=sub.channel, external_id=sub.external_id, idempotency_key=stored_key(sub),
                 idempotency_fingerprint=fingerprint(sub) if sub.idempotency_key else None,
@@ -179,7 +176,7 @@ def find_duplicate(session, case: Case) -> Case | None:
     """The nearest open case of the same category within the configured distance and time."""
     if case.lon is None or not case.category_code:
         return None
-    s = settings()
+    s = current_settings()
     radius, since = s.duplicate_distance_m, case.reported_at - timedelta(hours=s.duplicate_hours)
     dlat = radius / 111_000
     dlon = radius / (111_000 * max(math.cos(math.radians(case.lat)), 0.01))

@@ -30,6 +30,7 @@ from sqlalchemy.orm import object_session
 
 from dispatch.notifications.channels import accepts, channels_from_settings, recipient_key
 from dispatch.notifications.models import Delivery, Outbox
+from wangge.config import current_settings
 from wangge.extensions import db
 from wangge.jobs import redis_connection, with_app
 from wangge.timeutil import utcnow
@@ -42,9 +43,6 @@ STALE_AFTER = timedelta(minutes=5)  # enqueued this long ago and undelivered: ch
 ALIVE = {"queued", "started", "scheduled", "deferred", "created"}
 NEW_ROWS = "wangge.outbox.new"
 
-
-def settings():
-    return current_app.config["WANGGE"]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -59,7 +57,7 @@ def _marker_key(queue_name: str) -> str:
 
 def job_id(outbox_id: int, attempts: int, queue_name: str | None = None) -> str:
     """Deterministic per row and attempt; the queue name keeps deployments sharing a Redis apart."""
-    prefix = re.sub(r"[^A-Za-z0-9_-]", "_", queue_name or settings().queue_name)
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "_", queue_name or current_settings().queue_name)
     return f"{prefix}-outbox-{outbox_id}-{attempts}"
 
 
@@ -69,7 +67,7 @@ def configured_channels() -> list:
     override = current_app.extensions.get("wangge.channels")
     if override is not None:
         return override
-    s = settings()
+    s = current_settings()
     gateway = current_app.config.get("WANGGE_SMS_GATEWAY")
     cache = current_app.extensions.setdefault("wangge.channel_cache", {})
     key = (s.notification_channels, s.webhook_url, id(gateway) if gateway is not None else None)
@@ -83,7 +81,7 @@ def relay_queue():
     (a request relays after its commit and must not hang on an unreachable host)."""
 
 
-    s = settings()
+    s = current_settings()
     cache = current_app.extensions.setdefault("wangge.relay_queues", {})
     key = (s.redis_url, s.queue_name)
     if key not in cache:
@@ -152,7 +150,7 @@ def relay_pending(session, limit: int = 500, *, ids=None, now: datetime | None =
     Returns counts: ``enqueued`` (first time), ``requeued`` (their job was lost), ``alive``
     (enqueued long ago, job still waiting), ``redis`` ("up", "down" or "inline"). Commits its
     own work, so call it after the transaction that wrote the rows has been committed."""
-    s = settings()
+    s = current_settings()
     now = now or utcnow()
     if s.run_jobs_inline:
         todo = session.scalars(_pending(now, ids).with_only_columns(Outbox.id)
@@ -191,7 +189,7 @@ def _relay_batch(session, q, query, now: datetime, limit: int, counts: dict) -> 
     """Claim up to ``limit`` rows of ``query``, mark them enqueued, commit, enqueue their jobs.
     Updates ``counts`` (``redis`` becomes "down" if Redis failed); returns the rows found."""
 
-    queue_name = settings().queue_name
+    queue_name = current_settings().queue_name
     rows = session.scalars(query.order_by(Outbox.available_at, Outbox.id).limit(limit)
                            .with_for_update(skip_locked=True)).all()
     todo: list[tuple[int, str, bool]] = []

@@ -1,8 +1,9 @@
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from wangge.auth import current_token, public, requires
+from wangge.config import current_settings
 from wangge.extensions import db, limiter
 from wangge.present import local_iso
 
@@ -20,7 +21,7 @@ def _login_key() -> str:
 
 
 def _login_limit() -> str:
-    return current_app.config["WANGGE"].login_rate_limit
+    return current_settings().login_rate_limit
 
 
 def _login_address_key() -> str:
@@ -29,7 +30,7 @@ def _login_address_key() -> str:
 
 def _login_address_limit() -> str:
     """One password tried against many accounts from one address (spraying) is throttled too."""
-    return current_app.config["WANGGE"].login_address_rate_limit
+    return current_settings().login_address_rate_limit
 
 
 @blp.route("/login")
@@ -43,7 +44,7 @@ class Login(MethodView):
     def post(self, body):
         """Sign in with username and password; returns a bearer token."""
         staff = accounts.authenticate(db.session, body["username"], body["password"])
-        ttl = current_app.config["WANGGE"].token_ttl_hours
+        ttl = current_settings().token_ttl_hours
         secret, token = accounts.issue_token(db.session, staff, ttl_hours=ttl, client=body.get("client"))
         return {"token": secret, "expires_at": local_iso(token.expires_at), "staff": staff}
 

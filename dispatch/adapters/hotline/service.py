@@ -18,7 +18,6 @@ from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from openpyxl import load_workbook
 from openpyxl.utils.datetime import from_excel
 from sqlalchemy import select
@@ -29,6 +28,7 @@ from dispatch.intake import rules
 from dispatch.intake import service as intake
 from geo.crs import parse_crs
 from grid.models import Category
+from wangge.config import current_settings
 from wangge.errors import ApiError, validation_error
 from wangge.i18n import t
 from wangge.timeutil import utcnow
@@ -62,9 +62,6 @@ COLUMN_OF = {"description": "content", "external_id": "order_no", "idempotency_k
              "reported_at": "received_at", "reporter_name": "caller_name", "reporter_phone": "phone",
              "address": "address", "lon": "lon", "lat": "lat", "crs": "crs", "category_code": "category_code"}
 
-
-def settings():
-    return current_app.config["WANGGE"]
 
 
 class HotlineFileError(ValueError):
@@ -252,7 +249,7 @@ def check_rows(session, table: Table, *, crs: str | None = None) -> tuple[list[O
     Reading a cell (a time, a number, which coordinate system) is this adapter's; whether the
     order is a valid report is ``dispatch.intake.rules``, whose field problems become
     column problems here (:data:`COLUMN_OF`)."""
-    zone = settings().timezone
+    zone = current_settings().timezone
     now = utcnow()
     categories = {c.code: c for c in session.scalars(select(Category))}
     default_crs = None

@@ -39,6 +39,7 @@ from grid.accounts import resolve_token
 from grid.matrix import reason_text
 from grid.models import Category
 from wangge.auth import public
+from wangge.config import current_settings
 from wangge.errors import ApiError
 from wangge.extensions import db, limiter
 from wangge.i18n import t
@@ -50,7 +51,7 @@ blp = Blueprint("open311", __name__, url_prefix="/open311/v2",
 
 
 def _rate_limit() -> str:
-    return current_app.config["WANGGE"].open311_rate_limit
+    return current_settings().open311_rate_limit
 
 
 # Every Open311 request counts against its address (reads are public, case numbers sequential).
