@@ -3,7 +3,7 @@
 Registry rows (departments, staff, grids, categories, matrix rules, assignments) and dispatch
 rows (cases with their submit event, case events, stage clocks, attachment metadata,
 enforcement cases and records). A factory makes a valid row, not a history: a test about
-what the lifecycle does drives it through the API or ``dispatch.cases.actions.act``; one
+what the lifecycle does drives it through the API or ``dispatch.workflow.actions.act``; one
 that needs rows in a given shape (a photo to attach, an event that breaks the log, a case in
 some state for a query) takes them from here.
 """

@@ -86,6 +86,11 @@ class Case(db.Model):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
+    CLOCK_KEY = "case_id"  # the stage clock column that points at a case
+
+    def clock_subject(self) -> tuple[str | None, int | None]:
+        """(category, department) that choose the limit of a stage clock of this case."""
+        return self.category_code, self.department_id
 
     grid = relationship(Grid, lazy="joined")
     department = relationship(Department, foreign_keys=[department_id], lazy="joined")

@@ -17,8 +17,7 @@ from sqlalchemy import select, update
 
 from dispatch.cases.models import Case
 from dispatch.clocks.models import StageClock
-from dispatch.enforcement.models import EnforcementCase
-from dispatch.notifications.notify import notify_deadlines
+from dispatch.clocks.notices import notify_deadlines
 from grid.calendar import work_calendar
 from grid.limits import MAX_AMOUNT, amount_error, limit_for
 from grid.models import EVERYWHERE
@@ -35,12 +34,14 @@ def calendar(session) -> WorkCalendar:
     return work_calendar(session)
 
 
-Owner = Case | EnforcementCase
+# A clock's owner: a case, or an enforcement case (any model with ``CLOCK_KEY``, the clock
+# column pointing at it, and ``clock_subject()``, the category and department of its limits).
+Owner = Case
 
 
 def _owned_by(owner: Owner):
     """The clock column that points at ``owner``."""
-    return StageClock.enforcement_id if isinstance(owner, EnforcementCase) else StageClock.case_id
+    return getattr(StageClock, owner.CLOCK_KEY)
 
 
 def current_clock(session, owner: Owner) -> StageClock | None:
@@ -71,10 +72,8 @@ def start_clock(session, owner: Owner, stage: str, *, at: datetime | None = None
     """Start the clock of ``stage`` (a time-limit key) for a case or an enforcement case; an
     enforcement case takes its parent's category and its team is the department."""
     at = at or utcnow()
-    if isinstance(owner, EnforcementCase):
-        category, department_id, keys = owner.parent.category_code, owner.team_id, {"enforcement_id": owner.id}
-    else:
-        category, department_id, keys = owner.category_code, owner.department_id, {"case_id": owner.id}
+    category, department_id = owner.clock_subject()
+    keys = {owner.CLOCK_KEY: owner.id}
     limit = limit_for(session, category or EVERYWHERE, stage)
     amount = limit.amount
     if amount_error(amount, limit.unit, allow_zero=False):

@@ -52,6 +52,11 @@ class EnforcementCase(db.Model):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
+    CLOCK_KEY = "enforcement_id"  # the stage clock column that points at an enforcement case
+
+    def clock_subject(self) -> tuple[str | None, int | None]:
+        """Its parent case's category; its team is the department."""
+        return self.parent.category_code, self.team_id
 
     parent = relationship(Case)
     team = relationship(Department)

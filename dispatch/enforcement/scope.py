@@ -18,6 +18,15 @@ READERS = (*SEE_ALL, *ENFORCEMENT_ROLES, R.DEPARTMENT_HANDLER)
 GROUP_READERS = (*SEE_ALL, *ENFORCEMENT_ROLES)
 
 
+def referred_cases(staff: Staff):
+    """The cases an enforcement team's staff see: those referred to their team (registered
+    with ``dispatch.cases.scope``)."""
+    if staff.has_role(*ENFORCEMENT_ROLES) and staff.department_id:
+        referred = select(EnforcementCase.parent_case_id).where(EnforcementCase.team_id == staff.department_id)
+        return Case.id.in_(referred)
+    return None
+
+
 def visible(staff: Staff):
     """A WHERE clause on EnforcementCase for this staff member (None: all)."""
     if staff.has_role(*SEE_ALL):

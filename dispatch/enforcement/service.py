@@ -25,7 +25,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm.attributes import flag_modified
 
 from dispatch.attachments.models import Attachment
-from dispatch.cases.actions import Actor, Payload, act
 from dispatch.cases.models import Case
 from dispatch.clocks import deadlines
 from dispatch.clocks.models import StageClock
@@ -47,6 +46,7 @@ from dispatch.enforcement.models import (
     EnforcementRecord,
 )
 from dispatch.notifications import notify
+from dispatch.workflow.actions import Actor, Payload, act
 from geo.area import distance_m
 from grid import roles as R
 from grid.limits import limit_for

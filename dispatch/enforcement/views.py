@@ -4,12 +4,12 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from dispatch.cases.actions import state_name
-from dispatch.cases.schemas import CodeName
 from dispatch.clocks import deadlines
 from dispatch.clocks.models import StageClock
 from dispatch.enforcement import lifecycle, scope, service
 from dispatch.enforcement.models import EnforcementCase, EnforcementGroup
+from dispatch.workflow.actions import state_name
+from dispatch.workflow.schemas import CodeName
 from grid import roles as R
 from wangge import fields as bounded
 from wangge.auth import current_staff, requires

@@ -6,11 +6,8 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from dispatch.cases.actions import Actor, Payload, act
 from dispatch.cases.lifecycle import CITIZEN
 from dispatch.cases.models import Case
-from dispatch.cases.presenters import public_case_view, public_state
-from dispatch.cases.schemas import RatingSchema
 from dispatch.intake import service as intake
 from dispatch.intake.schemas import (
     PUBLIC_NAMES,
@@ -18,6 +15,9 @@ from dispatch.intake.schemas import (
     PublicReceiptSchema,
     PublicReportSchema,
 )
+from dispatch.workflow.actions import Actor, Payload, act
+from dispatch.workflow.presenters import public_case_view, public_state
+from dispatch.workflow.schemas import RatingSchema
 from wangge.auth import public
 from wangge.errors import ApiError, NotFound
 from wangge.extensions import db, limiter

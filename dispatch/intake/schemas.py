@@ -88,7 +88,7 @@ class MergedIntoSchema(Schema):
 
 
 class PublicCaseSchema(Schema):
-    """The tracking page (``dispatch.cases.presenters.public_case_view``): no clocks, internal
+    """The tracking page (``dispatch.workflow.presenters.public_case_view``): no clocks, internal
     steps, staff or reporter data; times in the user's zone."""
     number = fields.String(required=True)
     tracking_code = fields.String(required=True)

@@ -8,9 +8,6 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dispatch.cases.models import Case, CaseEvent
-from dispatch.clocks.models import StageClock
-from dispatch.enforcement import lifecycle as enforcement_lifecycle
-from dispatch.enforcement.models import EnforcementCase
 from dispatch.notifications.models import Outbox
 from dispatch.notifications.outbox import NEW_ROWS
 from grid import roles as R
@@ -125,83 +122,3 @@ def _verb_words(verb: str, lang: str) -> str:
     key = f"verb_{verb}"
     text = t(key, lang=lang)
     return verb if text == key else text
-
-
-def notify_deadlines(session, clocks: list, kind: str) -> int:
-    """One outbox row per clock: the 80% warning to whoever owns the stage; overdue escalates
-    to leaders as well. ``clocks`` are rows with id, case_id, enforcement_id, stage,
-    department_id, started_at, due_at, extended. Set-based: a handful of statements however
-    many clocks crossed."""
-    enforcement = [c for c in clocks if getattr(c, "enforcement_id", None) is not None]
-    clocks = [c for c in clocks if getattr(c, "enforcement_id", None) is None]
-    sent = _enforcement_deadlines(session, enforcement, kind) if enforcement else 0
-    if not clocks:
-        return sent
-    cases = {row.id: row for row in session.execute(
-        select(Case.id, Case.number, Case.assignee_id).where(Case.id.in_({c.case_id for c in clocks})))}
-    assignee_ids = {row.assignee_id for row in cases.values() if row.assignee_id}
-    assignees = {s.id: staff_recipient(s) for s in session.scalars(select(Staff).where(Staff.id.in_(assignee_ids)))} \
-        if assignee_ids else {}
-    cache = RecipientCache(session)
-    rows = []
-    for clock in clocks:
-        case = cases[clock.case_id]
-        if clock.stage in ("sign", "handle") and clock.department_id:
-            recipients = cache.with_role(R.DEPARTMENT_HANDLER, clock.department_id)
-        elif clock.stage in ("verify", "check") and case.assignee_id in assignees:
-            recipients = [assignees[case.assignee_id]]
-        elif clock.stage in ("open", "close"):
-            recipients = cache.with_role(R.SHIFT_LEADER)
-        else:
-            recipients = cache.with_role(R.DISPATCHER)
-        if kind == "overdue":
-            recipients += cache.with_role(R.LEADER)
-        if not recipients:
-            continue
-        payload = {"template": f"deadline_{kind}", "stage": clock.stage, "clock_id": clock.id,
-                   "due_at": clock.due_at.isoformat() if clock.due_at else None,
-                   "case": case.number, "case_id": case.id,
-                   "text_zh": f"【{case.number}】" + t(f"notify_deadline_{kind}", lang="zh", stage=clock.stage),
-                   "text_en": f"[{case.number}] " + t(f"notify_deadline_{kind}", lang="en", stage=clock.stage),
-                   "recipients": recipients}
-        # an extension moves the deadline: its new thresholds are announced again
-        suffix = f":ext{clock.extended:g}" if clock.extended else ""
-        rows.append((f"deadline:{clock.id}:{kind}{suffix}", "deadline", payload))
-    return sent + len(add_many(session, rows))
-
-
-def _enforcement_deadlines(session, clocks: list, kind: str) -> int:
-    """Enforcement stages: the 80% warning to the assigned officers of a stage the officers
-    complete (the team leader while none is assigned), else to the team leader; overdue
-    escalates to the team leader as well. One row per stage entry and kind."""
-    cases = {e.id: e for e in session.scalars(
-        select(EnforcementCase).where(EnforcementCase.id.in_({c.enforcement_id for c in clocks})))}
-    parents = dict(session.execute(select(Case.id, Case.number).where(
-        Case.id.in_({e.parent_case_id for e in cases.values()}))).all())
-    by_stage = {clock_stage: stage for stage, clock_stage in enforcement_lifecycle.STATE_STAGE.items()}
-    cache = RecipientCache(session)
-    rows = []
-    for clock in clocks:
-        enf = cases[clock.enforcement_id]
-        stage = by_stage.get(clock.stage, clock.stage)
-        leaders = cache.with_role(R.ENFORCEMENT_LEADER, enf.team_id)
-        by_officers = any(R.ENFORCEMENT_OFFICER in v.roles for v in enforcement_lifecycle.advancing(stage))
-        recipients = [staff_recipient(o.staff) for o in enf.officers] if by_officers and enf.officers else leaders
-        if kind == "overdue":
-            recipients += [r for r in leaders if r not in recipients]
-        if not recipients:
-            continue
-        payload = {"template": f"enforcement_deadline_{kind}", "case": enf.number, "enforcement_id": enf.id,
-                   "parent_case": parents.get(enf.parent_case_id),
-                   "text_zh": f"【{enf.number}】" + t(f"notify_deadline_{kind}", lang="zh",
-                                                      stage=t(f"enforcement_stage_{stage}", lang="zh")),
-                   "text_en": f"[{enf.number}] " + t(f"notify_deadline_{kind}", lang="en", stage=stage),
-                   "recipients": recipients,
-                   "due_at": clock.due_at.isoformat() if clock.due_at else None, "clock_id": clock.id}
-        key = f"enforcement:{enf.id}:{stage}:{clock.started_at.timestamp():.0f}:{kind}"
-        rows.append((key, "enforcement", payload))
-    return len(add_many(session, rows))
-
-
-def notify_deadline(session, clock: StageClock, kind: str) -> None:
-    notify_deadlines(session, [clock], kind)

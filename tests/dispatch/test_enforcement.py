@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from dispatch.cases.actions import replay_state
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks.deadlines import sweep
 from dispatch.enforcement import service
 from dispatch.enforcement.models import EnforcementCase, EnforcementGroup, EnforcementRecord
 from dispatch.notifications.models import Outbox
+from dispatch.workflow.actions import replay_state
 from grid.calendar import work_calendar
 from tests.dispatch.conftest import POINT_G1, POINT_G2, do, report
 from tests.factories import DepartmentFactory, StaffFactory

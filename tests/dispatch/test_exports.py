@@ -5,7 +5,7 @@ import io
 import openpyxl
 from rq import Queue, SimpleWorker
 
-from dispatch.cases.actions import replay_state
+from dispatch.workflow.actions import replay_state
 from tests.dispatch.conftest import POINT_G1
 from tests.factories import CaseEventFactory, CaseFactory
 

@@ -8,10 +8,10 @@ import re
 import pytest
 from shapely.geometry import Point
 
-from dispatch.cases.actions import replay_state
 from dispatch.cases.models import Case
 from dispatch.clocks import deadlines
 from dispatch.intake.numbering import next_number
+from dispatch.workflow.actions import replay_state
 from tests.dispatch.conftest import POINT_G1, report
 from tests.factories import (
     AttachmentFactory,

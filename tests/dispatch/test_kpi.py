@@ -14,12 +14,12 @@ import time_machine
 from shapely.geometry import box
 from sqlalchemy import inspect, select, update
 
-from dispatch.cases.actions import Actor, Payload, act, replay_state
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks.models import StageClock
 from dispatch.indicators import kpi
 from dispatch.indicators.views import XLSX
 from dispatch.intake import service as intake
+from dispatch.workflow.actions import Actor, Payload, act, replay_state
 from grid.catalog import load_catalog
 from grid.models import GridAssignment
 from tests.conftest import make_settings

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from dispatch.cases.actions import replay_state
 from dispatch.cases.lifecycle import CITIZEN, STATES, SYSTEM, VERBS
 from dispatch.cases.models import Case, CaseEvent
+from dispatch.workflow.actions import replay_state
 from grid import roles as R
 from grid.accounts import issue_token
 from tests.dispatch.conftest import POINT_G2, do

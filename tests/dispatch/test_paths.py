@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from dispatch.attachments.models import Attachment
-from dispatch.cases.actions import replay_state
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks.models import StageClock
 from dispatch.notifications.models import Outbox
+from dispatch.workflow.actions import replay_state
 from tests.dispatch.conftest import POINT_G1, POINT_G2, do, report
 from tests.factories import AttachmentFactory
 

@@ -81,9 +81,9 @@ def _rejection_done_or_waiting(url: str, master_id: int) -> bool:
 def hold_merge(monkeypatch):
     """When armed, the merge (thread race-0) pauses once it has read its master, before it
     writes the child, until the master's rejection has committed or waits on a lock."""
-    import dispatch.cases.actions
+    import dispatch.workflow.actions
 
-    original = dispatch.cases.actions.EFFECTS["merge"]
+    original = dispatch.workflow.actions.EFFECTS["merge"]
     hold = {"armed": False, "url": None}
 
     def held_merge(session, case, *args):
@@ -94,7 +94,7 @@ def hold_merge(monkeypatch):
                 time.sleep(0.01)
         return target
 
-    monkeypatch.setitem(dispatch.cases.actions.EFFECTS, "merge", held_merge)
+    monkeypatch.setitem(dispatch.workflow.actions.EFFECTS, "merge", held_merge)
     return hold
 
 

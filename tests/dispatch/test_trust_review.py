@@ -78,7 +78,7 @@ def test_staff_see_an_open311_clients_media_url(client, city, api_key):  # noqa:
 
 def test_the_tracking_page_shows_only_what_a_citizen_may_see(client, city):
     from dispatch.cases.lifecycle import STATES
-    from dispatch.cases.presenters import PUBLIC_STATE_OF
+    from dispatch.workflow.presenters import PUBLIC_STATE_OF
 
     assert set(PUBLIC_STATE_OF) == set(STATES)  # every state has a public word
     r = client.post("/api/v1/public/reports", json={"description": "井盖缺失", "category_code": "C0101",

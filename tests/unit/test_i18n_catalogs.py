@@ -13,8 +13,8 @@ import pytest
 from marshmallow import Schema, fields
 
 from dispatch.cases.lifecycle import STATES, VERBS
-from dispatch.cases.presenters import PUBLIC_STATES
 from dispatch.enforcement.service import CLOSED, STAGES
+from dispatch.workflow.presenters import PUBLIC_STATES
 from grid.roles import ROLES
 from tests.docs.test_error_table import codes_in_code
 from wangge.i18n import SUPPORTED, catalog, field_message, t

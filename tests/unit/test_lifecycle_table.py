@@ -7,8 +7,8 @@ import pytest
 from flask import Flask
 
 from dispatch.cases import lifecycle as L
-from dispatch.cases.commands import commands
-from dispatch.cases.commands import lifecycle as lifecycle_group
+from dispatch.diagrams import commands
+from dispatch.diagrams import lifecycle as lifecycle_group
 from dispatch.enforcement import lifecycle as E
 from grid import roles as R
 from grid.limits import STAGES as LIMIT_STAGES
@@ -178,7 +178,7 @@ def test_embed_replaces_only_the_generated_part():
 def test_cli_prints_the_enforcement_stages():
     from flask import Flask
 
-    from dispatch.cases.commands import lifecycle
+    from dispatch.diagrams import lifecycle
     app = Flask(__name__)
     app.cli.add_command(lifecycle)
     result = app.test_cli_runner().invoke(args=["lifecycle", "diagram", "--table", "enforcement"])

@@ -30,10 +30,10 @@ from dispatch.adapters.open311.schemas import (
     ServiceSchema,
 )
 from dispatch.cases.models import Case, CaseEvent
-from dispatch.cases.presenters import PUBLIC_NOTES
 from dispatch.clocks.models import StageClock
 from dispatch.intake import rules
 from dispatch.intake import service as intake
+from dispatch.workflow.presenters import PUBLIC_NOTES
 from grid import roles as R
 from grid.accounts import resolve_token
 from grid.matrix import reason_text

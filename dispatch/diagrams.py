@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 from dispatch.cases.lifecycle import CASES, embed, markdown
 from dispatch.enforcement.lifecycle import TABLE as ENFORCEMENT
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 # table -> (the table, its document, whether the whole document is generated)
 TABLES = {"case": (CASES, "lifecycle.md", True), "enforcement": (ENFORCEMENT, "enforcement.md", False)}
 

@@ -1,20 +1,21 @@
-from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from dispatch.attachments.service import check_attachable
-from dispatch.cases.actions import Actor, Payload, act, choose_role
 from dispatch.cases.lifecycle import VERBS
 from dispatch.cases.models import Case
-from dispatch.cases.presenters import case_detail, case_summary
-from dispatch.cases.schemas import ActionSchema, CaseDetailView, CaseListView, CaseQuery, EventView
 from dispatch.cases.scope import get_visible_case, visible
 from dispatch.clocks.models import StageClock
-from dispatch.intake import service as intake
-from dispatch.intake.schemas import CaseCreateSchema
-from grid import roles as R
+from dispatch.workflow.actions import Actor, Payload, act, choose_role
+from dispatch.workflow.presenters import case_detail, case_summary
+from dispatch.workflow.schemas import (
+    ActionSchema,
+    CaseDetailView,
+    CaseListView,
+    CaseQuery,
+    EventView,
+)
 from grid.grids import subtree_codes
 from grid.models import Category, Department, Grid
 from wangge.auth import current_staff, requires
@@ -23,10 +24,7 @@ from wangge.extensions import db
 from wangge.i18n import t
 from wangge.timeutil import utcnow
 
-blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="案件 Cases: intake, lifecycle, events")
-
-REPORTERS = (R.GRID_WORKER, R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEADER)
-
+blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="案件 Cases: the list, one case, its events and actions")
 
 def detail(case):
     return case_detail(db.session, case, current_staff())
@@ -45,46 +43,8 @@ def check_codes(args: dict) -> None:
         raise validation_error(errors)
 
 
-def check_self_handle(staff, sub: intake.Submission) -> None:
-    """What ``self_handle`` will ask, asked before the case exists: a refused request must
-    leave nothing behind (on SQLite the intake savepoint can commit on its own)."""
-    choose_role(staff, VERBS["self_handle"], R.GRID_WORKER if staff.has_role(R.GRID_WORKER) else None)
-    if not sub.attachments:
-        raise validation_error({"attachments": ["a self-handled report needs a photo of the result"]})
-    check_attachable(db.session, staff, sub.attachments)
-
-
 @blp.route("")
 class Cases(MethodView):
-    @requires(*REPORTERS)
-    @blp.arguments(CaseCreateSchema)
-    @blp.response(201, CaseDetailView)
-    @blp.alt_response(200, schema=CaseDetailView, success=True,
-                      description="A retry with the same idempotency key: the case it made")
-    def post(self, body):
-        """Report a case (grid worker on patrol, or desk entry of a phone call). Send an
-        ``Idempotency-Key`` header (or ``idempotency_key``): a retry returns the same case (200)."""
-        staff = current_staff()
-        key = intake.client_key(request.headers.get("Idempotency-Key"), body.get("idempotency_key"))
-        self_handled = body["self_handled"]
-        channel = body.pop("channel")
-        if staff.has_role(R.GRID_WORKER) and not staff.has_role(R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEADER):
-            channel = "grid_worker"
-        sub = intake.Submission(channel=channel, idempotency_key=key, sender=f"staff:{staff.id}", **{k: v for k, v in body.items()
-                                                                          if k != "idempotency_key"})
-        role = R.GRID_WORKER if channel == "grid_worker" else choose_role(staff, VERBS["accept"], None) \
-            if staff.has_role(R.INTAKE_CLERK) else staff.roles[0]
-        if self_handled:
-            existing = intake.replay(db.session, sub)
-            if existing is not None:  # a retry of a self-handle that went through
-                return detail(existing), 200
-            check_self_handle(staff, sub)
-        case, created = intake.submit(db.session, sub, reporter=staff, role=role)
-        if created and self_handled:
-            act(db.session, case, "self_handle", Actor(staff, R.GRID_WORKER),
-                Payload(note=body["description"], attachments=body.get("attachments", [])))
-        return detail(case), 201 if created else 200
-
     @requires()
     @blp.arguments(CaseQuery, location="query")
     @blp.response(200, CaseListView)

@@ -1,6 +1,6 @@
 """Case actions, ratings, the case list's query, and how cases are answered.
 
-The presenters (``dispatch.cases.presenters``) build the dicts; the views declare these
+The presenters (``dispatch.workflow.presenters``) build the dicts; the views declare these
 schemas with ``@blp.response``, which dump them and document them in the OpenAPI document."""
 from marshmallow import Schema, fields, validate
 

@@ -1,15 +1,15 @@
 """How cases look in API answers (times in the user's zone): the one place that builds case
-views. The dicts follow the response schemas of ``dispatch.cases.schemas``, which the views
+views. The dicts follow the response schemas of ``dispatch.workflow.schemas``, which the views
 declare with ``@blp.response`` (they dump and document them)."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from dispatch.cases.actions import allowed_verbs, state_name
 from dispatch.cases.lifecycle import CITIZEN
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks import deadlines
 from dispatch.clocks.models import StageClock
+from dispatch.workflow.actions import allowed_verbs, state_name
 from grid.matrix import reason_text
 from grid.models import Staff
 from wangge.i18n import t

@@ -1,0 +1,66 @@
+"""Staff report a case: a grid worker on patrol, or the desk entering a phone call
+(``POST /api/v1/cases``; reading and acting on cases is ``dispatch.workflow.views``)."""
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from dispatch.attachments.service import check_attachable
+from dispatch.cases.lifecycle import VERBS
+from dispatch.intake import service as intake
+from dispatch.intake.schemas import CaseCreateSchema
+from dispatch.workflow.actions import Actor, Payload, act, choose_role
+from dispatch.workflow.presenters import case_detail
+from dispatch.workflow.schemas import CaseDetailView
+from grid import roles as R
+from wangge.auth import current_staff, requires
+from wangge.errors import validation_error
+from wangge.extensions import db
+
+blp = Blueprint("staff_reports", __name__, url_prefix="/api/v1/cases", description="上报 Staff reports")
+
+REPORTERS = (R.GRID_WORKER, R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEADER)
+
+
+def detail(case):
+    return case_detail(db.session, case, current_staff())
+
+
+def check_self_handle(staff, sub: intake.Submission) -> None:
+    """What ``self_handle`` will ask, asked before the case exists: a refused request must
+    leave nothing behind (on SQLite the intake savepoint can commit on its own)."""
+    choose_role(staff, VERBS["self_handle"], R.GRID_WORKER if staff.has_role(R.GRID_WORKER) else None)
+    if not sub.attachments:
+        raise validation_error({"attachments": ["a self-handled report needs a photo of the result"]})
+    check_attachable(db.session, staff, sub.attachments)
+
+
+@blp.route("")
+class StaffReports(MethodView):
+    @requires(*REPORTERS)
+    @blp.arguments(CaseCreateSchema)
+    @blp.response(201, CaseDetailView)
+    @blp.alt_response(200, schema=CaseDetailView, success=True,
+                      description="A retry with the same idempotency key: the case it made")
+    def post(self, body):
+        """Report a case (grid worker on patrol, or desk entry of a phone call). Send an
+        ``Idempotency-Key`` header (or ``idempotency_key``): a retry returns the same case (200)."""
+        staff = current_staff()
+        key = intake.client_key(request.headers.get("Idempotency-Key"), body.get("idempotency_key"))
+        self_handled = body["self_handled"]
+        channel = body.pop("channel")
+        if staff.has_role(R.GRID_WORKER) and not staff.has_role(R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEADER):
+            channel = "grid_worker"
+        sub = intake.Submission(channel=channel, idempotency_key=key, sender=f"staff:{staff.id}", **{k: v for k, v in body.items()
+                                                                          if k != "idempotency_key"})
+        role = R.GRID_WORKER if channel == "grid_worker" else choose_role(staff, VERBS["accept"], None) \
+            if staff.has_role(R.INTAKE_CLERK) else staff.roles[0]
+        if self_handled:
+            existing = intake.replay(db.session, sub)
+            if existing is not None:  # a retry of a self-handle that went through
+                return detail(existing), 200
+            check_self_handle(staff, sub)
+        case, created = intake.submit(db.session, sub, reporter=staff, role=role)
+        if created and self_handled:
+            act(db.session, case, "self_handle", Actor(staff, R.GRID_WORKER),
+                Payload(note=body["description"], attachments=body.get("attachments", [])))
+        return detail(case), 201 if created else 200
