@@ -59,8 +59,9 @@ def _act(app, headers, who, number, verb, **body):
     return r.json
 
 
-def _race(app, requests: list[tuple[str, dict, dict]]) -> list:
-    """Send the requests from separate threads at the same instant; answers in order."""
+def race(app, requests: list[tuple[str, dict, dict]]) -> list[tuple[int, dict]]:
+    """Send the requests from separate threads at the same instant (request i in thread
+    ``race-i``); answers in order."""
     barrier = threading.Barrier(len(requests))
     answers: list = [None] * len(requests)
 
@@ -70,7 +71,7 @@ def _race(app, requests: list[tuple[str, dict, dict]]) -> list:
         r = client.post(url, json=body, headers=headers)
         answers[i] = (r.status_code, r.json)
 
-    threads = [threading.Thread(target=run, args=(i, *req)) for i, req in enumerate(requests)]
+    threads = [threading.Thread(target=run, args=(i, *req), name=f"race-{i}") for i, req in enumerate(requests)]
     for t in threads:
         t.start()
     for t in threads:
@@ -106,7 +107,7 @@ def test_two_clerks_accept_and_reject_at_once(world):
     for _ in range(ROUNDS):
         n = _report(app, headers)
         url = f"/api/v1/cases/{n}/actions/"
-        answers = _race(app, [(url + "accept", {}, headers["clerk1"]),
+        answers = race(app, [(url + "accept", {}, headers["clerk1"]),
                               (url + "reject", {"note": "不予受理"}, headers["clerk2"])])
         codes.append(_assert_one_wins(answers, app, n, ("accept", "reject")))
         winner = next(body for status, body in answers if status == 200)
@@ -122,7 +123,7 @@ def test_two_handlers_sign_the_same_case_at_once(world):
         _act(app, headers, "shift", n, "open")
         _act(app, headers, "dispatcher", n, "dispatch", department_code="ROAD")
         url = f"/api/v1/cases/{n}/actions/"
-        answers = _race(app, [(url + "sign", {}, headers["road1"]),
+        answers = race(app, [(url + "sign", {}, headers["road1"]),
                               (url + "return", {"note": "非本部门"}, headers["road2"])])
         _assert_one_wins(answers, app, n, ("sign", "return"))
 
@@ -224,7 +225,7 @@ def test_concurrent_intakes_with_one_idempotency_key_make_one_case(world):
         key = f"retry-{uuid.uuid4().hex}"
         body = {"description": f"同一次上报 {i}", "category_code": "C0101", "address": "测试路2号"}
         # one phone retrying: both requests from the same clerk, racing
-        answers = _race(app, [("/api/v1/cases", body, {**headers["clerk1"], "Idempotency-Key": key}),
+        answers = race(app, [("/api/v1/cases", body, {**headers["clerk1"], "Idempotency-Key": key}),
                               ("/api/v1/cases", body, {**headers["clerk1"], "Idempotency-Key": key})])
         assert sorted(status for status, _ in answers) == [200, 201], answers
         assert answers[0][1]["number"] == answers[1][1]["number"]
@@ -234,7 +235,7 @@ def test_concurrent_intakes_with_one_idempotency_key_make_one_case(world):
             db.session.remove()
     # the public endpoint too, key in the body
     key = f"public-{uuid.uuid4().hex}"
-    answers = _race(app, [("/api/v1/public/reports", {"description": "路灯坏", "address": "测试路3号",
+    answers = race(app, [("/api/v1/public/reports", {"description": "路灯坏", "address": "测试路3号",
                                                       "idempotency_key": key}, {})] * 2)
     assert sorted(status for status, _ in answers) == [200, 201], answers
     assert answers[0][1]["tracking_code"] == answers[1][1]["tracking_code"]

@@ -3,11 +3,7 @@ twice, retries with backoff, dedup by key, inline delivery, pluggable channels."
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
 import threading
-import time
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -37,6 +33,7 @@ from tests.factories import (
     ResponsibilityFactory,
     StaffFactory,
 )
+from tests.servers import PrivateRedis, free_port
 from wangge.extensions import db
 from wangge.timeutil import utcnow
 
@@ -90,49 +87,9 @@ def receiver():
     r.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class OwnRedis:
-    """A redis-server of this test's own (never the shared one), without persistence: a
-    restart loses every queued job, as a crash of a cache-only Redis does."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = None
-
-    def start(self):
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.skip("redis-server is not installed")
-        self.proc = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--daemonize", "no"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        from redis import Redis
-
-        conn = Redis.from_url(self.url)
-        for _ in range(200):
-            try:
-                conn.ping()
-                return
-            except Exception:
-                time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self):
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
 @pytest.fixture
 def own_redis():
-    r = OwnRedis()
+    r = PrivateRedis()
     r.start()
     yield r
     r.kill()

@@ -16,6 +16,7 @@ from dispatch.cases.models import Case, CaseEvent
 from grid import roles as R
 from grid.accounts import issue_token
 from tests.conftest import make_settings
+from tests.dispatch.test_concurrency import race
 from tests.factories import StaffFactory
 
 ROUNDS = 20
@@ -46,26 +47,6 @@ def _report(app, headers, text: str) -> str:
                                                       "address": "测试路1号"}, headers=headers["clerk1"])
     assert r.status_code == 201, r.json
     return r.json["number"]
-
-
-def _race(app, requests: list[tuple[str, dict, dict]]) -> list[tuple[int, dict]]:
-    """Request i runs in thread ``race-i``; all start together; answers in order."""
-    barrier = threading.Barrier(len(requests))
-    answers: list = [None] * len(requests)
-
-    def run(i, url, body, headers):
-        client = app.test_client()
-        barrier.wait()
-        r = client.post(url, json=body, headers=headers)
-        answers[i] = (r.status_code, r.json)
-
-    threads = [threading.Thread(target=run, args=(i, *req), name=f"race-{i}") for i, req in enumerate(requests)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert all(a is not None for a in answers), answers
-    return answers
 
 
 def _rejection_done_or_waiting(url: str, master_id: int) -> bool:
@@ -114,7 +95,7 @@ def test_merge_racing_the_rejection_of_its_master_strands_nothing(desk, hold_mer
     for i in range(ROUNDS):
         hold_merge["armed"] = i % 2 == 1
         master, child = _report(app, headers, f"井盖缺失 {i}"), _report(app, headers, f"井盖缺失（重复） {i}")
-        merge, reject = _race(app, [
+        merge, reject = race(app, [
             (f"/api/v1/cases/{child}/actions/merge", {"into": master, "note": "同一井盖"}, headers["clerk1"]),
             (f"/api/v1/cases/{master}/actions/reject", {"note": "不属于受理范围"}, headers["clerk2"])])
         assert reject[0] == 200 and reject[1]["state"] == "rejected", reject

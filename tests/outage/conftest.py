@@ -6,18 +6,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.markers import mark_by_fixtures
+from tests.servers import PrivateRedis, free_port, wait_until  # noqa: F401 - used by the outage tests
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -25,57 +24,6 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 def pytest_collection_modifyitems(items):
     mark_by_fixtures(__file__, items)  # markers from the fixtures used (tests/markers.py)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"gave up after {timeout:.0f} s waiting for {what}")
-
-
-class PrivateRedis:
-    """A redis-server of the test's own on a free port, without persistence: a restart loses
-    every queued job, as a crash of a cache-only Redis does."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = None
-
-    def start(self):
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.skip("redis-server is not installed")
-        self.proc = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--daemonize", "no"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        from redis import Redis
-
-        conn = Redis.from_url(self.url, socket_connect_timeout=1)
-        wait_until(lambda: _pings(conn), 10, "redis-server to start", interval=0.02)
-
-    def kill(self):
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
-def _pings(conn) -> bool:
-    try:
-        return bool(conn.ping())
-    except Exception:
-        return False
 
 
 @pytest.fixture
