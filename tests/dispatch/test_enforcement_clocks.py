@@ -19,7 +19,7 @@ from dispatch.clocks import deadlines
 from dispatch.clocks.models import StageClock
 from dispatch.enforcement import lifecycle, service
 from dispatch.enforcement.models import EnforcementCase
-from dispatch.enforcement.views import TARGETS
+from dispatch.enforcement.schemas import TARGETS
 from dispatch.notifications.models import Outbox
 from tests.conftest import make_settings
 from tests.dispatch.conftest import do, report
