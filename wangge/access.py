@@ -56,7 +56,7 @@ def update(path: Path, app: Flask) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover - a maintainer's tool
-    from . import create_app
+    from . import create_app  # only when run as a script; the package imports this module
 
     application = create_app()
     if len(sys.argv) == 3 and sys.argv[1] == "--update":

@@ -49,7 +49,9 @@ def progress(total: int, label: str):
 
 
 def _create_app():
-    from . import create_app
+    from . import (
+        create_app,  # the package imports this module: a top-level import would be a circle
+    )
 
     return create_app()
 

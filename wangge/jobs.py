@@ -2,22 +2,23 @@
 from __future__ import annotations
 
 import logging
+import os
+from functools import wraps
+
+from flask import has_app_context
+from redis import Redis
+from rq import Queue
 
 from .config import current_settings
 
 log = logging.getLogger(__name__)
 
 
-
 def redis_connection(url: str | None = None, **kwargs):
-    from redis import Redis
-
     return Redis.from_url(url or current_settings().redis_url, **kwargs)
 
 
 def queue(name: str | None = None, **redis_options):
-    from rq import Queue
-
     s = current_settings()
     return Queue(name or s.queue_name, connection=redis_connection(s.redis_url, **redis_options))
 
@@ -34,12 +35,9 @@ def enqueue(func, *args, job_id: str | None = None, **kwargs):
 
 def with_app(func):
     """Give a job an app context when it runs in an rq worker (outside any request)."""
-    from functools import wraps
 
     @wraps(func)
     def wrapper(*args, **kwargs):
-        from flask import has_app_context
-
         if has_app_context():
             return func(*args, **kwargs)
         with _worker_app().app_context():
@@ -54,11 +52,11 @@ _app_pid = None
 
 def _worker_app():
     """One app (and one connection pool) per worker process, not one per job."""
-    import os
-
     global _app, _app_pid
     if _app is None or _app_pid != os.getpid():
-        from . import create_app
+        from . import (
+            create_app,  # the package imports this module: a top-level import would be a circle
+        )
 
         _app, _app_pid = create_app(), os.getpid()
     return _app
