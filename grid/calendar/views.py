@@ -3,7 +3,7 @@ from datetime import date, timedelta
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from grid.calendar import service as service
+from grid.calendar import service
 from grid.calendar.schemas import (
     CalendarDaySchema,
     CalendarDayView,

@@ -7,7 +7,7 @@ from shapely.geometry import mapping
 from sqlalchemy import or_, select
 
 from geo.io import GeoFormatError, read_geojson_obj
-from grid.grids import service as service
+from grid.grids import service
 from grid.grids.schemas import (
     GridCollection,
     GridFeature,
