@@ -229,7 +229,7 @@ def load(conn: psycopg.Connection, lattice: Lattice, rng: np.random.Generator) -
 
 
 def fetch_entries(conn: psycopg.Connection) -> list[tuple[str, object, int]]:
-    """What grid.locator._build does: current grids -> (code, geometry, rank)."""
+    """What grid.grids.locator._build does: current grids -> (code, geometry, rank)."""
     rows = conn.execute(
         "SELECT code, level, ST_AsBinary(geom) FROM grids WHERE valid_to IS NULL", binary=True
     ).fetchall()

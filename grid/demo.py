@@ -5,15 +5,16 @@ Geometry is laid out as rectangles over central Shanghai (WGS-84); names and cod
 the national pattern (district 310101 + street + community + 2-digit grid number)."""
 from __future__ import annotations
 
+import click
+from flask.cli import AppGroup
 from shapely.geometry import box
 from sqlalchemy import select
 
 from geo.io import GridFeature
-
-from .accounts import hash_password
-from .catalog import load_catalog
-from .grids import import_features
-from .models import (
+from grid.accounts.service import hash_password
+from grid.catalog.service import load_catalog
+from grid.grids.service import import_features
+from grid.models import (
     EVERYWHERE,
     Category,
     Department,
@@ -22,6 +23,7 @@ from .models import (
     Staff,
     StaffRole,
 )
+from wangge.extensions import db
 
 DEMO_PASSWORD = "wangge-demo"
 DISTRICT = ("310101", "示范区")
@@ -149,3 +151,24 @@ def load_demo(session, echo=print) -> dict:
     session.flush()
     return {"grids": len(result.created), "departments": len(depts), "staff": len(staff),
             "rules": rules, "password": DEMO_PASSWORD}
+
+
+# --- the ``wangge demo load`` command -------------------------------------------------------
+
+demo_cli = AppGroup("demo", help="Demo city.")
+
+
+@demo_cli.command("load")
+def demo_load():
+    """Load the demo city (districts, streets, communities, grids, departments, staff, matrix)."""
+
+
+    if demo_loaded(db.session):
+        click.echo("demo already loaded")
+        return
+    summary = load_demo(db.session, echo=lambda m: click.echo(m, err=True))
+    db.session.commit()
+    click.echo(f"demo loaded: {summary}")
+
+
+commands = [demo_cli]

@@ -1,1 +1,1 @@
-"""The grid workers' phone API. Not built yet; sign-in and locate live in grid.api today."""
+"""The grid workers' phone API. Not built yet; sign-in and locate live in grid.accounts and grid.grids today."""

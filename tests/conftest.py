@@ -56,7 +56,7 @@ def pg_template():
     app = create_app(make_settings(_database_url(name)))
     with app.app_context():
         upgrade_database()
-        from grid.catalog import load_catalog
+        from grid.catalog.service import load_catalog
 
         load_catalog(db.session)
         db.session.commit()
@@ -198,7 +198,7 @@ def login(db_session):
     """``login("dispatcher")`` -> Authorization headers for a new staff member with those roles.
     The account is committed to the test's savepoint, so a refused request (which rolls back
     its own work) never takes the test's account with it."""
-    from grid.accounts import issue_token
+    from grid.accounts.service import issue_token
     from tests.factories import StaffFactory
 
     def _login(*roles, **staff_fields):

@@ -23,9 +23,9 @@ from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks.models import StageClock
 from dispatch.enforcement.models import EnforcementCase, EnforcementRecord
 from dispatch.intake.numbering import next_number, tracking_code
-from grid.accounts import hash_password
-from grid.calendar import work_calendar
-from grid.locator import bump_layer
+from grid.accounts.service import hash_password
+from grid.calendar.service import work_calendar
+from grid.grids.locator import bump_layer
 from grid.models import Category, Department, Grid, GridAssignment, Responsibility, Staff, StaffRole
 from wangge.extensions import db
 from wangge.timeutil import utcnow

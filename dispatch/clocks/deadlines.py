@@ -18,10 +18,10 @@ from sqlalchemy import select, update
 from dispatch.cases.models import Case
 from dispatch.clocks.models import StageClock
 from dispatch.clocks.notices import notify_deadlines
-from grid.calendar import work_calendar
-from grid.limits import MAX_AMOUNT, amount_error, limit_for
+from grid.calendar.service import work_calendar
+from grid.calendar.workcal import WorkCalendar
+from grid.catalog.limits import MAX_AMOUNT, amount_error, limit_for
 from grid.models import EVERYWHERE
-from grid.workcal import WorkCalendar
 from wangge.config import current_settings
 from wangge.timeutil import utcnow
 

@@ -49,7 +49,7 @@ from dispatch.notifications import notify
 from dispatch.workflow.actions import Actor, Payload, act
 from geo.area import distance_m
 from grid import roles as R
-from grid.limits import limit_for
+from grid.catalog.limits import limit_for
 from grid.models import EVERYWHERE, Department, Grid, Staff
 from wangge.config import current_settings
 from wangge.errors import Conflict, Forbidden, validation_error

@@ -30,8 +30,9 @@ from dispatch.intake.numbering import next_number, tracking_code
 from dispatch.intake.rules import KEY_MAX, KEY_MIN, Submission
 from geo.area import distance_m
 from geo.crs import convert_point, parse_crs
-from grid import locator, matrix
-from grid.grids import chain
+from grid.grids import locator
+from grid.grids.service import chain
+from grid.matrix import service as matrix
 from grid.models import Category, Staff
 from wangge.config import current_settings
 from wangge.errors import ApiError

@@ -25,8 +25,8 @@ from dispatch.cases.models import RATINGS, Case, CaseEvent
 from dispatch.clocks import deadlines
 from dispatch.notifications import notify
 from grid import roles as R
-from grid.grids import workers_of
-from grid.matrix import NOT_DISPATCHABLE, not_dispatchable_message
+from grid.departments.service import NOT_DISPATCHABLE, not_dispatchable_message
+from grid.grids.service import workers_of
 from grid.models import Category, Department, Staff
 from wangge.auth import role_names
 from wangge.config import current_settings

@@ -10,7 +10,7 @@ from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks import deadlines
 from dispatch.clocks.models import StageClock
 from dispatch.workflow.actions import allowed_verbs, state_name
-from grid.matrix import reason_text
+from grid.matrix.service import reason_text
 from grid.models import Staff
 from wangge.i18n import t
 from wangge.present import local_iso

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from dispatch.cases.lifecycle import STATES
 from dispatch.cases.models import CHANNELS, RATINGS
-from grid.limits import MAX_AMOUNT, STAGES, UNITS
+from grid.catalog.limits import MAX_AMOUNT, STAGES, UNITS
 from wangge import fields as bounded
 from wangge.contract import CommaSeparated, LocalTime, QuerySchema
 

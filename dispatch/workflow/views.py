@@ -16,7 +16,7 @@ from dispatch.workflow.schemas import (
     CaseQuery,
     EventView,
 )
-from grid.grids import subtree_codes
+from grid.grids.service import subtree_codes
 from grid.models import Category, Department, Grid
 from wangge.auth import current_staff, requires
 from wangge.errors import ApiError, validation_error

@@ -138,7 +138,7 @@ def test_overlong_values_are_422_not_500(client, admin, db_session):
 
 
 def test_unexpected_error_is_json_and_leaves_the_session_usable(app, client, admin, db_session, monkeypatch):
-    from grid import matrix
+    from grid.matrix import service as matrix
 
     def boom(*args, **kwargs):
         db_session.add(Department(code="X" * 40, name="too long", kind="functional"))

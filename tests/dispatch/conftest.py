@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from shapely.geometry import box
 
-from grid.accounts import issue_token
+from grid.accounts.service import issue_token
 from tests.factories import (
     AssignmentFactory,
     DepartmentFactory,

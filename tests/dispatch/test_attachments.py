@@ -169,7 +169,7 @@ def test_thumbnail_by_rq_worker(client, city, media, app, monkeypatch, redis_con
 def test_rq_worker_job_builds_its_own_app(fresh_pg_url, tmp_path, monkeypatch, redis_conn):
     """Outside any app context (as in a real ``rq worker``) the job creates its own app from the
     environment, finds the committed upload and records the thumbnail."""
-    from grid.accounts import issue_token
+    from grid.accounts.service import issue_token
     from tests.factories import StaffFactory
     from wangge import create_app
     from wangge.extensions import db

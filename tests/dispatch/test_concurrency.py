@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from dispatch.cases.models import Case, CaseEvent
 from grid import roles as R
-from grid.accounts import issue_token
+from grid.accounts.service import issue_token
 from tests.conftest import make_settings
 from tests.factories import DepartmentFactory, StaffFactory
 

@@ -19,7 +19,7 @@ from dispatch.cases.models import Case
 from dispatch.clocks import deadlines
 from dispatch.clocks.models import StageClock
 from dispatch.notifications.models import Outbox
-from grid.workcal import WorkCalendar
+from grid.calendar.workcal import WorkCalendar
 from tests.dispatch.conftest import do, report
 from tests.dispatch.test_paths import get
 

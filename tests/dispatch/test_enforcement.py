@@ -13,7 +13,7 @@ from dispatch.enforcement import service
 from dispatch.enforcement.models import EnforcementCase, EnforcementGroup, EnforcementRecord
 from dispatch.notifications.models import Outbox
 from dispatch.workflow.actions import replay_state
-from grid.calendar import work_calendar
+from grid.calendar.service import work_calendar
 from tests.dispatch.conftest import POINT_G1, POINT_G2, do, report
 from tests.factories import DepartmentFactory, StaffFactory
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from dispatch.cases.models import Case, CaseEvent, CaseSequence
 from geo.area import distance_m
 from geo.crs import convert_point
-from grid.accounts import issue_token
+from grid.accounts.service import issue_token
 from tests.dispatch.conftest import POINT_G1, do, report
 from tests.dispatch.test_paths import attachment, get, public_post
 

@@ -20,7 +20,7 @@ from dispatch.indicators import kpi
 from dispatch.indicators.views import XLSX
 from dispatch.intake import service as intake
 from dispatch.workflow.actions import Actor, Payload, act, replay_state
-from grid.catalog import load_catalog
+from grid.catalog.service import load_catalog
 from grid.models import GridAssignment
 from tests.conftest import make_settings
 from tests.dispatch.conftest import POINT_G1, POINT_G2, do, report

@@ -11,7 +11,7 @@ from dispatch.cases.lifecycle import CITIZEN, STATES, SYSTEM, VERBS
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.workflow.actions import replay_state
 from grid import roles as R
-from grid.accounts import issue_token
+from grid.accounts.service import issue_token
 from tests.dispatch.conftest import POINT_G2, do
 from tests.dispatch.test_paths import STEPS, attachment, drive, get
 from tests.factories import CaseEventFactory, StaffFactory

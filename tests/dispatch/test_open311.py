@@ -8,7 +8,7 @@ import pytest
 from referencing import Registry, Resource
 
 from dispatch.cases.models import Case
-from grid.accounts import issue_token
+from grid.accounts.service import issue_token
 from tests.conftest import shared_file
 from tests.dispatch.conftest import POINT_G1, do
 from tests.factories import StaffFactory

@@ -14,7 +14,7 @@ from sqlalchemy import event, select
 from dispatch.cases.models import Case
 from dispatch.clocks.models import StageClock
 from dispatch.intake import service as intake
-from grid.accounts import issue_token
+from grid.accounts.service import issue_token
 from tests.dispatch.conftest import POINT_G1, do
 from tests.factories import StaffFactory
 from wangge.present import local_iso

@@ -23,7 +23,7 @@ from dispatch.notifications.channels import (
 )
 from dispatch.notifications.models import Delivery, Outbox
 from dispatch.notifications.outbox import backoff, deliver, deliver_job, job_id, relay_pending
-from grid.accounts import issue_token
+from grid.accounts.service import issue_token
 from tests.conftest import make_settings
 from tests.dispatch.conftest import POINT_G1, do, report
 from tests.factories import (

@@ -16,7 +16,7 @@ import pytest
 from dispatch.cases.models import Case
 from dispatch.intake import rules
 from dispatch.intake.rules import Problem, Submission
-from grid.accounts import issue_token
+from grid.accounts.service import issue_token
 from tests.dispatch.conftest import POINT_G1
 from tests.factories import StaffFactory
 from wangge.i18n import catalog

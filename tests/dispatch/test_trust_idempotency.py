@@ -168,8 +168,8 @@ def embedded(tmp_path):
     """The embedded default (SQLite file, no Redis), where a savepoint released at the start of
     a transaction commits it: the request must fail before anything is written."""
     from grid import roles as R
-    from grid.accounts import issue_token
-    from grid.catalog import load_catalog
+    from grid.accounts.service import issue_token
+    from grid.catalog.service import load_catalog
     from tests.conftest import make_settings
     from tests.factories import StaffFactory
     from wangge import create_app

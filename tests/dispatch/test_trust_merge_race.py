@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 
 from dispatch.cases.models import Case, CaseEvent
 from grid import roles as R
-from grid.accounts import issue_token
+from grid.accounts.service import issue_token
 from tests.conftest import make_settings
 from tests.dispatch.test_concurrency import race
 from tests.factories import StaffFactory

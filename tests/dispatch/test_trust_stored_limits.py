@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
-from grid.limits import MAX_AMOUNT
+from grid.catalog.limits import MAX_AMOUNT
 from grid.models import TimeLimit
 from tests.dispatch.conftest import do, report
 

@@ -12,8 +12,8 @@ from tests.conftest import make_settings
 
 
 def setup_database(app) -> dict:
-    from grid.accounts import create_staff, issue_token
-    from grid.catalog import load_catalog
+    from grid.accounts.service import create_staff, issue_token
+    from grid.catalog.service import load_catalog
     from wangge.cli import upgrade_database
     from wangge.extensions import db
 

@@ -11,7 +11,7 @@ from dispatch.diagrams import commands
 from dispatch.diagrams import lifecycle as lifecycle_group
 from dispatch.enforcement import lifecycle as E
 from grid import roles as R
-from grid.limits import STAGES as LIMIT_STAGES
+from grid.catalog.limits import STAGES as LIMIT_STAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 KNOWN_ROLES = set(R.ROLES) | {L.SYSTEM, L.CITIZEN}

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import chinese_calendar as cc
 import pytest
 
-from grid import workcal
-from grid.workcal import DayInfo, TimeUnit, WorkCalendar, parse_working_hours
+from grid.calendar import workcal
+from grid.calendar.workcal import DayInfo, TimeUnit, WorkCalendar, parse_working_hours
 
 SH = ZoneInfo("Asia/Shanghai")
 WD = TimeUnit.WORK_DAYS

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from grid.workcal import TimeUnit, WorkCalendar
+from grid.calendar.workcal import TimeUnit, WorkCalendar
 
 SH = ZoneInfo("Asia/Shanghai")
 SEED = 20261126

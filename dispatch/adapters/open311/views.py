@@ -35,8 +35,8 @@ from dispatch.intake import rules
 from dispatch.intake import service as intake
 from dispatch.workflow.presenters import PUBLIC_NOTES
 from grid import roles as R
-from grid.accounts import resolve_token
-from grid.matrix import reason_text
+from grid.accounts.service import resolve_token
+from grid.matrix.service import reason_text
 from grid.models import Category
 from wangge.auth import public
 from wangge.config import current_settings

@@ -9,12 +9,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
+from grid.models import ApiToken, Staff, StaffRole
+from grid.roles import ROLES
 from wangge.errors import ApiError, validation_error
 from wangge.i18n import t
 from wangge.timeutil import utcnow
-
-from .models import ApiToken, Staff, StaffRole
-from .roles import ROLES
 
 _hasher = PasswordHasher()
 # Verifying against a dummy hash for unknown users keeps timing from revealing usernames.

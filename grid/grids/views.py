@@ -7,14 +7,8 @@ from shapely.geometry import mapping
 from sqlalchemy import or_, select
 
 from geo.io import GeoFormatError, read_geojson_obj
-from wangge.auth import requires
-from wangge.errors import ApiError, NotFound
-from wangge.extensions import db
-
-from .. import grids as service
-from ..models import Grid
-from ..roles import ADMIN, STAFF
-from ..schemas import (
+from grid.grids import service
+from grid.grids.schemas import (
     GridCollection,
     GridFeature,
     GridImportQuery,
@@ -24,6 +18,11 @@ from ..schemas import (
     TopologyQuery,
     TopologyReport,
 )
+from grid.models import Grid
+from grid.roles import ADMIN, STAFF
+from wangge.auth import requires
+from wangge.errors import ApiError, NotFound
+from wangge.extensions import db
 
 blp = Blueprint("grids", __name__, url_prefix="/api/v1/grids", description="网格 Grids (GeoJSON)")
 

@@ -1,15 +1,14 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from grid.grids import locator
+from grid.grids import service as grid_service
+from grid.grids.schemas import BatchLocated, BatchLocateSchema, LocatedView, LocateQuery
+from grid.grids.views import staff_brief
+from grid.roles import STAFF
 from wangge.auth import requires
 from wangge.errors import ApiError
 from wangge.extensions import db
-
-from .. import grids as grid_service
-from .. import locator
-from ..roles import STAFF
-from ..schemas import BatchLocated, BatchLocateSchema, LocatedView, LocateQuery
-from .grids import staff_brief
 
 blp = Blueprint("geo", __name__, url_prefix="/api/v1/geo", description="定位 Point-to-grid lookup")
 

@@ -2,16 +2,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from grid.catalog import limits
+from grid.catalog.schemas import CategoryPatchSchema, CategorySchema, LimitInForce, TimeLimitSchema
+from grid.models import Category, TimeLimit
+from grid.roles import ADMIN, STAFF
 from wangge.auth import requires
 from wangge.contract import DeletedSchema
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.extensions import db
 from wangge.i18n import t
-
-from .. import limits
-from ..models import Category, TimeLimit
-from ..roles import ADMIN, STAFF
-from ..schemas import CategoryPatchSchema, CategorySchema, LimitInForce, TimeLimitSchema
 
 blp = Blueprint("categories", __name__, url_prefix="/api/v1/categories",
                 description="问题类别与时限 Category catalog and time limits")

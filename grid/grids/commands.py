@@ -1,36 +1,22 @@
-"""``wangge grid|matrix|catalog|calendar|staff|demo`` commands."""
+"""``wangge grid`` commands."""
 from __future__ import annotations
 
-import io
 import json
 import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from geo.io import GeoFormatError, read_features
+from grid.grids import locator
+from grid.grids import service as grids
+from grid.grids.service import check_topology, import_features
 from wangge.cli import fail, progress
 from wangge.errors import ApiError
 from wangge.extensions import db
 
-from . import grids, locator
-from .accounts import create_staff, issue_token
-from .calendar import load_schedule, parse_schedule
-from .catalog import load_catalog
-from .demo import demo_loaded, load_demo
-from .grids import check_topology, import_features
-from .matrix import export_csv, import_csv
-from .models import Department, Staff
-
 grid_cli = AppGroup("grid", help="Grid layer: import, locate, check.")
-matrix_cli = AppGroup("matrix", help="Responsibility matrix CSV import/export.")
-catalog_cli = AppGroup("catalog", help="Category catalog.")
-calendar_cli = AppGroup("calendar", help="Work calendar overrides.")
-staff_cli = AppGroup("staff", help="Staff accounts.")
-demo_cli = AppGroup("demo", help="Demo city.")
 
 CRS_CHOICE = click.Choice(["wgs84", "gcj02", "bd09"], case_sensitive=False)
 
@@ -126,122 +112,4 @@ def grid_check(min_area, as_json):
     sys.exit(0 if report.ok else 1)
 
 
-@matrix_cli.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
-@click.option("--replace", is_flag=True, help="also delete rules not in the file")
-def matrix_import(file, replace):
-    """Import the responsibility matrix from CSV (category_code, grid_code, department_code, note)."""
-
-
-    text = file.read()
-    rows = max(text.count("\n") - 1, 0)
-    try:
-        with progress(rows, "importing") as bar:
-            counts = import_csv(db.session, io.StringIO(text), replace=replace, progress=bar.update)
-        db.session.commit()
-    except ApiError as err:
-        db.session.rollback()
-        fail(err)
-    click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
-
-
-@matrix_cli.command("export")
-@click.argument("file", type=click.File("w", encoding="utf-8-sig"))
-def matrix_export(file):
-    """Export the responsibility matrix to CSV ('-' for standard output)."""
-
-
-    n = export_csv(db.session, file)
-    click.echo(f"exported {n} rules", err=True)
-
-
-@catalog_cli.command("load")
-@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
-def catalog_load(file):
-    """Load (upsert) the category catalog; default: the catalog shipped with Wangge."""
-
-
-    counts = load_catalog(db.session, file)
-    db.session.commit()
-    click.echo(f"{counts['categories']} categories, {counts['limits']} limits")
-
-
-@calendar_cli.command("load")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-def calendar_load(file):
-    """Load a year's schedule: CSV date,kind,name (kind = holiday | workday) or JSON."""
-
-
-    try:
-        rows = parse_schedule(Path(file).read_text(encoding="utf-8-sig"), file)
-        n = load_schedule(db.session, rows)
-        db.session.commit()
-    except ApiError as err:
-        db.session.rollback()
-        fail(err)
-    click.echo(f"loaded {n} days")
-
-
-@staff_cli.command("create")
-@click.option("--username", required=True)
-@click.option("--name", required=True)
-@click.option("--role", "roles", multiple=True, required=True)
-@click.option("--department", help="department code")
-@click.password_option()
-def staff_create(username, name, roles, department, password):
-    """Create a staff account (e.g. the first admin)."""
-
-
-
-    dept_id = None
-    if department:
-        dept_id = db.session.scalar(select(Department.id).where(Department.code == department))
-        if dept_id is None:
-            click.echo(f"error [not_found]: no department {department}", err=True)
-            sys.exit(2)
-    try:
-        staff = create_staff(db.session, username=username, name=name, password=password, roles=roles,
-                             department_id=dept_id)
-        db.session.commit()
-    except ApiError as err:
-        db.session.rollback()
-        fail(err)
-    click.echo(f"created staff #{staff.id} {username} ({', '.join(staff.roles)})")
-
-
-@staff_cli.command("token")
-@click.argument("username")
-@click.option("--days", type=int, default=365, show_default=True, help="lifetime of the token")
-@click.option("--client", default="service account", show_default=True)
-def staff_token(username, days, client):
-    """Issue a long-lived bearer token (e.g. an Open311 api_key for a service account)."""
-
-
-
-    staff = db.session.scalar(select(Staff).where(Staff.username == username))
-    if staff is None or not staff.active:
-        click.echo(f"error [not_found]: no active staff {username}", err=True)
-        sys.exit(2)
-    secret, token = issue_token(db.session, staff, ttl_hours=days * 24, client=client)
-    db.session.commit()
-    click.echo(secret)
-    # in the staff member's zone, like every time the API answers with
-    click.echo(f"expires {token.expires_at.astimezone(ZoneInfo(staff.timezone)).isoformat()}", err=True)
-
-
-@demo_cli.command("load")
-def demo_load():
-    """Load the demo city (districts, streets, communities, grids, departments, staff, matrix)."""
-
-
-    if demo_loaded(db.session):
-        click.echo("demo already loaded")
-        return
-    summary = load_demo(db.session, echo=lambda m: click.echo(m, err=True))
-    db.session.commit()
-    click.echo(f"demo loaded: {summary}")
-
-
-def register(app) -> None:
-    for group in (grid_cli, matrix_cli, catalog_cli, calendar_cli, staff_cli, demo_cli):
-        app.cli.add_command(group)
+commands = [grid_cli]

@@ -5,18 +5,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from wangge.auth import requires
-from wangge.contract import BINARY, DeletedSchema
-from wangge.errors import ApiError, NotFound
-from wangge.extensions import db
-from wangge.i18n import current_language
-from wangge.uploads import uploaded_text
-
-from .. import locator, matrix
-from ..grids import get_current
-from ..models import Department, Responsibility
-from ..roles import ADMIN, DISPATCH_CENTER, LEADER, STAFF
-from ..schemas import (
+from grid.grids import locator
+from grid.grids.service import get_current
+from grid.matrix import service as matrix
+from grid.matrix.schemas import (
     ExplainQuery,
     Explanation,
     MatrixImportQuery,
@@ -25,6 +17,14 @@ from ..schemas import (
     RuleSchema,
     RuleView,
 )
+from grid.models import Department, Responsibility
+from grid.roles import ADMIN, DISPATCH_CENTER, LEADER, STAFF
+from wangge.auth import requires
+from wangge.contract import BINARY, DeletedSchema
+from wangge.errors import ApiError, NotFound
+from wangge.extensions import db
+from wangge.i18n import current_language
+from wangge.uploads import uploaded_text
 
 blp = Blueprint("matrix", __name__, url_prefix="/api/v1/matrix",
                 description="责任矩阵 Responsibility matrix: (category, grid) -> department")

@@ -2,16 +2,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from wangge.auth import requires
-from wangge.errors import NotFound, validation_error
-from wangge.extensions import db
-from wangge.timeutil import utcnow
-
-from .. import accounts
-from ..grids import get_current
-from ..models import GridAssignment, Staff
-from ..roles import ADMIN, LEADER
-from ..schemas import (
+from grid.accounts import service as accounts
+from grid.accounts.schemas import (
     AssignmentSchema,
     AssignmentView,
     StaffDetailView,
@@ -19,7 +11,14 @@ from ..schemas import (
     StaffSchema,
     StaffView,
 )
-from .departments import get_department
+from grid.departments.service import get_department
+from grid.grids.service import get_current
+from grid.models import GridAssignment, Staff
+from grid.roles import ADMIN, LEADER
+from wangge.auth import requires
+from wangge.errors import NotFound, validation_error
+from wangge.extensions import db
+from wangge.timeutil import utcnow
 
 blp = Blueprint("staff", __name__, url_prefix="/api/v1/staff", description="人员 Staff, roles and grid assignments")
 
@@ -44,7 +43,7 @@ class StaffList(MethodView):
     @blp.response(201, StaffView)
     def post(self, body):
         """Create a staff account."""
-        dept = get_department(body["department_code"]) if body.get("department_code") else None
+        dept = get_department(db.session, body["department_code"]) if body.get("department_code") else None
         staff = accounts.create_staff(db.session, username=body["username"], name=body["name"],
                                       password=body["password"], roles=body["roles"],
                                       department_id=dept.id if dept else None, phone=body.get("phone"),
@@ -72,7 +71,7 @@ class StaffDetail(MethodView):
         staff = get_staff(staff_id)
         if "department_code" in body:
             code = body.pop("department_code")
-            staff.department = get_department(code) if code else None
+            staff.department = get_department(db.session, code) if code else None
         if "roles" in body:
             accounts.set_roles(staff, body.pop("roles"))
         if "password" in body:

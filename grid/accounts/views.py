@@ -2,13 +2,12 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from grid.accounts import service as accounts
+from grid.accounts.schemas import LoginSchema, MeView, RevokedView, TokenView
 from wangge.auth import current_token, public, requires
 from wangge.config import current_settings
 from wangge.extensions import db, limiter
 from wangge.present import local_iso
-
-from .. import accounts
-from ..schemas import LoginSchema, MeView, RevokedView, TokenView
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录与令牌 Sign-in and tokens")
 

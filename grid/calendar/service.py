@@ -8,13 +8,12 @@ from datetime import date
 
 from sqlalchemy import delete, select
 
+from grid.calendar.workcal import WorkCalendar, parse_working_hours
+from grid.models import CalendarDay
 from wangge.config import current_settings
 from wangge.errors import ApiError, validation_error
 from wangge.fields import MAX_YEAR, MIN_YEAR
 from wangge.i18n import t
-
-from .models import CalendarDay
-from .workcal import WorkCalendar, parse_working_hours
 
 
 def work_calendar(session) -> WorkCalendar:

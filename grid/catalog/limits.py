@@ -5,10 +5,9 @@ import math
 
 from sqlalchemy import select
 
+from grid.models import EVERYWHERE, Category, TimeLimit
 from wangge.errors import NotFound, validation_error
 from wangge.i18n import t
-
-from .models import EVERYWHERE, Category, TimeLimit
 
 # Stages of a case that carry a deadline, and of an enforcement case (一队伍).
 STAGES = ("verify", "open", "dispatch", "sign", "handle", "check", "close",

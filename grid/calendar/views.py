@@ -3,6 +3,16 @@ from datetime import date, timedelta
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from grid.calendar import service
+from grid.calendar.schemas import (
+    CalendarDaySchema,
+    CalendarDayView,
+    CalendarQuery,
+    DeadlineSchema,
+    DeadlineView,
+    ScheduleLoaded,
+)
+from grid.roles import ADMIN, STAFF
 from wangge.auth import requires
 from wangge.contract import DeletedSchema
 from wangge.errors import NotFound, validation_error
@@ -11,17 +21,6 @@ from wangge.fields import MAX_YEAR, MIN_YEAR
 from wangge.i18n import t
 from wangge.present import local_iso
 from wangge.uploads import uploaded_text
-
-from .. import calendar as service
-from ..roles import ADMIN, STAFF
-from ..schemas import (
-    CalendarDaySchema,
-    CalendarDayView,
-    CalendarQuery,
-    DeadlineSchema,
-    DeadlineView,
-    ScheduleLoaded,
-)
 
 blp = Blueprint("calendar", __name__, url_prefix="/api/v1/calendar",
                 description="工作日历 Work calendar: holidays, make-up working days, deadlines")

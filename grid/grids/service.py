@@ -12,13 +12,12 @@ from geo.crs import convert_geometry, parse_crs
 from geo.io import GridFeature
 from geo.topology import topology_report
 from geo.validate import FeatureFix, FeatureProblem, validate_features
+from grid.grids.locator import bump_layer
+from grid.models import GRID_LEVELS, Grid, GridAssignment, Responsibility, Staff
 from wangge.config import current_settings
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.i18n import t
 from wangge.timeutil import utcnow
-
-from .locator import bump_layer
-from .models import GRID_LEVELS, Grid, GridAssignment, Responsibility, Staff
 
 NAME_MAX = 200  # grids.name column
 

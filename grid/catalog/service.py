@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .limits import set_limit
-from .models import EVERYWHERE, Category
+from grid.catalog.limits import set_limit
+from grid.models import EVERYWHERE, Category
 
-DEFAULT_CATALOG = Path(__file__).parent / "data" / "catalog.json"
+DEFAULT_CATALOG = Path(__file__).parents[1] / "data" / "catalog.json"
 
 
 def init_catalog(session) -> str:

@@ -8,23 +8,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
+from grid.departments.service import NOT_DISPATCHABLE, not_dispatchable_message
+from grid.grids.service import chain, get_current
+from grid.models import EVERYWHERE, Category, Department, Grid, Responsibility
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.i18n import t
 
-from .grids import chain, get_current
-from .models import EVERYWHERE, Category, Department, Grid, Responsibility
-
 CSV_COLUMNS = ["category_code", "grid_code", "department_code", "note",
                "category_name", "grid_name", "department_name"]
-
-# The enforcement team receives cases by referral (``refer_enforcement``), with its own
-# stages and leader; a rule naming it would dispatch cases that nobody there ever sees.
-# The dispatch center dispatches; it has no handlers to sign a case sent to it.
-NOT_DISPATCHABLE = ("enforcement_team", "dispatch_center")
-
-
-def not_dispatchable_message(kind: str, code: str) -> str:
-    return t("rule_names_team" if kind == "enforcement_team" else "rule_names_center", code=code)
 
 
 @dataclass
@@ -204,15 +195,3 @@ def export_csv(session, fp) -> int:
                          "grid_name": grid_names.get(r.grid_code, "全域" if r.grid_code == EVERYWHERE else ""),
                          "department_name": r.department.name})
     return len(rules)
-
-
-def check_kind_change(session, dept: Department, kind: str) -> None:
-    """A department the matrix names cannot become one that takes no dispatched cases (the
-    enforcement team, the dispatch center): its rules would strand every case they route."""
-    if kind == dept.kind or kind not in NOT_DISPATCHABLE:
-        return
-    rules = session.scalars(select(Responsibility).where(Responsibility.department_id == dept.id)
-                            .order_by(Responsibility.category_code, Responsibility.grid_code).limit(5)).all()
-    if rules:
-        named = ", ".join(f"{r.category_code}@{r.grid_code}" for r in rules)
-        raise ApiError("in_use", status=409, what=t("department"), detail=t("rules_in_use", named=named))

@@ -2,25 +2,17 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from grid.departments import service
+from grid.departments.schemas import DepartmentPatchSchema, DepartmentSchema
+from grid.models import Department
+from grid.roles import ADMIN, STAFF
 from wangge.auth import requires
-from wangge.errors import ApiError, NotFound
+from wangge.errors import ApiError
 from wangge.extensions import db
 from wangge.i18n import t
 
-from .. import matrix
-from ..models import Department
-from ..roles import ADMIN, STAFF
-from ..schemas import DepartmentPatchSchema, DepartmentSchema
-
 blp = Blueprint("departments", __name__, url_prefix="/api/v1/departments",
                 description="部门 Departments, street offices, enforcement teams")
-
-
-def get_department(code: str) -> Department:
-    dept = db.session.scalar(select(Department).where(Department.code == code))
-    if dept is None:
-        raise NotFound("department", code)
-    return dept
 
 
 @blp.route("")
@@ -50,17 +42,17 @@ class DepartmentDetail(MethodView):
     @blp.response(200, DepartmentSchema)
     def get(self, code):
         """One department."""
-        return get_department(code)
+        return service.get_department(db.session, code)
 
     @requires(ADMIN)
     @blp.arguments(DepartmentPatchSchema)
     @blp.response(200, DepartmentSchema)
     def patch(self, body, code):
         """Change a department (its code stays)."""
-        dept = get_department(code)
+        dept = service.get_department(db.session, code)
         body.pop("code", None)
         if "kind" in body:
-            matrix.check_kind_change(db.session, dept, body["kind"])
+            service.check_kind_change(db.session, dept, body["kind"])
         for key, value in body.items():
             setattr(dept, key, value)
         db.session.flush()

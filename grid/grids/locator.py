@@ -17,10 +17,9 @@ from sqlalchemy import select, update
 from geo.codes import level_rank
 from geo.crs import convert_point, parse_crs
 from geo.index import GridIndex
+from grid.models import Grid, LayerVersion
 from wangge.config import current_settings
 from wangge.timeutil import utcnow
-
-from .models import Grid, LayerVersion
 
 LAYER = "grids"
 

@@ -1,0 +1,1 @@
+"""The work calendar (``workcal``), its local overrides and deadlines (``/calendar``)."""

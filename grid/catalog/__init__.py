@@ -1,0 +1,1 @@
+"""The category catalog and the time limits per category and stage (``/categories``)."""

@@ -1,0 +1,1 @@
+"""Departments (``/departments``) and which kinds of department take dispatched cases."""

@@ -1,0 +1,1 @@
+"""The grid layer: import, topology, point-to-grid lookup (``/grids``, ``/geo``)."""

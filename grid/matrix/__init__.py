@@ -1,0 +1,1 @@
+"""The responsibility matrix: (category, grid or an ancestor) -> department (``/matrix``)."""
