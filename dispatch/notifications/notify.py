@@ -1,6 +1,6 @@
 """Who hears about what. Each notification is an outbox row written in the same
 transaction as the change that caused it, with a key that makes it unique (a retried
-request or a second sweep cannot send it twice). Delivery is ``dispatch.outbox``'s job."""
+request or a second sweep cannot send it twice). Delivery is ``dispatch.notifications.outbox``'s job."""
 from __future__ import annotations
 
 from sqlalchemy import select

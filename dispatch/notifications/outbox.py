@@ -1,4 +1,4 @@
-"""Delivering the outbox: rows written by ``dispatch.notify`` in the transaction of the change
+"""Delivering the outbox: rows written by ``dispatch.notifications.notify`` in the transaction of the change
 that caused them are relayed to rq and delivered through the configured channels.
 
 - ``relay_pending`` claims pending rows (``FOR UPDATE SKIP LOCKED``), marks them enqueued and
