@@ -14,7 +14,7 @@ and holding the demo city (grids, departments, responsibility matrix, staff):
   commits one dispatched case costs.
 * **Sweep.** 1,000,000 open cases with one running stage clock each are COPYed in (most
   clocks green, a few thousand crossing 80% / 100% since the last sweep, a few hundred more
-  every following minute), then ``dispatch.deadlines.sweep`` runs in an app context: once
+  every following minute), then ``dispatch.clocks.deadlines.sweep`` runs in an app context: once
   cold, once more at the same ``now`` (must mark nothing), then every ``--sweep-interval``
   seconds of simulated time. Every result is checked against the generated data.
 
@@ -145,7 +145,7 @@ def setup_city(app) -> dict:
     from wangge.extensions import db
 
     with app.app_context():
-        # alembic's env.py re-applies alembic.ini's logging config; keep its INFO lines out
+        # keep alembic's INFO lines (one per migration) out of the benchmark's table
         logging.disable(logging.INFO)
         try:
             upgrade_database()

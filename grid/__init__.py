@@ -1,7 +1,7 @@
 """The grid registry (网格): grids, departments, staff, categories, responsibility, time limits, calendar.
 
-One package per part, each with its services, schemas, views and commands, in layers (a part
-imports only the parts before it; no cycles, ``lint-imports`` checks it):
+One package per part, each with its services, schemas, views and commands, in this order (a
+part imports only the parts before it; ``lint-imports`` checks that there are no cycles):
 
 1. ``grids`` - the grid layer: import, topology, point-to-grid lookup (``locator``), ``/grids``, ``/geo``;
    ``catalog`` - categories and their time limits (``limits``); ``calendar`` - the work calendar

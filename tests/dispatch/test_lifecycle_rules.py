@@ -1,4 +1,4 @@
-"""Refusals, table-driven over the lifecycle data (dispatch/lifecycle.py): a verb not allowed
+"""Refusals, table-driven over the lifecycle data (dispatch/cases/lifecycle.py): a verb not allowed
 from the current state is 409, a role that may not use it 403, missing fields 422 naming
 them; each answer carries a sentence saying why, and the case is left exactly as it was.
 Plus: the event log is immutable and the state can be rebuilt from it."""

@@ -2,7 +2,7 @@
 
 A file is read into rows (CSV in UTF-8 with or without BOM, or GBK; XLSX: the first sheet),
 every row is checked before anything is written, and each good row goes through the same
-intake as every other channel (``dispatch.intake.submit``) with channel ``hotline``, the
+intake as every other channel (``dispatch.intake.service.submit``) with channel ``hotline``, the
 order number as ``external_id`` and ``hotline:<order number>`` as the idempotency key, so
 importing the same file again creates nothing new. See docs/hotline.md for the columns.
 """
