@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from .auth import PUBLIC_ATTR, ROLES_ATTR
+from .auth import PUBLIC_ATTR, ROLES_ATTR, view_target
 
 BEGIN, END = "<!-- access-table -->", "<!-- /access-table -->"
 UNLISTED = {"static"}
@@ -24,9 +24,8 @@ def rows(app: Flask) -> list[tuple[str, str, str]]:
         if rule.endpoint in UNLISTED or rule.rule.startswith("/__testing__/"):
             continue
         view = app.view_functions[rule.endpoint]
-        cls = getattr(view, "view_class", None)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            target = getattr(cls, method.lower()) if cls else view
+            target = view_target(view, method)
             if getattr(target, PUBLIC_ATTR, False) or rule.endpoint.startswith("api-docs."):
                 who = "public"
             elif hasattr(target, ROLES_ATTR):

@@ -41,15 +41,28 @@ def requires(*roles: str):
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            staff = current_token().staff
-            if roles and not staff.has_role(*roles):
-                raise ApiError("forbidden_role", status=403, roles=role_names(roles))
+            check_roles(roles)
             return view(*args, **kwargs)
 
         setattr(wrapper, ROLES_ATTR, roles)
         return wrapper
 
     return decorate
+
+
+def check_roles(roles) -> None:
+    """401 without a valid token; 403 unless the staff member holds one of ``roles`` (any
+    signed-in staff member when empty)."""
+    staff = current_token().staff
+    if roles and not staff.has_role(*roles):
+        raise ApiError("forbidden_role", status=403, roles=role_names(roles))
+
+
+def view_target(view, method: str):
+    """The function that answers ``method`` on ``view`` (a method of a MethodView, or the view)."""
+    cls = getattr(view, "view_class", None)
+    method = "get" if method.upper() == "HEAD" else method.lower()
+    return getattr(cls, method, None) if cls else view
 
 
 def role_names(roles) -> str:
@@ -74,16 +87,10 @@ def authorize_request() -> None:
     """The declared check of the view this request goes to (401/403), ahead of the view."""
     if request.endpoint is None or request.method == "OPTIONS":
         return
-    view = current_app.view_functions[request.endpoint]
-    cls = getattr(view, "view_class", None)
-    method = "get" if request.method == "HEAD" else request.method.lower()
-    target = getattr(cls, method, None) if cls else view
+    target = view_target(current_app.view_functions[request.endpoint], request.method)
     roles = getattr(target, ROLES_ATTR, None)
-    if roles is None:
-        return
-    staff = current_token().staff
-    if roles and not staff.has_role(*roles):
-        raise ApiError("forbidden_role", status=403, roles=role_names(roles))
+    if roles is not None:
+        check_roles(roles)
 
 
 def public(view):

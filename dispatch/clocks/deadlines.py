@@ -60,6 +60,19 @@ def current_clocks(session, owners: list[Owner]) -> dict[int, StageClock]:
     return {getattr(c, column.key): c for c in clocks}
 
 
+def handling_deadlines(session, case_ids) -> dict[int, datetime]:
+    """When each case is expected to be fixed: the due time of its running handling clock
+    (none before the department signs, or while paused). One query for any number of cases;
+    what citizens see on the tracking page and Open311 clients as ``expected_datetime``."""
+    if not case_ids:
+        return {}
+    rows = session.execute(select(StageClock.case_id, StageClock.due_at)
+                           .where(StageClock.case_id.in_(case_ids), StageClock.stage == "handle",
+                                  StageClock.ended_at.is_(None), StageClock.due_at.is_not(None))
+                           .order_by(StageClock.id))
+    return {case_id: due for case_id, due in rows}
+
+
 def _schedule(clock: StageClock, cal: WorkCalendar, start: datetime) -> None:
     remaining = max(clock.amount - clock.consumed, 0.0)
     clock.due_at = cal.add(start, remaining, clock.unit)

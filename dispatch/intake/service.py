@@ -83,9 +83,9 @@ def _replay(session, sub: Submission, key: str) -> Case | None:
     return existing
 
 
-def replay(session, sub: Submission) -> Case | None:
+def replay(session, sub: Submission, names: dict[str, str] | None = None) -> Case | None:
     """The case this submission's key created before, if any (409 if the body differs)."""
-    _check_key(sub)
+    _check_key(sub, names)
     key = stored_key(sub)
     return _replay(session, sub, key) if key else None
 
@@ -100,12 +100,9 @@ def submit(session, sub: Submission, *, reporter: Staff | None = None, role: str
     """Create the case, or return the one this idempotency key created before. A submission
     the rules refuse is a 422 ``validation_error`` under the channel's field ``names``
     (``rules`` field -> the name the channel's client sent)."""
-    _check_key(sub, names)
-    key = stored_key(sub)
-    if key:
-        existing = _replay(session, sub, key)
-        if existing is not None:
-            return existing, False
+    existing = replay(session, sub, names)
+    if existing is not None:
+        return existing, False
     problems = check(session, sub)
     if problems:
         raise rules.refusal(problems, names)
@@ -116,7 +113,7 @@ def submit(session, sub: Submission, *, reporter: Staff | None = None, role: str
             case = _create(session, sub, reporter, role)
     except IntegrityError:
         # the same key committed by a concurrent retry: return that case
-        existing = _replay(session, sub, key) if key else None
+        existing = replay(session, sub, names)
         if existing is None:
             raise
         return existing, False

@@ -3,8 +3,6 @@ views. The dicts follow the response schemas of ``dispatch.workflow.schemas``, w
 declare with ``@blp.response`` (they dump and document them)."""
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from dispatch.cases.lifecycle import CITIZEN
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks import deadlines
@@ -75,8 +73,7 @@ def public_case_view(session, case: Case) -> dict:
     """The tracking page: state in plain words, the expected completion (the handling deadline),
     the public answers; no clocks, supervision, internal steps, staff or reporter data."""
     code, words = public_state(case.state)
-    handling = session.scalar(select(StageClock.due_at).where(
-        StageClock.case_id == case.id, StageClock.stage == "handle", StageClock.ended_at.is_(None)))
+    handling = deadlines.handling_deadlines(session, [case.id]).get(case.id)
     events = [{"verb": e.verb, "at": local_iso(e.at), "role": e.actor_role if e.actor_role == CITIZEN else None,
                "note": e.note if e.verb in PUBLIC_NOTES else None}
               for e in case.events if e.verb in PUBLIC_EVENTS]

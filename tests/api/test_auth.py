@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from grid.models import ApiToken
 from tests.factories import PASSWORD, StaffFactory
-from wangge.auth import PUBLIC_ATTR, ROLES_ATTR
+from wangge.auth import PUBLIC_ATTR, ROLES_ATTR, view_target
 
 
 def test_login_me_logout(client, db_session):
@@ -73,9 +73,7 @@ def test_every_endpoint_declares_access(app):
         view = app.view_functions[rule.endpoint]
         if rule.endpoint in allowed_public:
             continue
-        cls = getattr(view, "view_class", None)
-        targets = [getattr(cls, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}] if cls else [view]
-        for target in targets:
+        for target in (view_target(view, m) for m in rule.methods - {"HEAD", "OPTIONS"}):
             if not (hasattr(target, ROLES_ATTR) or getattr(target, PUBLIC_ATTR, False)):
                 undeclared.append(f"{rule} {getattr(target, '__name__', target)}")
     assert undeclared == []

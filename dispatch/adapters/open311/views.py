@@ -30,7 +30,7 @@ from dispatch.adapters.open311.schemas import (
     ServiceSchema,
 )
 from dispatch.cases.models import Case, CaseEvent
-from dispatch.clocks.models import StageClock
+from dispatch.clocks.deadlines import handling_deadlines
 from dispatch.intake import rules
 from dispatch.intake import service as intake
 from dispatch.workflow.presenters import PUBLIC_NOTES
@@ -268,17 +268,6 @@ def _public_answers(case_ids: set[int]) -> dict[int, str]:
     return {case_id: note for case_id, note in rows}
 
 
-def _handling_deadlines(case_ids: set[int]) -> dict[int, datetime]:
-    """The due time of each case's running handling clock (one query; none while paused)."""
-    if not case_ids:
-        return {}
-    rows = db.session.execute(select(StageClock.case_id, StageClock.due_at)
-                              .where(StageClock.case_id.in_(case_ids), StageClock.stage == "handle",
-                                     StageClock.ended_at.is_(None), StageClock.due_at.is_not(None))
-                              .order_by(StageClock.id))
-    return {case_id: due for case_id, due in rows}
-
-
 def _status_notes(case: Case, master: Case | None, answers: dict[int, str]) -> str | None:
     if master is None:
         return answers.get(case.id)
@@ -293,7 +282,7 @@ def request_views(cases: list[Case]) -> list[dict]:
     known = _root_masters(cases)
     masters = {c.id: _master_of(c, known) for c in cases}
     ids = {c.id for c in cases} | {m.id for m in masters.values() if m}
-    answers, deadlines_ = _public_answers(ids), _handling_deadlines(ids)
+    answers, expected = _public_answers(ids), handling_deadlines(db.session, ids)
     codes = {c.category_code for c in cases if c.category_code}
     names = {code: name for code, name in db.session.execute(
         select(Category.code, Category.name_zh).where(Category.code.in_(codes)))} if codes else {}
@@ -308,7 +297,7 @@ def request_views(cases: list[Case]) -> list[dict]:
             "description": case.description,
             "agency_responsible": lead.department.name if lead.department else None, "service_notice": None,
             "requested_datetime": local_iso(case.reported_at), "updated_datetime": local_iso(case.updated_at),
-            "expected_datetime": local_iso(deadlines_.get(lead.id)),
+            "expected_datetime": local_iso(expected.get(lead.id)),
             "address": case.address, "address_id": None, "zipcode": None,
             "lat": case.lat, "long": case.lon, "media_url": case.media_url,
         })
