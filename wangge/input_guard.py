@@ -17,11 +17,12 @@ import json
 import re
 from itertools import accumulate
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_smorest.spec.plugins import integerconverter2paramschema
 from werkzeug.routing import IntegerConverter
 
-from .errors import ApiError
+from .auth import view_target
+from .errors import ApiError, validation_error
 from .extensions import api
 from .i18n import t
 
@@ -47,6 +48,7 @@ def init_app(app: Flask) -> None:
 
     api.register_converter(BoundedIntConverter, integerconverter2paramschema)
     app.before_request(refuse_bad_input)
+    app.before_request(refuse_unknown_query)
 
 
 def refuse_bad_input() -> None:
@@ -115,3 +117,31 @@ def _check_pairs(location: str, pairs) -> None:
 def _refuse(field: str) -> None:
     raise ApiError("invalid_characters", status=422, field=field,
                    fields={field: [t("invalid_characters_field")]})
+
+
+OWN_QUERY_ATTR = "_wangge_reads_own_query"
+ALWAYS_ACCEPTED = {"lang"}
+
+
+def reads_own_query(view):
+    """Mark a view that parses its query string itself (Open311, whose spec lets clients send
+    parameters a server does not use): the guard below leaves it alone."""
+    setattr(view, OWN_QUERY_ATTR, True)
+    return view
+
+
+def refuse_unknown_query() -> None:
+    """An API operation that declares no query parameters refuses any (422 naming them), as
+    those that declare a query schema do: nothing a client sends is silently ignored."""
+    if not request.args or request.endpoint is None or request.method == "OPTIONS":
+        return
+    target = view_target(current_app.view_functions[request.endpoint], request.method)
+    doc = getattr(target, "_apidoc", None)  # set by flask-smorest on documented operations only
+    if doc is None or getattr(target, OWN_QUERY_ATTR, False):
+        return
+    declared = doc.get("arguments", {}).get("parameters", [])
+    if any(p.get("in") == "query" for p in declared):
+        return  # its query schema refuses unknown parameters itself
+    unknown = sorted(set(request.args) - ALWAYS_ACCEPTED)
+    if unknown:
+        raise validation_error({name: ["Unknown field."] for name in unknown})

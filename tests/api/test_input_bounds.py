@@ -205,3 +205,14 @@ def test_sign_in_and_roles_are_checked_before_the_input(client, login):
     assert r.status_code == 403
     r = client.post("/api/v1/categories", json={"name_zh": "a\u0000"}, headers=login("admin"))
     assert r.status_code == 422 and r.json["code"] == "invalid_characters"
+
+
+def test_an_operation_without_query_parameters_refuses_any(client, admin):
+    """Nothing a client sends is silently ignored: ``?bogus=`` on one department is a 422 naming it."""
+    r = client.get("/api/v1/departments?bogus=1&lang=en", headers=admin)
+    assert r.status_code == 422 and r.json["code"] == "validation_error" and set(r.json["fields"]) == {"bogus"}
+    assert client.get("/api/v1/departments?lang=en", headers=admin).status_code == 200
+    assert client.get("/api/v1/auth/me?x=1", headers=admin).status_code == 422
+    # Open311 clients may send parameters this server does not use (the spec allows it)
+    assert client.get("/open311/v2/services.json?jurisdiction_id=sh").status_code == 200
+    assert client.get("/healthz?probe=1").status_code == 200

@@ -43,6 +43,7 @@ from wangge.config import current_settings
 from wangge.errors import ApiError
 from wangge.extensions import db, limiter
 from wangge.i18n import t
+from wangge.input_guard import reads_own_query
 from wangge.present import local_iso
 from wangge.timeutil import utcnow
 
@@ -197,6 +198,7 @@ def service_view(c: Category, groups: dict) -> dict:
 
 @blp.route("/discovery.<fmt>")
 @public
+@reads_own_query
 @open311_errors
 @answers(DiscoverySchema, description="Where this endpoint lives and what it speaks")
 def discovery(fmt):
@@ -213,6 +215,7 @@ def discovery(fmt):
 
 @blp.route("/services.<fmt>")
 @public
+@reads_own_query
 @open311_errors
 @answers(ServiceSchema(many=True), description="Service types")
 def services(fmt):
@@ -225,6 +228,7 @@ def services(fmt):
 
 @blp.route("/services/<code>.<fmt>")
 @public
+@reads_own_query
 @open311_errors
 @answers(ServiceDefinitionSchema, description="Service definition")
 def service_definition(code, fmt):
@@ -409,6 +413,7 @@ def _submission(data: dict, account) -> tuple[intake.Submission, str | None]:
 
 @blp.route("/requests.<fmt>", methods=["POST"])
 @public
+@reads_own_query
 @open311_errors
 @answers(ServiceRequestReceiptSchema(many=True), 201, "The new request", also=200)
 def create_request(fmt):
@@ -504,6 +509,7 @@ def _filters(args):
 
 @blp.route("/requests.<fmt>", methods=["GET"])
 @public
+@reads_own_query
 @open311_errors
 @answers(ServiceRequestSchema(many=True), description="Requests, newest first")
 def list_requests(fmt):
@@ -521,6 +527,7 @@ def list_requests(fmt):
 
 @blp.route("/requests/<number>.<fmt>")
 @public
+@reads_own_query
 @open311_errors
 @answers(ServiceRequestSchema(many=True), description="A list of one request")
 def get_request(number, fmt):
