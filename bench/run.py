@@ -26,6 +26,9 @@ if __package__ in (None, ""):  # `python bench/run.py`: make the repo root impor
 BENCHMARKS: dict[str, str] = {
     "locate": "bench.bench_locate",
     "dispatch": "bench.bench_dispatch",
+    "mobile_inbox": "bench.bench_mobile_inbox",      # inbox first page and sync pull, 100k open cases
+    "mobile_report": "bench.bench_mobile_report",    # phone report intake vs raw INSERT
+    "patrol_ingest": "bench.bench_patrol_ingest",    # track points over HTTP vs COPY
 }
 
 

@@ -7,7 +7,8 @@ part imports only the parts before it; ``lint-imports`` checks that there are no
    ``catalog`` - categories and their time limits (``limits``); ``calendar`` - the work calendar
    (``workcal``) and deadlines; ``departments`` - departments and which kinds take dispatched cases;
 2. ``matrix`` - the responsibility matrix (category x grid -> department);
-3. ``accounts`` - sign-in, tokens, staff and their grid assignments (``/auth``, ``/staff``).
+3. ``accounts`` - sign-in, tokens, staff and their grid assignments (``/auth``, ``/staff``);
+4. ``patrol`` - patrols and GPS tracks (its own ``models`` module: activity, not registry).
 
 The tables stay in one ``models`` module (see docs/architecture.md); ``roles``, ``demo`` (the demo
 city and ``wangge demo load``) and ``data/`` belong to the whole registry."""
@@ -35,6 +36,7 @@ def init_app(app, api) -> None:
     from .grids import views as grid_views
     from .matrix import commands as matrix_commands
     from .matrix import views as matrix_views
+    from .patrol import init_part as patrol_part
 
     for module in (auth_views, grid_views, geo_views, department_views, staff_views, category_views,
                    matrix_views, calendar_views):  # the OpenAPI document's order
@@ -43,6 +45,7 @@ def init_app(app, api) -> None:
                    demo):
         for command in module.commands:
             app.cli.add_command(command)
+    patrol_part(app, api)
     registry = hooks(app)
     registry.token_resolver = accounts.resolve_token
     registry.role_label = roles.role_label

@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 # The domain packages, in the order they register. Each has ``init_app(app, api)``; the core
 # loads them by name so that it imports none of them (see docs/architecture.md).
-DOMAINS = ("grid", "dispatch")
+DOMAINS = ("grid", "dispatch", "mobile_api")
 
 
 def create_app(settings: Settings | None = None) -> Flask:

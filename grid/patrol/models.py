@@ -1,0 +1,1 @@
+"""Patrol tables (activity, not registry: they stay out of grid/models.py)."""

@@ -1,0 +1,3 @@
+"""Every table of the phone API's parts, imported so that the metadata (and Alembic) knows them."""
+from mobile_api.push import models as push_models  # noqa: F401
+from mobile_api.sync import models as sync_models  # noqa: F401
