@@ -12,7 +12,7 @@ from marshmallow import ValidationError, fields
 
 from wangge.i18n import t
 
-MAX_LENGTH = 2048
+MAX_LENGTH = 4096
 
 
 def encode(value) -> str:

@@ -196,13 +196,15 @@ def inbox(session, staff: Staff, *, after: Position | None = None, limit: int = 
         counts[light or "none"] += n
     more = len(page) > limit
     page = page[:limit]
-    items = _items(session, staff, page, crs, me, now)
+    items = items_for(session, staff, page, crs=crs, me=me, now=now)
     last = page[-1] if more else None
     return Page(items, counts, Position(last.due, last.kind, last.id) if last else None)
 
 
-def _items(session, staff: Staff, page, crs: str, me, now) -> list[dict]:
-    """The page's rows as items: a fixed number of queries for any page length."""
+def items_for(session, staff: Staff, page, *, crs: str = STORED, me=None, now=None) -> list[dict]:
+    """Items of ``page`` (rows with ``kind`` and ``id``), in its order: a fixed number of
+    queries for any length (also the shape of the cases offline sync sends)."""
+    now = now or utcnow()
     case_ids = [r.id for r in page if r.kind == CASE]
     enf_ids = [r.id for r in page if r.kind == ENFORCEMENT]
     cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}

@@ -1,7 +1,8 @@
 """The change feed that offline sync pulls from (``sync_feed``).
 
 Rows are written by database triggers (migration 0009), never by the application: every
-INSERT or UPDATE of a case or an enforcement case, whoever makes it (a request, the CLI, a
+INSERT or UPDATE of a case, an enforcement case or a stage clock (which moves its owner's
+deadline; such rows carry no visibility values), whoever makes it (a request, the CLI, a
 job, a hand-written SQL fix), adds one row in the same transaction. A row keeps the values
 that decide who may see the item before and after the change (department or team, grid,
 assignee, reporter, state), so a pull can tell a phone that an item LEFT its view without

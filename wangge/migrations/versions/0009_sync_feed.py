@@ -27,10 +27,13 @@ def _values(txid: str, kind: str, old: str | None) -> dict:
                 f"NEW.grid_code, {o('assignee_id')}, NEW.assignee_id, NEW.reporter_staff_id, {o('state')}, NEW.state",
         "enforcement": f"{txid}, 'enforcement', NEW.id, {o('team_id')}, NEW.team_id, NULL, NULL, NULL, NULL, "
                        f"NULL, {o('stage')}, NEW.stage",
+        # a stage clock changes its owner's deadline and light, never who sees it
+        "clock": f"{txid}, CASE WHEN NEW.case_id IS NOT NULL THEN 'case' ELSE 'enforcement' END, "
+                 "COALESCE(NEW.case_id, NEW.enforcement_id), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL",
     }[kind]
 
 
-TABLES = {"case": "cases", "enforcement": "enforcement_cases"}
+TABLES = {"case": "cases", "enforcement": "enforcement_cases", "clock": "stage_clocks"}
 
 
 def upgrade():
