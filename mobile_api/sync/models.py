@@ -53,14 +53,18 @@ def _inbox_indexes():
     from dispatch.enforcement.models import EnforcementCase, EnforcementOfficer
 
     running = text("ended_at IS NULL")
+    # PostgreSQL: the clock's columns the inbox reads ride in the index (index-only lookups)
+    clock_columns = ["due_at", "warn_at", "segment_started_at", "consumed", "amount"]
     return (
-        Index("ix_cases_assignee_state", Case.assignee_id, Case.state),
-        Index("ix_cases_reporter_state", Case.reporter_staff_id, Case.state),
-        Index("ix_enforcement_cases_team_stage", EnforcementCase.team_id, EnforcementCase.stage),
+        Index("ix_cases_department_state_id", Case.department_id, Case.state, Case.id),
+        Index("ix_cases_assignee_state", Case.assignee_id, Case.state, Case.id),
+        Index("ix_cases_reporter_state", Case.reporter_staff_id, Case.state, Case.id),
+        Index("ix_enforcement_cases_team_stage", EnforcementCase.team_id, EnforcementCase.stage, EnforcementCase.id),
         Index("ix_enforcement_officers_staff", EnforcementOfficer.staff_id),
-        Index("ix_stage_clocks_running_case", StageClock.case_id, postgresql_where=running, sqlite_where=running),
-        Index("ix_stage_clocks_running_enforcement", StageClock.enforcement_id, postgresql_where=running,
-              sqlite_where=running),
+        Index("ix_stage_clocks_running_case", StageClock.case_id, StageClock.id, postgresql_where=running,
+              sqlite_where=running, postgresql_include=clock_columns),
+        Index("ix_stage_clocks_running_enforcement", StageClock.enforcement_id, StageClock.id,
+              postgresql_where=running, sqlite_where=running, postgresql_include=clock_columns),
     )
 
 

@@ -1,7 +1,8 @@
 """The late-commit property of the pull, with committed data and real concurrent
 transactions: a transaction that started earlier and commits after a pull is still brought
 by the next pull (PostgreSQL: the cursor is a snapshot, not the largest id seen). And the
-same walk on the embedded SQLite file, where one writer at a time makes ids the commit order."""
+same walk on the embedded SQLite file, where one writer at a time makes ids the commit order
+(with the inbox's query on SQLite)."""
 from __future__ import annotations
 
 import psycopg
@@ -72,7 +73,7 @@ def test_a_change_committed_late_by_an_earlier_transaction_comes_with_the_next_p
 
 def test_a_rolled_back_change_never_arrives_and_does_not_block(world):
     app, headers, ids, url = world
-    (a_id, _), (b_id, b_number) = ids["A"], ids["B"]
+    (a_id, _), (b_id, _) = ids["A"], ids["B"]
     c0 = _pull(app, headers)["cursor"]
     with psycopg.connect(url) as t1:
         t1.execute("UPDATE cases SET description = 'never', version = version + 1 WHERE id = %s", (a_id,))
@@ -114,4 +115,8 @@ def test_the_same_walk_on_sqlite(tmp_path):
             answer = _pull(app, headers, first["cursor"])
             assert _updated(answer) == {number: words}
             first = answer
+        # the inbox's query on SQLite (a plain outer join instead of PostgreSQL's LATERAL)
+        inbox = app.test_client().get("/api/m/v1/inbox", headers=headers).json
+        assert sorted(i["number"] for i in inbox["items"]) == sorted(numbers.values())
+        assert inbox["counts"]["none"] == 2
         db.session.remove()

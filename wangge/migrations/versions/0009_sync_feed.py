@@ -15,6 +15,7 @@ branch_labels = None
 depends_on = None
 
 RUNNING = sa.text("ended_at IS NULL")
+CLOCK_COLUMNS = ["due_at", "warn_at", "segment_started_at", "consumed", "amount"]
 FEED_COLUMNS = ("txid, kind, entity_id, old_department_id, new_department_id, old_grid_code, new_grid_code, "
                 "old_assignee_id, new_assignee_id, reporter_staff_id, old_state, new_state")
 
@@ -55,14 +56,16 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_feed')),
     )
     op.create_index('ix_sync_feed_txid_id', 'sync_feed', ['txid', 'id'], unique=False)
-    op.create_index('ix_cases_assignee_state', 'cases', ['assignee_id', 'state'], unique=False)
-    op.create_index('ix_cases_reporter_state', 'cases', ['reporter_staff_id', 'state'], unique=False)
-    op.create_index('ix_enforcement_cases_team_stage', 'enforcement_cases', ['team_id', 'stage'], unique=False)
+    op.create_index('ix_cases_department_state_id', 'cases', ['department_id', 'state', 'id'], unique=False)
+    op.create_index('ix_cases_assignee_state', 'cases', ['assignee_id', 'state', 'id'], unique=False)
+    op.create_index('ix_cases_reporter_state', 'cases', ['reporter_staff_id', 'state', 'id'], unique=False)
+    op.create_index('ix_enforcement_cases_team_stage', 'enforcement_cases', ['team_id', 'stage', 'id'],
+                    unique=False)
     op.create_index('ix_enforcement_officers_staff', 'enforcement_officers', ['staff_id'], unique=False)
-    op.create_index('ix_stage_clocks_running_case', 'stage_clocks', ['case_id'], unique=False,
-                    postgresql_where=RUNNING, sqlite_where=RUNNING)
-    op.create_index('ix_stage_clocks_running_enforcement', 'stage_clocks', ['enforcement_id'], unique=False,
-                    postgresql_where=RUNNING, sqlite_where=RUNNING)
+    op.create_index('ix_stage_clocks_running_case', 'stage_clocks', ['case_id', 'id'], unique=False,
+                    postgresql_where=RUNNING, sqlite_where=RUNNING, postgresql_include=CLOCK_COLUMNS)
+    op.create_index('ix_stage_clocks_running_enforcement', 'stage_clocks', ['enforcement_id', 'id'], unique=False,
+                    postgresql_where=RUNNING, sqlite_where=RUNNING, postgresql_include=CLOCK_COLUMNS)
     if op.get_bind().dialect.name == "postgresql":
         _postgresql_triggers()
     else:
@@ -119,7 +122,8 @@ def downgrade():
                         ('ix_stage_clocks_running_case', 'stage_clocks'),
                         ('ix_enforcement_officers_staff', 'enforcement_officers'),
                         ('ix_enforcement_cases_team_stage', 'enforcement_cases'),
-                        ('ix_cases_reporter_state', 'cases'), ('ix_cases_assignee_state', 'cases')):
+                        ('ix_cases_reporter_state', 'cases'), ('ix_cases_assignee_state', 'cases'),
+                        ('ix_cases_department_state_id', 'cases')):
         op.drop_index(name, table_name=table)
     op.drop_index('ix_sync_feed_txid_id', table_name='sync_feed')
     op.drop_table('sync_feed')
