@@ -1,0 +1,70 @@
+"""Reading the change feed (``sync_feed``) in commit-safe order.
+
+PostgreSQL assigns transaction ids when transactions start writing, and they commit in any
+order; a reader must never move past a transaction that is still running. The mark of a
+pull is the snapshot's ``xmax`` and its in-progress ids (``xip``): the next pull asks for
+rows of transactions >= xmax or in that list, so a slow transaction that committed after
+the pull is still brought by the next one. The mark is taken before anything else is read.
+SQLite has one writer at a time: ids are in commit order and the mark is the next id."""
+from __future__ import annotations
+
+from sqlalchemy import and_, func, or_, select, text, tuple_
+
+from mobile_api.sync.models import SyncFeed
+from mobile_api.sync.sources import Mark
+
+MAX_PENDING = 32  # more transactions in progress than this: fall back to the snapshot's xmin
+
+
+def is_postgresql(session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def mark(session) -> Mark:
+    """Where the feed stands now, for the next pull."""
+    if not is_postgresql(session):
+        return Mark(int(session.scalar(select(func.coalesce(func.max(SyncFeed.id), 0)))) + 1)
+    row = session.execute(text(
+        "SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text, "
+        "ARRAY(SELECT x::text FROM pg_snapshot_xip(s) AS x), pg_current_xact_id_if_assigned()::text "
+        "FROM pg_current_snapshot() AS s")).one()
+    xmin, xmax, xip = int(row[0]), int(row[1]), [int(x) for x in row[2]]
+    own = None
+    if row[3] is not None:  # this transaction wrote: its own rows are visible to it already
+        txid = int(row[3])
+        last = session.scalar(select(func.max(SyncFeed.id)).where(SyncFeed.txid == txid))
+        own = (txid, int(last or 0))
+        xip = [x for x in xip if x != txid]
+    if len(xip) > MAX_PENDING:
+        return Mark(xmin, (), own)  # every id >= xmin: a superset, some rows are sent again
+    return Mark(xmax, tuple(sorted(xip)), own)
+
+
+def order_key(session):
+    return SyncFeed.txid if is_postgresql(session) else SyncFeed.id
+
+
+def since(session, m: Mark):
+    """The feed rows that may be new after mark ``m``."""
+    key = order_key(session)
+    clause = key >= m.key
+    if m.pending:
+        clause = or_(clause, key.in_(m.pending))
+    if m.own:
+        txid, last = m.own
+        clause = or_(and_(clause, key != txid), and_(key == txid, SyncFeed.id > last))
+    return clause
+
+
+def rows(session, m: Mark, after: tuple[int, int] | None, limit: int) -> list[SyncFeed]:
+    """At most ``limit`` + 1 feed rows after mark ``m`` (and after position ``after``), in
+    (key, id) order."""
+    key = order_key(session)
+    query = select(SyncFeed).where(since(session, m))
+    if after is not None:
+        query = query.where(tuple_(key, SyncFeed.id) > tuple_(*after))
+    return list(session.scalars(query.order_by(key, SyncFeed.id).limit(limit + 1)))
+
+
+def position(session, row: SyncFeed) -> tuple[int, int]:
+    return (row.txid if is_postgresql(session) else row.id), row.id
