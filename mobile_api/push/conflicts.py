@@ -27,7 +27,7 @@ def conflicts(session, *, unresolved: bool | None = None, case: str | None = Non
 
 def get_conflict(session, conflict_id: int, *, lock: bool = False) -> SyncPushItem:
     query = select(SyncPushItem).where(SyncPushItem.id == conflict_id, SyncPushItem.outcome == "conflict")
-    row = session.scalar(query.with_for_update() if lock else query)
+    row = session.scalar(query.with_for_update(of=SyncPushItem) if lock else query)
     if row is None:
         raise NotFound("sync_conflict", conflict_id)
     return row
