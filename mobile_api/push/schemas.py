@@ -167,7 +167,7 @@ class ConflictView(Schema):
     code = fields.String(allow_none=True, metadata={"description": "why it did not fit"})
     message = fields.String(allow_none=True)
     case = fields.Nested(PushCaseView, allow_none=True, metadata={"description": "the case now"})
-    seen = fields.Nested(PushCaseView, allow_none=True, metadata={"description": "the case when it was pushed"})
+    at_push = fields.Nested(PushCaseView, allow_none=True, metadata={"description": "the case when the item was pushed"})
     created_at = LocalTime()
     resolved_at = LocalTime()
     resolved_by = fields.Nested(PersonView, allow_none=True)

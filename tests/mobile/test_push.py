@@ -158,7 +158,7 @@ def test_an_offline_check_on_a_case_that_was_redispatched_is_a_kept_conflict(cli
         assert kept["id"] == conflict["conflict_id"] and kept["staff"]["id"] == city.staff["worker1"].id
         assert kept["body"]["action"]["note"] == "现场已清理干净" and kept["body"]["action"]["outcome"] == "pass"
         assert kept["case"]["state"] == "dispatched" and kept["code"] == "verb_not_allowed"
-        assert kept["resolved_at"] is None
+        assert kept["resolved_at"] is None and kept["at_push"]["state"] == "dispatched"
     # ... and to nobody else: the worker, the worker next door, handlers, leaders, anonymous
     for who in ("worker1", "worker2", "env", "road", "leader", "officer"):
         r = client.get(CONFLICTS, headers=city.h(who))
