@@ -46,21 +46,28 @@ class StaffReports(MethodView):
         ``Idempotency-Key`` header (or ``idempotency_key``): a retry returns the same case (200)."""
         staff = current_staff()
         key = intake.client_key(request.headers.get("Idempotency-Key"), body.get("idempotency_key"))
-        self_handled = body["self_handled"]
-        channel = body.pop("channel")
-        if staff.has_role(R.GRID_WORKER) and not staff.has_role(R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEADER):
-            channel = "grid_worker"
-        sub = intake.Submission(channel=channel, idempotency_key=key, sender=f"staff:{staff.id}", **{k: v for k, v in body.items()
-                                                                          if k != "idempotency_key"})
-        role = R.GRID_WORKER if channel == "grid_worker" else choose_role(staff, VERBS["accept"], None) \
-            if staff.has_role(R.INTAKE_CLERK) else staff.roles[0]
-        if self_handled:
-            existing = intake.replay(db.session, sub)
-            if existing is not None:  # a retry of a self-handle that went through
-                return detail(existing), 200
-            check_self_handle(staff, sub)
-        case, created = intake.submit(db.session, sub, reporter=staff, role=role)
-        if created and self_handled:
-            act(db.session, case, "self_handle", Actor(staff, R.GRID_WORKER),
-                Payload(note=body["description"], attachments=body.get("attachments", [])))
+        case, created = submit_staff_report(db.session, staff, body, key)
         return detail(case), 201 if created else 200
+
+
+def submit_staff_report(session, staff, body: dict, key: str | None):
+    """A staff member's report (``CaseCreateSchema`` body, the client key already checked):
+    ``(case, created)``. The phone API's single report and offline batch use it too."""
+    self_handled = body["self_handled"]
+    channel = body.pop("channel")
+    if staff.has_role(R.GRID_WORKER) and not staff.has_role(R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEADER):
+        channel = "grid_worker"
+    sub = intake.Submission(channel=channel, idempotency_key=key, sender=f"staff:{staff.id}", **{k: v for k, v in body.items()
+                                                                      if k != "idempotency_key"})
+    role = R.GRID_WORKER if channel == "grid_worker" else choose_role(staff, VERBS["accept"], None) \
+        if staff.has_role(R.INTAKE_CLERK) else staff.roles[0]
+    if self_handled:
+        existing = intake.replay(session, sub)
+        if existing is not None:  # a retry of a self-handle that went through
+            return existing, False
+        check_self_handle(staff, sub)
+    case, created = intake.submit(session, sub, reporter=staff, role=role)
+    if created and self_handled:
+        act(session, case, "self_handle", Actor(staff, R.GRID_WORKER),
+            Payload(note=body["description"], attachments=body.get("attachments", [])))
+    return case, created
