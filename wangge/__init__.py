@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     hooks.init_app(app)
     db.init_app(app)
     _sqlite_transactions(app, db)
-    limiter.init_app(app)
+    _one_limiter_per_app(app, limiter)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     _init_api_docs(app)
     api.init_app(app)
@@ -47,6 +47,23 @@ def create_app(settings: Settings | None = None) -> Flask:
     _document_error_ranges(api)
     edge.init_app(app)
     return app
+
+
+def _one_limiter_per_app(app: Flask, limiter) -> None:
+    """Flask-Limiter keeps its storage on the (process-wide) extension object, so the last app
+    created would count every app's requests in its own storage: a second app built in the same
+    process (a test's SQLite app, a CLI app inside a server) silently moved the first one's
+    limits to memory. Each app remembers the storage its own settings chose and puts it back
+    before the limiter's check runs (registered first, so it runs first)."""
+
+    @app.before_request
+    def _bind_limiter_storage():
+        storage, strategy = app.extensions["wangge_limiter_storage"]
+        if limiter._storage is not storage:
+            limiter._storage, limiter._limiter = storage, strategy
+
+    limiter.init_app(app)
+    app.extensions["wangge_limiter_storage"] = (limiter._storage, limiter._limiter)
 
 
 def _sqlite_transactions(app: Flask, db) -> None:
