@@ -5,10 +5,11 @@ indicators read. Functions take a session and ``flush``; the edge commits.
 Filters of an upload, in this order (each point gets the first that applies; a filtered
 point is stored with its reason in ``flag`` and never drawn or counted):
 
-* ``time`` - before the patrol's start or after its end (5 min of clock skew allowed either
-  way), in the future beyond the same skew, or older than the retention;
 * ``duplicate`` - the same time as another point of the batch, or as a point already stored
   for this patrol (a retried batch: every point is a duplicate and nothing changes);
+* ``time`` - before the patrol's start or after its end (5 min of clock skew allowed either
+  way), in the future beyond the same skew, or older than the retention (filtered, not
+  refused: one bad clock reading must not lose the batch);
 * ``accuracy`` - ``accuracy`` (metres) above ``WANGGE_PATROL_MAX_ACCURACY_M``;
 * ``outside`` - farther than ``WANGGE_PATROL_MAX_OUTSIDE_M`` from every grid assigned to
   me (no filter when I have none);
@@ -26,7 +27,6 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, mapping
-from shapely.ops import transform as shapely_transform
 from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -80,7 +80,10 @@ def projector(geom) -> Transformer:
 
 
 def project(geom, transformer: Transformer):
-    return shapely_transform(transformer.transform, geom)
+    def apply(coords: np.ndarray) -> np.ndarray:
+        return np.column_stack(transformer.transform(coords[:, 0], coords[:, 1]))
+
+    return shapely.transform(geom, apply)
 
 
 def haversine_m(lon1, lat1, lon2, lat2):
@@ -150,7 +153,7 @@ def checkin(session, patrol: Patrol, staff: Staff, lon: float, lat: float, crs: 
     if grid is None:
         raise ApiError("point_outside", status=404, lon=lon, lat=lat)
     if grid.code not in my_grid_codes(session, staff.id):
-        raise ApiError("not_my_grid", status=422, code=grid.code, name=grid.name)
+        raise ApiError("not_my_grid", status=422, grid_code=grid.code, name=grid.name)
     row = PatrolCheckin(patrol_id=patrol.id, staff_id=staff.id, grid_code=grid.code, at=at or utcnow(),
                         lon=lon, lat=lat)
     session.add(row)
@@ -208,16 +211,16 @@ def upload(session, patrol: Patrol, points: list[dict], default_crs: str = "wgs8
 
     now = utcnow()
     earliest = max(patrol.started_at - CLOCK_SKEW,
-                   datetime.combine(partitions.cutoff(), time.min, tzinfo=UTC))
+                   datetime.combine(partitions.cutoff(), time.min, tzinfo=UTC))  # dropped days stay dropped
     latest = min(now, patrol.ended_at or now) + CLOCK_SKEW
     flags: list[str | None] = [None] * n
     first_of_time: list[int] = list(range(n))
     for i in range(n):
-        if not earliest <= ts[i] <= latest:
-            flags[i] = "time"
-        elif i and ts[i] == ts[i - 1]:
+        if i and ts[i] == ts[i - 1]:
             flags[i] = "duplicate"
             first_of_time[i] = first_of_time[i - 1]
+        elif not earliest <= ts[i] <= latest:
+            flags[i] = "time"
         elif (acc := pts[i].get("accuracy")) is not None and acc > settings.patrol_max_accuracy_m:
             flags[i] = "accuracy"
     candidates = [i for i in range(n) if flags[i] is None]
@@ -247,10 +250,15 @@ def upload(session, patrol: Patrol, points: list[dict], default_crs: str = "wgs8
         if anchor is None or ts[i] > anchor[0]:
             anchor = (ts[i], float(lons[i]), float(lats[i]))
 
-    # a point outside the patrol's time is not stored (its day may be years away): counted only
+    # a point outside the patrol's time is stored (flagged) when its day is within the
+    # retention and not after tomorrow; one further away (years) is counted only, each time
+    storable_from = datetime.combine(partitions.cutoff(), time.min, tzinfo=UTC)
+    storable_to = datetime.combine(partitions.utc_day(now) + timedelta(days=2), time.min, tzinfo=UTC)
+    stored = [flags[i] != "duplicate" and (flags[i] != "time" or storable_from <= ts[i] < storable_to)
+              for i in range(n)]
     rows = [{"patrol_id": patrol.id, "t": ts[i], "lon": float(lons[i]), "lat": float(lats[i]),
              "accuracy": pts[i].get("accuracy"), "speed": pts[i].get("speed"), "flag": flags[i]}
-            for i in range(n) if flags[i] not in ("duplicate", "time")]
+            for i in range(n) if stored[i]]
     partitions.ensure_days(session, {partitions.utc_day(r["t"]) for r in rows})
     dialect = postgresql if partitions.is_postgres(session) else sqlite
     stmt = dialect.insert(PatrolPoint).values(rows).on_conflict_do_nothing(
@@ -263,7 +271,7 @@ def upload(session, patrol: Patrol, points: list[dict], default_crs: str = "wgs8
             rejected[flag] += 1
     totals = dict(rejected)
     for i in range(n):
-        if flags[i] == "time":
+        if flags[i] == "time" and not stored[i]:
             rejected["time"] += 1
             totals["time"] += 1
         elif flags[i] == "duplicate":
