@@ -27,8 +27,8 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, mapping
-from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import or_, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
 from geo.crs import convert_coords, convert_point, parse_crs
@@ -175,14 +175,37 @@ class Outcome:
     patrol: Patrol
 
 
+_areas: dict[tuple, tuple] = {}  # (grid layer version, my codes) -> (transformer, projected union)
+
+
+def _my_area(session, staff_id: int):
+    """My grids' union in its metric projection, kept per grid layer version and set of codes
+    (the layer's version token changes with any grid change: grid.grids.locator)."""
+    codes = tuple(my_grid_codes(session, staff_id))
+    if not codes:
+        return None
+    key = (locator.current_index(session).version, codes)
+    found = _areas.get(key)
+    if found is None:
+        grids = session.scalars(select(Grid.geom).where(Grid.code.in_(codes), Grid.valid_to.is_(None))).all()
+        if not grids:
+            return None
+        union = shapely.union_all(list(grids))
+        transformer = projector(union)
+        area = project(union, transformer)
+        shapely.prepare(area)
+        if len(_areas) > 10_000:
+            _areas.clear()
+        found = _areas[key] = (transformer, area)
+    return found
+
+
 def _outside_filter(session, staff_id: int, lons: np.ndarray, lats: np.ndarray, limit_m: float) -> np.ndarray:
     """True for each point farther than ``limit_m`` from all my grids (vectorised)."""
-    grids = my_grids(session, staff_id)
-    if not grids or not len(lons):
+    mine = _my_area(session, staff_id) if len(lons) else None
+    if mine is None:
         return np.zeros(len(lons), dtype=bool)
-    union = shapely.union_all([g.geom for g in grids])
-    transformer = projector(union)
-    area = project(union, transformer)
+    transformer, area = mine
     xs, ys = transformer.transform(lons, lats)
     return shapely.distance(shapely.points(xs, ys), area) > limit_m
 
@@ -260,10 +283,7 @@ def upload(session, patrol: Patrol, points: list[dict], default_crs: str = "wgs8
              "accuracy": pts[i].get("accuracy"), "speed": pts[i].get("speed"), "flag": flags[i]}
             for i in range(n) if stored[i]]
     partitions.ensure_days(session, {partitions.utc_day(r["t"]) for r in rows})
-    dialect = postgresql if partitions.is_postgres(session) else sqlite
-    stmt = dialect.insert(PatrolPoint).values(rows).on_conflict_do_nothing(
-        index_elements=["patrol_id", "t"]).returning(PatrolPoint.t, PatrolPoint.flag)
-    inserted = {t.astimezone(UTC): flag for t, flag in session.execute(stmt)} if rows else {}
+    inserted = _insert(session, patrol.id, rows)
 
     accepted = sum(1 for flag in inserted.values() if flag is None)
     for flag in inserted.values():
@@ -291,6 +311,27 @@ def upload(session, patrol: Patrol, points: list[dict], default_crs: str = "wgs8
         patrol.distance_m = (patrol.distance_m or 0.0) + chain
     session.flush()
     return Outcome(accepted, rejected, patrol)
+
+
+# One statement per batch whatever its size: seven arrays, no per-row SQL to compile.
+INSERT_PG = text(
+    "INSERT INTO patrol_points (patrol_id, t, lon, lat, accuracy, speed, flag) "
+    "SELECT :patrol_id, * FROM unnest(CAST(:t AS timestamptz[]), CAST(:lon AS float8[]), "
+    "CAST(:lat AS float8[]), CAST(:accuracy AS float8[]), CAST(:speed AS float8[]), CAST(:flag AS text[])) "
+    "ON CONFLICT (patrol_id, t) DO NOTHING RETURNING t, flag")
+
+
+def _insert(session, patrol_id: int, rows: list[dict]) -> dict[datetime, str | None]:
+    """Insert the rows (``ON CONFLICT DO NOTHING``); time -> flag of those inserted."""
+    if not rows:
+        return {}
+    if partitions.is_postgres(session):
+        result = session.execute(INSERT_PG, {"patrol_id": patrol_id, **{
+            column: [r[column] for r in rows] for column in ("t", "lon", "lat", "accuracy", "speed", "flag")}})
+    else:
+        result = session.execute(sqlite.insert(PatrolPoint).values(rows).on_conflict_do_nothing(
+            index_elements=["patrol_id", "t"]).returning(PatrolPoint.t, PatrolPoint.flag))
+    return {(t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC): flag for t, flag in result}
 
 
 # --- who is on patrol now ---------------------------------------------------------------------
