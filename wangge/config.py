@@ -53,6 +53,14 @@ class Settings:
     media_dir: str = ""
     max_upload_mb: int = 50
     data_dir: str = "var"
+    # patrols (巡查, grid.patrol): track filters, coverage, partitions of the track table
+    patrol_retention_days: int = 180        # track points older than this are dropped
+    patrol_partitions_ahead: int = 7        # day partitions created ahead by the periodic job
+    patrol_max_speed_mps: float = 50.0      # implied speed above this between two points: a jump
+    patrol_max_accuracy_m: float = 100.0    # a point whose accuracy is worse than this is refused
+    patrol_max_outside_m: float = 2000.0    # a point farther than this from all my grids is refused
+    patrol_coverage_m: float = 30.0         # a grid's area within this distance of my track is covered
+    patrol_gap_seconds: float = 300.0       # two points further apart in time are not joined
     testing: bool = False
     extra: dict = field(default_factory=dict)
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grid.models import Department, Grid, Staff
+from grid.patrol.models import Patrol
 from wangge.extensions import db
 from wangge.geometry import Geometry
 from wangge.timeutil import UTCDateTime, utcnow
@@ -78,6 +79,8 @@ class Case(db.Model):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     rating: Mapped[str | None] = mapped_column(String(24))
+    # the reporter's open patrol when a staff member reported (grid.patrol)
+    patrol_id: Mapped[int | None] = mapped_column(ForeignKey(Patrol.id), index=True)
     supervised: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     review_date = mapped_column(Date, nullable=True)
     reported_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)

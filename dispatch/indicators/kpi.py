@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased, join
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks.models import StageClock
 from grid.models import Category, Department, Grid, GridAssignment, Staff
+from grid.patrol.service import period_figures as patrol_figures
 from wangge.timeutil import utcnow
 
 GROUPS = ("department", "grid", "worker", "category")
@@ -43,6 +44,10 @@ COUNTS = (
     "due_handling", "handled", "handled_on_time", "overdue_unhandled", "extended",
     "due_closing", "closed", "closed_on_time", "reworked",
     "rated", "satisfied", "basically_satisfied", "unsatisfied", "satisfied_or_basically",
+    # patrols (grid.patrol), by worker and by grid only: seconds and metres on patrol, and the
+    # area of the worker's grids within WANGGE_PATROL_COVERAGE_M of the track, summed over the
+    # days they patrolled (m², rounded)
+    "patrol_seconds", "patrol_distance_m", "patrol_covered_m2", "patrol_area_m2",
 )
 
 # ratio name -> (numerator, denominator, 中文)
@@ -64,6 +69,7 @@ RATIOS: dict[str, tuple[str, str, str]] = {
     "extension_rate": ("extended", "due_handling", "延期率"),
     "return_rate": ("returned", "dispatched", "退单率"),
     "satisfaction_rate": ("satisfied_or_basically", "rated", "满意率"),
+    "patrol_coverage_rate": ("patrol_covered_m2", "patrol_area_m2", "巡查覆盖率"),
 }
 
 COUNT_NAMES_ZH = {
@@ -78,6 +84,8 @@ COUNT_NAMES_ZH = {
     "due_closing": "应结案数", "closed": "结案数", "closed_on_time": "按期结案数", "reworked": "返工数",
     "rated": "评价数", "satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意",
     "satisfied_or_basically": "满意+基本满意",
+    "patrol_seconds": "巡查时长（秒）", "patrol_distance_m": "巡查里程（米）",
+    "patrol_covered_m2": "巡查覆盖面积（平方米）", "patrol_area_m2": "负责网格面积（巡查日合计）",
 }
 
 # The verbs that complete a clocked stage, and the state they leave. A clock that ends for
@@ -393,6 +401,10 @@ def compute(session, start: datetime, end: datetime, by: str, *, now: datetime |
                     row[column] += int(value or 0)
         if progress:
             progress(name)
+    if by in ("worker", "grid") and department_id is None:
+        _add_patrols(session, counts, by, start, end)
+        if progress:
+            progress("patrols")
     names = group_names(session, by, [k for k in counts if k is not None])
     rows = []
     for key in sorted(counts, key=lambda k: (k is None, str(k) if k is not None else "")):
@@ -407,6 +419,22 @@ def compute(session, start: datetime, end: datetime, by: str, *, now: datetime |
         rows.append(out)
     score_rows(rows, weights[by])
     return rows
+
+
+def _add_patrols(session, counts: dict, by: str, start: datetime, end: datetime) -> None:
+    """Patrol time, distance and coverage (grid.patrol) into the worker or grid rows."""
+    for staff_id, figures in patrol_figures(session, start, end).items():
+        if by == "worker":
+            row = counts.setdefault(staff_id, dict.fromkeys(COUNTS, 0))
+            row["patrol_seconds"] += int(figures["seconds"])
+            row["patrol_distance_m"] += round(figures["distance_m"])
+            row["patrol_covered_m2"] += round(sum(c for c, _ in figures["grids"].values()))
+            row["patrol_area_m2"] += round(sum(a for _, a in figures["grids"].values()))
+            continue
+        for code, (covered, area) in figures["grids"].items():
+            row = counts.setdefault(code, dict.fromkeys(COUNTS, 0))
+            row["patrol_covered_m2"] += round(covered)
+            row["patrol_area_m2"] += round(area)
 
 
 def group_names(session, by: str, keys: list) -> dict:

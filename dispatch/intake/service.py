@@ -34,6 +34,7 @@ from grid.grids import locator
 from grid.grids.service import chain
 from grid.matrix import service as matrix
 from grid.models import Category, Staff
+from grid.patrol.service import open_patrol_id
 from wangge.config import current_settings
 from wangge.errors import ApiError
 from wangge.timeutil import utcnow
@@ -146,6 +147,7 @@ def _create(session, sub: Submission, reporter: Staff | None, role: str | None) 
                 original_lon=sub.lon, original_lat=sub.lat, original_crs=parse_crs(sub.crs) if sub.lon is not None else None,
                 grid_id=grid.id if grid else None, grid_code=grid.code if grid else None,
                 category_code=sub.category_code, state="reported", reported_at=reported_at)
+    case.patrol_id = open_patrol_id(session, reporter.id if reporter else None)  # made during a patrol
     if sub.category_code:
         explanation = matrix.explain(session, sub.category_code, grid, levels)
         if explanation.department is not None:
