@@ -375,7 +375,9 @@ def inspect_image(data: bytes) -> tuple[str, int, int]:
             img.load()
     except ApiError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # far beyond MAX_PIXELS: Pillow refuses to even open it
+        raise ApiError("unsupported_image", status=422) from None
+    except UnidentifiedImageError:
         raise ApiError("not_an_image", status=422, message=t(
             "not_an_image")) from None
     except Exception as exc:  # noqa: BLE001 - truncated or corrupt data raises OSError, SyntaxError, ...
