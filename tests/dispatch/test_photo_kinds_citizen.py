@@ -234,3 +234,21 @@ def test_two_reports_racing_for_one_upload_token_only_one_gets_it(fresh_pg_url):
             db.session.remove()
             for engine in db.engines.values():
                 engine.dispose()
+
+
+def test_an_enforcement_record_cannot_take_a_citizens_upload_by_id(client, city, media, db_session):
+    from tests.dispatch.test_enforcement import API, enf_number, opened_case, post
+    from tests.dispatch.test_photo_kinds import uploaded
+
+    token_of(client)
+    theirs = db_session.query(Attachment).filter(Attachment.upload_token_hash.isnot(None)).one().id
+    n = opened_case(client, city)
+    r = client.post(f"/api/v1/cases/{n}/actions/refer_enforcement", json={"note": "违法建设"},
+                    headers=city.h("dispatcher"))
+    assert r.status_code == 200, r.json
+    number = enf_number(r.json)
+    h = city.h("zfleader")
+    assert post(client, h, f"{API}/{number}/records", 422, note="现场照片", attachments=[theirs])["fields"]["attachments"]
+    assert db_session.get(Attachment, theirs).case_id is None
+    mine = uploaded(client, city, photo(taken=hours_ago(1), color=(5, 5, 5)), who="zfleader")
+    post(client, h, f"{API}/{number}/records", 201, note="现场照片", attachments=[mine])
