@@ -52,6 +52,12 @@ class Settings:
     kpi_weights: str = ""
     media_dir: str = ""
     max_upload_mb: int = 50
+    # Photos (docs/photos.md): a staff photo taken longer before its report/action than this,
+    # or farther from the case than this, is flagged for the dispatcher when attached.
+    photo_max_age_hours: float = 24.0
+    photo_max_distance_m: float = 500.0
+    public_photo_rate_limit: str = "30 per hour"   # citizens' photo uploads per address
+    public_photo_ttl_minutes: int = 60              # a citizen's upload token is usable this long
     data_dir: str = "var"
     # patrols (巡查, grid.patrol): track filters, coverage, partitions of the track table
     patrol_retention_days: int = 180        # track points older than this are dropped

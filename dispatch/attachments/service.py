@@ -12,7 +12,13 @@ The stored copy carries no location or device data: the container is rewritten w
 metadata segments/chunks (pixels are never re-encoded), keeping only the EXIF Orientation so
 the photo still shows upright. For staff photos the capture time and GPS position are first
 read into ``Attachment.captured_at`` / ``captured_lon`` / ``captured_lat``. docs/photos.md
-lists exactly what is dropped and kept."""
+lists exactly what is dropped and kept.
+
+A photo is attached (``link``) when the report or action that lists it is recorded: it gets
+its case, the event, its kind (the upload's, else the verb's default) and, for a staff photo,
+its flags (``photo_flags``), stored then so that later threshold changes never rewrite what
+the dispatcher was shown. Citizens upload with ``store_citizen`` and get a one-time token
+instead of an id (``citizen_upload_ids``)."""
 from __future__ import annotations
 
 import hashlib
@@ -22,6 +28,7 @@ import math
 import numbers
 import os
 import re
+import secrets
 import struct
 import tempfile
 import zlib
@@ -34,17 +41,20 @@ from flask import current_app, has_request_context
 from PIL import Image, ImageOps, UnidentifiedImageError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
-from dispatch.attachments.models import Attachment
-from dispatch.cases.models import Case
+from dispatch.attachments.models import FLAGS, KINDS, Attachment
+from dispatch.cases.models import Case, CaseEvent
 from dispatch.cases.scope import visible
+from geo.area import distance_m
 from grid.models import Staff
 from wangge.config import current_settings
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.extensions import db
+from wangge.fields import CLOCK_SKEW
 from wangge.i18n import t
 from wangge.jobs import enqueue, redis_connection, with_app
+from wangge.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -365,7 +375,9 @@ def inspect_image(data: bytes) -> tuple[str, int, int]:
             img.load()
     except ApiError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # far beyond MAX_PIXELS: Pillow refuses to even open it
+        raise ApiError("unsupported_image", status=422) from None
+    except UnidentifiedImageError:
         raise ApiError("not_an_image", status=422, message=t(
             "not_an_image")) from None
     except Exception as exc:  # noqa: BLE001 - truncated or corrupt data raises OSError, SyntaxError, ...
@@ -404,7 +416,17 @@ def read_limited(stream) -> bytes:
     return data
 
 
-def store(session, data: bytes, filename: str | None, uploader: Staff | None) -> tuple[Attachment, bool]:
+def check_kind(kind: str | None) -> str | None:
+    """The kind a client gave (``KINDS``) or None (then the listing verb's default); 422 otherwise."""
+    if kind is None or kind == "":
+        return None
+    if kind not in KINDS:
+        raise validation_error({"kind": [t("must_be_one_of", choices=", ".join(KINDS))]})
+    return kind
+
+
+def store(session, data: bytes, filename: str | None, uploader: Staff | None,
+          kind: str | None = None) -> tuple[Attachment, bool]:
     """Keep an uploaded image without its location and device metadata; (attachment, created).
     A staff member's photo keeps its capture time and place as fields. The same uploader sending
     the same original again before attaching it (a retry) gets the same attachment back: the
@@ -421,6 +443,7 @@ def store(session, data: bytes, filename: str | None, uploader: Staff | None) ->
     if uploader is not None:
         again = session.scalar(select(Attachment).where(
             Attachment.sha256 == sha, Attachment.uploaded_by == uploader.id, Attachment.case_id.is_(None),
+            Attachment.kind.is_not_distinct_from(kind),
             Attachment.captured_at.is_not_distinct_from(capture.at),
             Attachment.captured_lon.is_not_distinct_from(capture.lon),
             Attachment.captured_lat.is_not_distinct_from(capture.lat))
@@ -432,7 +455,7 @@ def store(session, data: bytes, filename: str | None, uploader: Staff | None) ->
     attachment = Attachment(uploaded_by=uploader.id if uploader else None, filename=_clean_name(filename),
                             content_type=content_type, size=len(data), sha256=sha, path=relative_path(sha),
                             thumbnail_path=thumb, captured_at=capture.at, captured_lon=capture.lon,
-                            captured_lat=capture.lat)
+                            captured_lat=capture.lat, kind=kind)
     session.add(attachment)
     session.flush()
     if thumb is None:
@@ -527,16 +550,149 @@ def get_readable(session, staff: Staff, attachment_id: int) -> Attachment:
 
 
 def check_attachable(session, staff: Staff | None, ids: list[int], case: Case | None = None) -> None:
-    """What a case action should check before taking attachments: each exists, and is either
-    not attached yet and uploaded by the actor, or already belongs to this case."""
+    """What a case action or report should check before taking attachments: each exists, and
+    either already belongs to this case or is not attached yet and is the actor's own: a staff
+    member's own upload, or (no staff member: a citizen's report) a citizen's upload whose
+    token has not expired. A staff member can never attach a citizen's upload, nor a citizen a
+    staff photo."""
     problems = []
-    for attachment_id in ids:
+    now = utcnow()
+    for position, attachment_id in enumerate(ids, 1):
         a = session.get(Attachment, attachment_id)
-        if a is None:
+        if staff is None:  # a citizen: ids come from their upload tokens (citizen_upload_ids)
+            if a is None or a.upload_token_hash is None or a.uploaded_by is not None \
+                    or (a.case_id is not None and (case is None or a.case_id != case.id)) \
+                    or (a.case_id is None and (a.upload_expires_at is None or a.upload_expires_at <= now)):
+                problems.append(t("photo_upload_unusable", n=position))
+        elif a is None:
             problems.append(t("no_attachment", id=attachment_id))
         elif a.case_id is not None and (case is None or a.case_id != case.id):
             problems.append(t("attachment_other_case", id=attachment_id))
-        elif a.case_id is None and staff is not None and a.uploaded_by not in (None, staff.id):
+        elif a.case_id is None and a.uploaded_by != staff.id:
             problems.append(t("attachment_other_uploader", id=attachment_id))
     if problems:
-        raise validation_error({"attachments": problems})
+        raise validation_error({"attachments" if staff is not None else "photos": problems})
+
+
+# --- citizens' uploads ------------------------------------------------------------------
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def store_citizen(session, data: bytes, filename: str | None) -> tuple[Attachment, str]:
+    """A citizen's photo: checked and stripped like a staff photo, but its capture data is not
+    kept (a citizen never agreed to give us where they were). Answers the row and a one-time
+    token (256 random bits; only its SHA-256 is stored) that one citizen report may use within
+    ``WANGGE_PUBLIC_PHOTO_TTL_MINUTES``."""
+    attachment, _ = store(session, data, filename, None, kind="before")
+    token = secrets.token_urlsafe(32)
+    attachment.upload_token_hash = _token_hash(token)
+    attachment.upload_expires_at = utcnow() + timedelta(minutes=current_settings().public_photo_ttl_minutes)
+    session.flush()
+    return attachment, token
+
+
+def citizen_upload_ids(session, tokens: list[str]) -> list[int]:
+    """The attachments these upload tokens stand for (422 naming the position of a token that
+    stands for none). Whether each may still be used is ``check_attachable``'s question, asked
+    by intake after the idempotency replay (a retry of a report that used them is fine)."""
+    ids, problems = [], []
+    for position, token in enumerate(tokens, 1):
+        found = session.scalar(select(Attachment.id).where(Attachment.upload_token_hash == _token_hash(token),
+                                                           Attachment.uploaded_by.is_(None)))
+        if found is None:
+            problems.append(t("photo_upload_unusable", n=position))
+        else:
+            ids.append(found)
+    if problems:
+        raise validation_error({"photos": problems})
+    if len(set(ids)) != len(ids):
+        raise validation_error({"photos": [t("photo_upload_twice")]})
+    return ids
+
+
+# --- attaching: the case, the event, the kind and the flags -----------------------------
+
+# The kind of a photo whose uploader did not say, by the verb that first lists it.
+VERB_KIND = {"submit": "before", "verify": "before", "report_back": "after", "self_handle": "after",
+             "check": "after"}
+
+
+def photo_flags(a: Attachment, case: Case, reference, now) -> tuple[list[str], float | None]:
+    """(flags, distance in metres) of a staff photo attached to ``case`` by an event at ``now``
+    documenting ``reference`` (the report's time for a report, else the action's time)."""
+    s = current_settings()
+    flags, distance = [], None
+    if a.captured_at is None:
+        flags.append("no_capture_time")
+    else:
+        if a.captured_at < reference - timedelta(hours=s.photo_max_age_hours):
+            flags.append("taken_long_before")
+        if a.captured_at > now + CLOCK_SKEW:  # the camera's clock, or the EXIF, says the future
+            flags.append("taken_after")
+    if a.captured_lon is None or a.captured_lat is None:
+        flags.append("no_capture_position")
+    elif case.lon is not None and case.lat is not None:
+        distance = round(distance_m(a.captured_lon, a.captured_lat, case.lon, case.lat), 1)
+        if distance > s.photo_max_distance_m:
+            flags.append("far_from_case")
+    return [f for f in FLAGS if f in flags], distance
+
+
+def link(session, case: Case, event: CaseEvent, ids: list[int]) -> None:
+    """Attach the photos ``event`` lists to ``case`` (call after ``check_attachable``). The
+    first event that lists a photo is the one it documents; listing it again later changes
+    nothing. Claimed with a conditional UPDATE, so two requests racing for one photo cannot
+    both have it: the second is a 409 ``attachment_taken``."""
+    if not ids:
+        return
+    session.flush()  # the event's id
+    reference = case.reported_at if event.verb == "submit" else event.at
+    for attachment_id in dict.fromkeys(ids):
+        a = session.get(Attachment, attachment_id)
+        if a.event_id is not None and a.case_id == case.id:
+            continue
+        values = {"case_id": case.id, "event_id": event.id, "kind": a.kind or VERB_KIND.get(event.verb, "evidence")}
+        if a.uploaded_by is not None:  # staff photos are checked; citizens' carry no capture data
+            flags, values["distance_m"] = photo_flags(a, case, reference, event.at)
+            values["flags"] = ",".join(flags)
+        claimed = session.execute(
+            update(Attachment).where(Attachment.id == attachment_id, Attachment.event_id.is_(None),
+                                     or_(Attachment.case_id.is_(None), Attachment.case_id == case.id))
+            .values(**values).execution_options(synchronize_session="fetch"))
+        if claimed.rowcount != 1:
+            raise ApiError("attachment_taken", status=409, id=attachment_id)
+
+
+def flag_list(a: Attachment) -> list[str] | None:
+    return None if a.flags is None else [f for f in a.flags.split(",") if f]
+
+
+def photo_view(a: Attachment, verb: str | None = None) -> dict:
+    """A photo as the case detail and the flagged list show it (staff readers only)."""
+    return {"id": a.id, "kind": a.kind, "source": "staff" if a.uploaded_by is not None else "citizen",
+            "event_id": a.event_id, "verb": verb, "url": f"/api/v1/attachments/{a.id}",
+            "thumbnail_url": f"/api/v1/attachments/{a.id}/thumbnail", "captured_at": a.captured_at,
+            "captured_lon": a.captured_lon, "captured_lat": a.captured_lat, "distance_m": a.distance_m,
+            "flags": flag_list(a)}
+
+
+def case_photos(session, case: Case) -> list[dict]:
+    rows = session.execute(select(Attachment, CaseEvent.verb).outerjoin(CaseEvent, Attachment.event_id == CaseEvent.id)
+                           .where(Attachment.case_id == case.id).order_by(Attachment.id)).all()
+    return [photo_view(a, verb) for a, verb in rows]
+
+
+def flagged_photos(session, staff: Staff, flags: list[str] | None, limit: int, offset: int) -> list[dict]:
+    """Flagged staff photos of the cases ``staff`` may see, newest first; ``flags``: any of them."""
+    query = (select(Attachment, CaseEvent.verb, Case.number).join(Case, Attachment.case_id == Case.id)
+             .outerjoin(CaseEvent, Attachment.event_id == CaseEvent.id)
+             .where(Attachment.flags.is_not(None), Attachment.flags != ""))
+    if flags:
+        query = query.where(or_(*[Attachment.flags.contains(f, autoescape=True) for f in flags]))
+    clause = visible(staff)
+    if clause is not None:
+        query = query.where(clause)
+    rows = session.execute(query.order_by(Attachment.id.desc()).limit(limit).offset(offset)).all()
+    return [{**photo_view(a, verb), "case_number": number} for a, verb, number in rows]

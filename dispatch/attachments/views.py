@@ -3,7 +3,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from dispatch.attachments import service
-from dispatch.attachments.schemas import PHOTO_TYPES, THUMBNAIL_TYPES, AttachmentView
+from dispatch.attachments.schemas import (
+    PHOTO_TYPES,
+    THUMBNAIL_TYPES,
+    AttachmentView,
+    FlaggedPhotoListView,
+    FlaggedPhotoQuery,
+)
+from grid import roles as R
 from wangge.auth import current_staff, requires
 from wangge.contract import binary_download
 from wangge.errors import ApiError, NotFound, validation_error
@@ -19,7 +26,8 @@ def attachment_view(a) -> dict:
             "sha256": a.sha256, "case_id": a.case_id, "url": f"/api/v1/attachments/{a.id}",
             "thumbnail_url": f"/api/v1/attachments/{a.id}/thumbnail",
             "thumbnail_ready": a.thumbnail_path is not None or service.existing_thumbnail(a.sha256) is not None,
-            "captured_at": local_iso(a.captured_at), "captured_lon": a.captured_lon, "captured_lat": a.captured_lat}
+            "captured_at": local_iso(a.captured_at), "captured_lon": a.captured_lon, "captured_lat": a.captured_lat,
+            "kind": a.kind}
 
 
 def _serve(path, mimetype: str, download_name: str, etag: str):
@@ -46,13 +54,29 @@ class Attachments(MethodView):
         time and GPS position are answered as ``captured_at`` / ``captured_lon`` /
         ``captured_lat`` (null when the photo has none). Answers its ``id`` (201; 200 when the
         same uploader sends the same file again before attaching it). Reference the id from
-        case actions: ``"attachments": [id]``. The thumbnail is made in the background."""
+        case actions: ``"attachments": [id]``. The thumbnail is made in the background.
+        Optional form field ``kind``: ``before``, ``after`` or ``evidence`` (422 otherwise);
+        without it the report or action that attaches the photo decides (docs/photos.md)."""
         upload = request.files.get("file")
         if upload is None:
             raise validation_error({"file": ["required (multipart/form-data field 'file')"]})
+        kind = service.check_kind(request.form.get("kind"))
         data = service.read_limited(upload.stream)
-        attachment, created = service.store(db.session, data, upload.filename, current_staff())
+        attachment, created = service.store(db.session, data, upload.filename, current_staff(), kind=kind)
         return attachment_view(attachment), 201 if created else 200
+
+
+@blp.route("/flagged")
+class FlaggedPhotos(MethodView):
+    @requires(*R.DISPATCH_CENTER, R.LEADER)
+    @blp.arguments(FlaggedPhotoQuery, location="query")
+    @blp.response(200, FlaggedPhotoListView)
+    def get(self, args):
+        """Staff photos flagged when they were attached (taken long before the report or
+        action, taken "after" it, far from the case, or without capture time or position),
+        newest first, with their case number; ``?flag=`` any of these flags only."""
+        return {"photos": service.flagged_photos(db.session, current_staff(), args.get("flag"),
+                                                 args["limit"], args["offset"])}
 
 
 @blp.route("/<int:attachment_id>")

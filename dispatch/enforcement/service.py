@@ -419,7 +419,7 @@ def _check_attachments(session, staff: Staff, enf: EnforcementCase, ids: list[in
             problems.append(t("no_attachment", id=attachment_id))
         elif a.case_id is not None and a.case_id != enf.parent_case_id:
             problems.append(t("attachment_other_case", id=attachment_id))
-        elif a.case_id is None and a.uploaded_by not in (None, staff.id):
+        elif a.case_id is None and a.uploaded_by != staff.id:  # never a citizen's upload (no uploader)
             problems.append(t("attachment_other_uploader", id=attachment_id))
     if problems:
         raise validation_error({"attachments": problems})

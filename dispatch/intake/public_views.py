@@ -6,6 +6,8 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from dispatch.attachments import service as attachments
+from dispatch.attachments.schemas import CitizenUploadView
 from dispatch.cases.lifecycle import CITIZEN
 from dispatch.cases.models import Case
 from dispatch.intake import service as intake
@@ -19,7 +21,8 @@ from dispatch.workflow.actions import Actor, Payload, act
 from dispatch.workflow.presenters import public_case_view, public_state
 from dispatch.workflow.schemas import RatingSchema
 from wangge.auth import public
-from wangge.errors import ApiError, NotFound
+from wangge.config import current_settings
+from wangge.errors import ApiError, NotFound, validation_error
 from wangge.extensions import db, limiter
 
 blp = Blueprint("public", __name__, url_prefix="/api/v1/public", description="市民 Citizens (no account)")
@@ -29,6 +32,10 @@ blp = Blueprint("public", __name__, url_prefix="/api/v1/public", description="�
 REPORTS_PER_ADDRESS = "20 per hour"
 READS_PER_ADDRESS, READS_PER_CODE = "60 per minute", "30 per minute"
 RATINGS_PER_ADDRESS, RATINGS_PER_CODE = "20 per hour", "5 per hour"
+
+
+def _photo_limit() -> str:
+    return current_settings().public_photo_rate_limit
 
 
 def tracking_code_key() -> str:
@@ -51,17 +58,40 @@ class Reports(MethodView):
     @blp.alt_response(200, schema=PublicReceiptSchema, description="The report this idempotency key made before")
     @blp.doc(security=[])
     def post(self, body):
-        """Report a problem; returns the tracking code to follow it. Idempotent by key."""
+        """Report a problem; returns the tracking code to follow it. Idempotent by key.
+        ``photos``: upload tokens from ``POST /api/v1/public/photos`` (each once, before it
+        expires; 422 naming the position of one that cannot be used)."""
         key = intake.client_key(request.headers.get("Idempotency-Key"), body.pop("idempotency_key", None))
         sub = intake.Submission(channel="citizen" if request.headers.get("X-Client") == "app" else "web",
                                 description=body["description"], category_code=body.get("category_code"),
                                 lon=body.get("lon"), lat=body.get("lat"), crs=body["crs"],
                                 address=body.get("address"), reporter_name=body.get("name"),
                                 reporter_phone=body.get("phone"), idempotency_key=key,
-                                sender="public")
+                                sender="public", attachments=attachments.citizen_upload_ids(db.session, body["photos"]))
         case, created = intake.submit(db.session, sub, role=CITIZEN, names=PUBLIC_NAMES)
         return {"tracking_code": case.tracking_code, "number": case.number, "state": case.state}, \
             201 if created else 200
+
+
+@blp.route("/photos")
+class Photos(MethodView):
+    @public
+    @limiter.limit(_photo_limit, key_func=get_remote_address)
+    @blp.response(201, CitizenUploadView)
+    @blp.doc(security=[])
+    def post(self):
+        """Upload a photo for a report: multipart ``file``, JPEG/PNG/WebP checked by decoding
+        it (422 ``not_an_image`` / ``unsupported_image``, 413 above 10 MB), stored without
+        EXIF/XMP/IPTC (nothing of its capture time or place is kept). Answers a one-time
+        ``upload_token``: list it in ``photos`` of one report before ``expires_at``. Limited
+        per address (``WANGGE_PUBLIC_PHOTO_RATE_LIMIT``, 429 above)."""
+        upload = request.files.get("file")
+        if upload is None:
+            raise validation_error({"file": ["required (multipart/form-data field 'file')"]})
+        data = attachments.read_limited(upload.stream)
+        row, token = attachments.store_citizen(db.session, data, upload.filename)
+        return {"upload_token": token, "expires_at": row.upload_expires_at, "content_type": row.content_type,
+                "size": row.size}, 201
 
 
 @blp.route("/reports/<code>")

@@ -47,6 +47,10 @@ class CaseCreateSchema(Schema):
     self_handled = fields.Boolean(load_default=False)
 
 
+CITIZEN_PHOTOS_MAX = 6   # photos on one citizen report
+PHOTO_TOKEN_MAX = 64     # an upload token is 43 characters
+
+
 class PublicReportSchema(Schema):
     description = _text(rules.DESCRIPTION_MAX, min_length=1, required=True)
     category_code = _text(rules.CATEGORY_CODE_MAX, metadata={"description": "A small class of the catalog."})
@@ -57,6 +61,9 @@ class PublicReportSchema(Schema):
     name = _text(rules.NAME_MAX)
     phone = _text(rules.PHONE_MAX, metadata={"pattern": rules.PHONE_PATTERN})
     idempotency_key = _text(rules.KEY_MAX, min_length=rules.KEY_MIN, metadata=_KEY)
+    photos = fields.List(fields.String(validate=validate.Length(min=1, max=PHOTO_TOKEN_MAX)), load_default=list,
+                         validate=validate.Length(max=CITIZEN_PHOTOS_MAX), metadata={
+                             "description": "upload tokens from POST /api/v1/public/photos (each usable once)"})
 
 
 # The rules' (``Submission``) field names -> the public report's field names.

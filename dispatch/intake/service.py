@@ -21,8 +21,7 @@ from shapely.geometry import Point
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from dispatch.attachments.models import Attachment
-from dispatch.attachments.service import check_attachable
+from dispatch.attachments.service import check_attachable, link
 from dispatch.cases.lifecycle import CITIZEN, OPEN_STATES, SYSTEM
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.intake import rules
@@ -163,11 +162,11 @@ def _create(session, sub: Submission, reporter: Staff | None, role: str | None) 
         data["possible_duplicate_of"] = duplicate.number
     if grid is None and lon is not None:
         data["outside_all_grids"] = True
-    session.add(CaseEvent(case_id=case.id, verb="submit", actor_id=reporter.id if reporter else None,
-                          actor_role=role or (CITIZEN if reporter is None else SYSTEM), at=now, from_state=None,
-                          to_state="reported", note=None, data=data, attachment_ids=list(sub.attachments)))
-    for attachment_id in sub.attachments:
-        session.get(Attachment, attachment_id).case_id = case.id
+    event = CaseEvent(case_id=case.id, verb="submit", actor_id=reporter.id if reporter else None,
+                      actor_role=role or (CITIZEN if reporter is None else SYSTEM), at=now, from_state=None,
+                      to_state="reported", note=None, data=data, attachment_ids=list(sub.attachments))
+    session.add(event)
+    link(session, case, event, sub.attachments)  # case, event, kind and photo flags
     session.flush()
     return case
 

@@ -8,8 +8,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from dispatch.attachments.models import Attachment
-from dispatch.attachments.service import check_attachable
+from dispatch.attachments.service import check_attachable, link
 from dispatch.cases.lifecycle import (
     CITIZEN,
     OPEN_STATES,
@@ -141,8 +140,7 @@ def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | No
                                                                                             case.department_id),
                       note=payload.note, data=event_data, attachment_ids=list(payload.attachments))
     session.add(event)
-    for attachment_id in payload.attachments:
-        session.get(Attachment, attachment_id).case_id = case.id
+    link(session, case, event, payload.attachments)  # case, event, kind and photo flags
     session.flush()  # the version check happens here: a concurrent change raises StaleDataError
     notify.notify_event(session, case, event)
     if target == "closed" and from_state != "closed":  # close, and self_handle of a report others joined

@@ -3,6 +3,7 @@ views. The dicts follow the response schemas of ``dispatch.workflow.schemas``, w
 declare with ``@blp.response`` (they dump and document them)."""
 from __future__ import annotations
 
+from dispatch.attachments.service import case_photos
 from dispatch.cases.lifecycle import CITIZEN
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks import deadlines
@@ -105,6 +106,7 @@ def case_detail(session, case: Case, staff: Staff | None) -> dict:
         "possible_duplicate_of": _number(session, case.duplicate_of_id),
         "merged_into": _number(session, case.merged_into_id),
         "events": events,
+        "photos": case_photos(session, case),  # kind, what each documents, capture data, flags
         "allowed_verbs": allowed_verbs(case, staff) if staff else [],
     })
     return data

@@ -4,6 +4,7 @@ The presenters (``dispatch.workflow.presenters``) build the dicts; the views dec
 schemas with ``@blp.response``, which dump them and document them in the OpenAPI document."""
 from marshmallow import Schema, fields, validate
 
+from dispatch.attachments.schemas import CasePhotoView
 from dispatch.cases.lifecycle import STATES
 from dispatch.cases.models import CHANNELS, RATINGS
 from grid.catalog.limits import MAX_AMOUNT, STAGES, UNITS
@@ -137,4 +138,5 @@ class CaseDetailView(CaseSummaryView):
     possible_duplicate_of = fields.String(allow_none=True, metadata={"description": "number of the earlier case"})
     merged_into = fields.String(allow_none=True, metadata={"description": "number of the master case"})
     events = fields.List(fields.Nested(EventView))
+    photos = fields.List(fields.Nested(CasePhotoView), metadata={"description": "docs/photos.md"})
     allowed_verbs = fields.List(fields.String(), metadata={"description": "the verbs I may use now"})
