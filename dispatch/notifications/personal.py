@@ -116,7 +116,7 @@ def mark_read(session, staff_id: int, *, ids=None, up_to: int | None = None) -> 
         return 0
     stmt = update(PersonalNotice).where(PersonalNotice.staff_id == staff_id, PersonalNotice.read_at.is_(None),
                                         or_(*conditions)) \
-        .values(read_at=utcnow(), change_seq=_change_seq(session)).execution_options(synchronize_session=False)
+        .values(read_at=utcnow(), change_seq=_change_seq(session)).execution_options(synchronize_session="fetch")
     return session.execute(stmt).rowcount or 0
 
 
