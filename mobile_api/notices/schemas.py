@@ -90,7 +90,8 @@ class SubscriptionBody(Schema):
     endpoint = fields.String(validate=validate.Length(min=8, max=1024))
     keys = fields.Nested(PushKeys)
     expirationTime = fields.Integer(allow_none=True, load_only=True,  # noqa: N815 - the browser's name
-                                    metadata={"description": "sent by browsers; ignored"})
+                                    validate=validate.Range(min=0, max=2**53),
+                                    metadata={"description": "sent by browsers (ms since 1970); ignored"})
     vendor = fields.String(validate=validate.Length(min=1, max=32),
                            metadata={"description": "huawei, xiaomi, honor, oppo, vivo, jpush, getui (setting)"})
     token = fields.String(validate=validate.Length(min=1, max=512), metadata={"description": "the device token"})
