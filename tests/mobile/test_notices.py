@@ -168,3 +168,43 @@ def test_changed_since_brings_new_and_read_notices(client, city, db_session):
     assert {n.text_zh for n in again.notices} >= {"1", "3"}
     assert {n.id: n.read_at is not None for n in again.notices}[ids[1]] is True
     assert personal.changed_since(db_session, city.staff["road"].id, None).notices == []
+
+
+def test_changed_since_never_misses_a_late_commit(fresh_pg_url):
+    """A slow transaction writes a notice first (the lower id) and commits after a fast one
+    and after a pull: the next pull from that pull's cursor still brings it. An id cursor
+    would have skipped it."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from grid.models import Staff
+
+    engine = create_engine(fresh_pg_url)
+    try:
+        with Session(engine) as setup:
+            me = Staff(username="late-commit", name="迟到", password_hash="x")
+            setup.add(me)
+            setup.commit()
+            staff_id = me.id
+        recipients = [{"kind": "staff", "id": staff_id}]
+        slow, fast, puller = Session(engine), Session(engine), Session(engine)
+        notify.add(slow, "late:slow", "deadline", {"text_zh": "慢", "text_en": "slow", "recipients": recipients})
+        slow.flush()
+        notify.add(fast, "late:fast", "deadline", {"text_zh": "快", "text_en": "fast", "recipients": recipients})
+        fast.commit()
+
+        first = personal.changed_since(puller, staff_id, None)
+        assert [n.text_zh for n in first.notices] == ["快"]
+        puller.commit()
+        slow.commit()  # commits after the pull, with the lower id
+
+        second = personal.changed_since(puller, staff_id, first.cursor)
+        texts = {n.text_zh: n.id for n in second.notices}
+        assert "慢" in texts and texts["慢"] < max(n.id for n in first.notices)
+        puller.commit()
+        third = personal.changed_since(puller, staff_id, second.cursor)
+        assert [n.text_zh for n in third.notices] == []  # nothing new, nothing repeated forever
+        for s in (slow, fast, puller):
+            s.close()
+    finally:
+        engine.dispose()
