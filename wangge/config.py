@@ -67,6 +67,15 @@ class Settings:
     patrol_max_outside_m: float = 2000.0    # a point farther than this from all my grids is refused
     patrol_coverage_m: float = 30.0         # a grid's area within this distance of my track is covered
     patrol_gap_seconds: float = 300.0       # two points further apart in time are not joined
+    # push notifications (dispatch.notifications.push): Web Push with VAPID, a vendor's HTTP API
+    vapid_private_key: str = ""       # base64url raw P-256 key: `wangge notify vapid-keys`
+    vapid_subject: str = ""           # mailto:ops@example.org or https://... (told to push services)
+    webpush_hosts: str = ("fcm.googleapis.com,.push.services.mozilla.com,.notify.windows.com,"
+                          "web.push.apple.com")  # push services a subscription may name (.x = any subdomain)
+    push_vendor_url: str = ""         # the vendor push service's send URL (JSON POST)
+    push_vendor_app_key: str = ""
+    push_vendors: str = "huawei,xiaomi,honor,oppo,vivo,jpush,getui"  # vendor names a token may have
+    push_timeout_seconds: float = 10.0
     testing: bool = False
     extra: dict = field(default_factory=dict)
 

@@ -16,7 +16,9 @@ case where a message is handed over twice).
   cloud SMS API), write a class with ``send(phone: str, text: str, key: str) -> None`` that
   raises on failure, and name it in ``WANGGE_SMS_GATEWAY=package.module:ClassName`` (the
   class is built without arguments and reads its own credentials, e.g. from the
-  environment), or set ``app.config["WANGGE_SMS_GATEWAY"]`` to an instance.
+  environment), or set ``app.config["WANGGE_SMS_GATEWAY"]`` to an instance;
+- ``push``: Web Push and a vendor push service to every device a staff recipient registered
+  (``dispatch.notifications.push``).
 
 Other channels can be added with ``register_channel(name, factory)``, where
 ``factory(settings)`` returns a channel.
@@ -31,6 +33,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
+
+from dispatch.notifications.push import PushChannel
 
 log = logging.getLogger("wangge.notify")
 
@@ -138,6 +142,7 @@ FACTORIES: dict[str, Callable] = {
     "log": lambda settings: LogChannel(),
     "webhook": lambda settings: WebhookChannel(settings.webhook_url),
     "sms": _sms,
+    "push": PushChannel,
 }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.notifications.models import Outbox
 from dispatch.notifications.outbox import NEW_ROWS
+from dispatch.notifications.personal import write_notices
 from grid import roles as R
 from grid.models import Staff, StaffRole
 from wangge.i18n import t
@@ -24,7 +25,8 @@ def add(session, dedup_key: str, topic: str, payload: dict) -> int | None:
 
 
 def add_many(session, rows: list[tuple[str, str, dict]]) -> list[int]:
-    """Insert many outbox rows in one statement, skipping keys that exist already."""
+    """Insert many outbox rows in one statement, skipping keys that exist already; each new
+    row addressed to staff members also lands in their personal inbox (``personal``)."""
     if not rows:
         return []
 
@@ -34,9 +36,13 @@ def add_many(session, rows: list[tuple[str, str, dict]]) -> list[int]:
     values = [{"dedup_key": key, "topic": topic, "payload": payload, "created_at": now, "available_at": now,
                "attempts": 0} for key, topic, payload in rows]
     stmt = insert(Outbox).values(values).on_conflict_do_nothing(index_elements=["dedup_key"]) \
-        .returning(Outbox.id)
-    ids = list(session.execute(stmt).scalars())
+        .returning(Outbox.id, Outbox.dedup_key)
+    new = dict(session.execute(stmt).all())
+    ids = list(new)
     session.info.setdefault(NEW_ROWS, set()).update(ids)
+    # each person's own inbox, in this same transaction (never lost, no Redis needed)
+    by_key = {key: (topic, payload) for key, topic, payload in rows}
+    write_notices(session, [(outbox_id, *by_key[key]) for outbox_id, key in new.items()])
     return ids
 
 

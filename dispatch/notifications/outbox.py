@@ -70,7 +70,9 @@ def configured_channels() -> list:
     s = current_settings()
     gateway = current_app.config.get("WANGGE_SMS_GATEWAY")
     cache = current_app.extensions.setdefault("wangge.channel_cache", {})
-    key = (s.notification_channels, s.webhook_url, id(gateway) if gateway is not None else None)
+    key = (s.notification_channels, s.webhook_url, id(gateway) if gateway is not None else None,
+           s.vapid_private_key, s.vapid_subject, s.push_vendor_url, s.push_vendor_app_key, s.testing,
+           s.webpush_hosts, s.push_timeout_seconds)
     if key not in cache:
         cache[key] = channels_from_settings(s, sms_gateway=gateway)
     return cache[key]
