@@ -6,10 +6,15 @@ from __future__ import annotations
 
 def init_part(app, api) -> None:
     """Register this part's sources and blueprint."""
-    from . import cases, grids  # imported here: importing the package must not load its views
+    from . import (  # imported here: importing the package must not load its views
+        cases,
+        grids,
+        notices,
+    )
     from .sources import register
     from .views import blp
 
     register("cases", cases.source, cases.load)
     register("grids", grids.source, grids.load)
+    register("notifications", notices.source, notices.load)
     api.register_blueprint(blp)

@@ -4,6 +4,7 @@ from marshmallow import Schema, fields
 from mobile_api.crs import CrsQuery
 from mobile_api.inbox.cursor import CursorField
 from mobile_api.inbox.schemas import InboxItem
+from mobile_api.notices.schemas import NoticeView
 from mobile_api.sync.service import load_cursor
 from wangge import fields as bounded
 
@@ -34,10 +35,16 @@ class GridChanges(Schema):
     removed = fields.List(fields.String(), metadata={"description": "codes to delete"})
 
 
+class NoticeChanges(Schema):
+    updated = fields.List(fields.Nested(NoticeView), metadata={"description": "upsert by id (read ones come again)"})
+    removed = fields.List(fields.Integer(), metadata={"description": "always empty: notices are never removed"})
+
+
 class Changes(Schema):
     cases = fields.Nested(CaseChanges)
     enforcement = fields.Nested(CaseChanges)
     grids = fields.Nested(GridChanges)
+    notifications = fields.Nested(NoticeChanges)
 
 
 class PullView(Schema):

@@ -179,5 +179,5 @@ def test_bad_parameters_are_422(client, city, params):
 
 def test_the_cursor_is_the_servers_not_a_clock(client, city):
     cursor = decode(pull(client, city, "env")["cursor"])
-    assert set(cursor["s"]) == {"cases", "grids"}
+    assert set(cursor["s"]) == {"cases", "grids", "notifications"}
     assert cursor["s"]["cases"]["m"] == "d" and isinstance(cursor["s"]["cases"]["s"][0], int)
