@@ -71,7 +71,7 @@ def sign_in(session, *, username: str, password: str, device_id: str, device_nam
     staff = authenticate(session, username, password)
     for earlier in session.scalars(select(DeviceSession).where(
             DeviceSession.staff_id == staff.id, DeviceSession.device_id == device_id,
-            DeviceSession.revoked_at.is_(None)).with_for_update()):
+            DeviceSession.revoked_at.is_(None)).with_for_update(of=DeviceSession)):
         revoke_family(session, earlier, reason="replaced")
     device = DeviceSession(staff_id=staff.id, device_id=device_id, device_name=device_name, platform=platform)
     session.add(device)
@@ -88,7 +88,7 @@ def refresh(session, secret: str, *, access_minutes: int, refresh_days: int) -> 
     # Lock the family first, then read the token again: a concurrent rotation has committed
     # (or not started) by the time the lock is ours.
     device = session.scalar(select(DeviceSession).where(DeviceSession.id == found)
-                            .with_for_update().execution_options(populate_existing=True))
+                            .with_for_update(of=DeviceSession).execution_options(populate_existing=True))
     token = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == _digest(secret))
                            .execution_options(populate_existing=True))
     if device is None or token is None:
@@ -131,7 +131,7 @@ def sign_out_device(session, staff: Staff, device_id: int) -> DeviceSession:
     """Sign one of my devices out (a lost phone). Another person's device is not found.
     Signing out a device already signed out changes nothing."""
     device = session.scalar(select(DeviceSession).where(DeviceSession.id == device_id,
-                                                        DeviceSession.staff_id == staff.id).with_for_update())
+                                                        DeviceSession.staff_id == staff.id).with_for_update(of=DeviceSession))
     if device is None:
         raise NotFound("device", device_id)
     revoke_family(session, device, reason="signed_out")
@@ -141,7 +141,7 @@ def sign_out_device(session, staff: Staff, device_id: int) -> DeviceSession:
 def sign_out_all(session, staff: Staff, *, reason: str = "signed_out_by_admin") -> int:
     """Sign every device of ``staff`` out; the number of devices that were signed in."""
     devices = session.scalars(select(DeviceSession).where(
-        DeviceSession.staff_id == staff.id, DeviceSession.revoked_at.is_(None)).with_for_update()).all()
+        DeviceSession.staff_id == staff.id, DeviceSession.revoked_at.is_(None)).with_for_update(of=DeviceSession)).all()
     for device in devices:
         revoke_family(session, device, reason=reason)
     return len(devices)
