@@ -103,7 +103,13 @@ def refresh(session, secret: str, *, access_minutes: int, refresh_days: int) -> 
         raise ApiError("refresh_token_expired", status=401)
     if not device.staff.active:
         raise ApiError("account_disabled", status=403)
-    token.used_at = now
+    # Spend it with a conditional write as well: where the lock above does nothing (SQLite),
+    # the second of two racing writers still finds the token spent.
+    spent = session.execute(update(RefreshToken).where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
+                            .values(used_at=now).execution_options(synchronize_session=False))
+    if spent.rowcount != 1:
+        revoke_family(session, device, reason="reuse")
+        raise RefreshTokenReused()
     return _issue(session, device, device.staff, access_minutes=access_minutes, refresh_days=refresh_days)
 
 
