@@ -2,7 +2,7 @@
 document a phone client is generated from)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from grid.models import DEPARTMENT_KINDS, DEVICE_PLATFORMS, GRID_LEVELS
 from grid.roles import ROLES
@@ -12,6 +12,16 @@ from wangge.contract import LocalTime
 
 class MyGridsQuery(CrsQuery):
     pass
+
+
+class ConditionalHeaders(Schema):
+    """Documents ``If-None-Match`` (the view reads it from the request: a list of ETags)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    if_none_match = fields.String(data_key="If-None-Match", load_only=True, metadata={
+        "description": "The ETag of the answer the phone has; 304 when it is still current."})
 
 
 class SessionCreateSchema(Schema):

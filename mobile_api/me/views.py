@@ -12,6 +12,7 @@ from grid.accounts.views import sign_in_limits
 from mobile_api import PREFIX
 from mobile_api.me import service
 from mobile_api.me.schemas import (
+    ConditionalHeaders,
     DeviceView,
     MyGridCollection,
     MyGridsQuery,
@@ -29,8 +30,6 @@ blp = Blueprint("mobile-me", __name__, url_prefix=PREFIX,
 
 ETAG_HEADER = {"ETag": {"description": "Strong validator of this answer (send it back in If-None-Match).",
                         "schema": {"type": "string"}}}
-IF_NONE_MATCH = {"in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"},
-                 "description": "The ETag of the answer the phone has; 304 when it is still current."}
 
 
 def _issued(issued: devices.Issued) -> dict:
@@ -66,11 +65,11 @@ class Me(MethodView):
 class MyGrids(MethodView):
     @requires()
     @blp.arguments(MyGridsQuery, location="query")
+    @blp.arguments(ConditionalHeaders, location="headers")
     @blp.response(200, MyGridCollection, headers=ETAG_HEADER)
     @blp.alt_response(304, description="Not modified: the phone's copy (If-None-Match) is current.",
                       headers=ETAG_HEADER)
-    @blp.doc(parameters=[IF_NONE_MATCH])
-    def get(self, query):
+    def get(self, query, _headers):
         """My grids and their parents up to the district as GeoJSON, in ``?crs=``. Answers carry
         a strong ``ETag``; send it back in ``If-None-Match`` for a 304 while nothing changed."""
         crs = query["crs"]
