@@ -7,9 +7,9 @@
   two requests raced with one token). The whole family is revoked: the device session, every
   refresh token and every access token of it (401 ``refresh_token_reused``). The caller must
   commit that revocation although the answer is an error (:class:`RefreshTokenReused`).
-* Races: every change to a family first locks its device session row (``SELECT ... FOR
-  UPDATE``; SQLite serialises writers anyway), so two refreshes with one token run one after
-  the other: the first rotates, the second finds the token spent and revokes the family.
+* Races: a refresh first locks its family's device session row (by writing to it), so two
+  refreshes with one token run one after the other: the first rotates, the second finds the
+  token spent and revokes the family. Signing devices out locks the rows it revokes too.
 
 Only SHA-256 digests of refresh tokens are stored, like access tokens."""
 from __future__ import annotations
@@ -82,15 +82,21 @@ def sign_in(session, *, username: str, password: str, device_id: str, device_nam
 def refresh(session, secret: str, *, access_minutes: int, refresh_days: int) -> Issued:
     """Rotate: spend ``secret`` and issue a new refresh and access token. A spent token is
     reuse (:class:`RefreshTokenReused`, the family revoked in ``session``)."""
-    found = session.scalar(select(RefreshToken.device_session_id).where(RefreshToken.token_hash == _digest(secret)))
-    if found is None:
+    digest = _digest(secret)
+    # Lock the family before reading anything, with a write to its device session row: a row
+    # lock on PostgreSQL (the second of two racing refreshes waits here until the first has
+    # committed), the write lock on SQLite (where a read first would make the second writer
+    # fail instead of wait).
+    family = select(RefreshToken.device_session_id).where(RefreshToken.token_hash == digest).scalar_subquery()
+    locked = session.execute(update(DeviceSession).where(DeviceSession.id == family)
+                             .values(last_seen_at=DeviceSession.last_seen_at)
+                             .execution_options(synchronize_session=False))
+    if locked.rowcount != 1:
         raise ApiError("refresh_token_invalid", status=401)
-    # Lock the family first, then read the token again: a concurrent rotation has committed
-    # (or not started) by the time the lock is ours.
-    device = session.scalar(select(DeviceSession).where(DeviceSession.id == found)
-                            .with_for_update(of=DeviceSession).execution_options(populate_existing=True))
-    token = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == _digest(secret))
+    token = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest)
                            .execution_options(populate_existing=True))
+    device = token and session.scalar(select(DeviceSession).where(DeviceSession.id == token.device_session_id)
+                                      .execution_options(populate_existing=True))
     if device is None or token is None:
         raise ApiError("refresh_token_invalid", status=401)
     if device.revoked_at is not None or token.revoked_at is not None:
@@ -103,8 +109,7 @@ def refresh(session, secret: str, *, access_minutes: int, refresh_days: int) -> 
         raise ApiError("refresh_token_expired", status=401)
     if not device.staff.active:
         raise ApiError("account_disabled", status=403)
-    # Spend it with a conditional write as well: where the lock above does nothing (SQLite),
-    # the second of two racing writers still finds the token spent.
+    # Spent only if still unspent (a second guard beside the lock: never two rotations of one token).
     spent = session.execute(update(RefreshToken).where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
                             .values(used_at=now).execution_options(synchronize_session=False))
     if spent.rowcount != 1:

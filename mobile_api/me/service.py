@@ -4,7 +4,7 @@ from __future__ import annotations
 from shapely.geometry import mapping
 
 from grid.accounts.service import current_grid_codes
-from grid.grids.service import chain, current_grids_by_code
+from grid.grids.service import current_grids_by_code
 from grid.models import GRID_LEVELS, DeviceSession, Staff
 from grid.roles import role_label
 from mobile_api.crs import geometry_out
@@ -25,10 +25,14 @@ def my_grids(session, staff: Staff, crs: str) -> dict:
     """My current grids and every current parent up the chain, as a FeatureCollection in
     ``crs``, from the top level down (then by code)."""
     mine = current_grids_by_code(session, current_grid_codes(session, staff))
-    grids = {}
-    for grid in mine.values():
-        for link in chain(session, grid):
-            grids.setdefault(link.code, link)
+    grids = dict(mine)
+    # One query per level up (not one per grid and level, as ``chain`` for each grid would):
+    # the current grids of the parent codes not yet seen, which also stops on a cycle.
+    wanted = {g.parent_code for g in mine.values() if g.parent_code} - grids.keys()
+    while wanted:
+        found = current_grids_by_code(session, wanted)
+        grids.update(found)
+        wanted = {g.parent_code for g in found.values() if g.parent_code} - grids.keys()
     ordered = sorted(grids.values(), key=lambda g: (GRID_LEVELS.index(g.level), g.code))
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature", "id": g.code,

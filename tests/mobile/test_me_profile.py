@@ -179,3 +179,27 @@ def test_other_large_json_answers_are_compressed_too(client, admin):
     assert json.loads(gzip.decompress(zipped.data)) == plain.json
     # a client that accepts only identity gets it
     assert "Content-Encoding" not in client.get("/api/openapi.json", headers={"Accept-Encoding": "identity"}).headers
+
+
+def test_my_grids_takes_as_many_statements_for_many_grids_as_for_one(client, city, app):
+    """The chain up is read one level at a time, not once per grid and level."""
+    from sqlalchemy import event
+
+    from wangge.extensions import db
+
+    for n in range(3, 8):
+        GridFactory(code=f"3101010010010{n}", name=f"{n}号网格", parent_code="310101001", x=n, area_m2=1)
+        AssignmentFactory(staff=city.staff["worker2"], grid_code=f"3101010010010{n}")
+    counts = {}
+    for who in ("worker1", "worker2"):
+        client.get(f"{ME}/me/grids", headers=city.h(who))  # warm: same path both times
+        seen: list = []
+        listener = lambda *args, seen=seen: seen.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            r = client.get(f"{ME}/me/grids", headers=city.h(who))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        counts[who] = (len(r.json["features"]), len(seen))
+    assert counts["worker1"][0] == 2 and counts["worker2"][0] == 7
+    assert counts["worker1"][1] == counts["worker2"][1], counts
