@@ -139,8 +139,13 @@ class ApiToken(db.Model):
     expires_at = mapped_column(UTCDateTime, nullable=False)
     revoked_at = mapped_column(UTCDateTime, nullable=True)
     last_used_at = mapped_column(UTCDateTime, nullable=True)
+    # A phone's access token belongs to its device session (grid/accounts/devices.py): signing
+    # the device out, or a reused refresh token, revokes it with the rest of the family.
+    device_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("device_sessions.id", ondelete="CASCADE"), index=True, nullable=True)
 
     staff = relationship(Staff, lazy="joined")
+    device_session = relationship("DeviceSession", lazy="joined")
 
 
 class Category(db.Model):
@@ -204,3 +209,45 @@ class CalendarDay(db.Model):
     is_workday: Mapped[bool] = mapped_column(Boolean, nullable=False)
     name: Mapped[str | None] = mapped_column(String(100))
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+DEVICE_PLATFORMS = ("android", "ios", "harmonyos", "web", "other")
+
+
+class DeviceSession(db.Model):
+    """One signed-in phone (or installed web app) of a staff member: the family of its refresh
+    tokens and the short-lived access tokens they issue. Revoking the session (the device was
+    lost, a refresh token was used twice, the account was disabled) revokes the whole family."""
+
+    __tablename__ = "device_sessions"
+    __table_args__ = (
+        CheckConstraint("platform IN ('android','ios','harmonyos','web','other')", name="platform"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[str] = mapped_column(String(200))
+    device_name: Mapped[str | None] = mapped_column(String(100))
+    platform: Mapped[str] = mapped_column(String(16))
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    last_seen_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    revoked_at = mapped_column(UTCDateTime, nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+    staff = relationship(Staff, lazy="joined")
+
+
+class RefreshToken(db.Model):
+    """A refresh token of a device session. Only a SHA-256 of the secret is stored. Each is
+    spent once (``used_at``) when rotated; presenting a spent one again is reuse."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_session_id: Mapped[int] = mapped_column(ForeignKey("device_sessions.id", ondelete="CASCADE"),
+                                                   index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = mapped_column(UTCDateTime, nullable=False)
+    used_at = mapped_column(UTCDateTime, nullable=True)
+    revoked_at = mapped_column(UTCDateTime, nullable=True)

@@ -78,6 +78,10 @@ class Settings:
     push_timeout_seconds: float = 10.0
     testing: bool = False
     extra: dict = field(default_factory=dict)
+    # phone API, me (docs/mobile.md): device sessions and gzip of large answers
+    refresh_ttl_days: int = 30              # a phone's refresh token lives this long (renewed on each rotation)
+    device_token_ttl_minutes: int = 60      # access tokens issued to a device session
+    compress_min_bytes: int = 1024          # answers smaller than this are sent uncompressed
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:

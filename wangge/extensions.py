@@ -1,4 +1,5 @@
 """Flask extensions, created unbound and attached in the app factory with ``init_app``."""
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -22,3 +23,5 @@ api = Api()
 # If Redis is unreachable the limiter falls back to memory rather than refusing sign-ins.
 limiter = Limiter(key_func=get_remote_address, swallow_errors=True, in_memory_fallback_enabled=True,
                   headers_enabled=True)
+# gzip of large JSON answers when the client accepts it (settings in ``wangge.create_app``).
+compress = Compress()

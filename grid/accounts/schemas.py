@@ -92,3 +92,7 @@ class MeView(Schema):
 
 class RevokedView(Schema):
     revoked = fields.Boolean()
+
+
+class DevicesSignedOutView(Schema):
+    signed_out = fields.Integer(metadata={"description": "How many signed-in devices were signed out."})

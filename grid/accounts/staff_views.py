@@ -2,10 +2,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from grid.accounts import devices
 from grid.accounts import service as accounts
 from grid.accounts.schemas import (
     AssignmentSchema,
     AssignmentView,
+    DevicesSignedOutView,
     StaffDetailView,
     StaffPatchSchema,
     StaffSchema,
@@ -117,3 +119,13 @@ class AssignmentDetail(MethodView):
         if a.valid_to is None or a.valid_to > utcnow():
             a.valid_to = utcnow()
         return a
+
+
+@blp.route("/<int:staff_id>/devices/sign-out")
+class DevicesSignOut(MethodView):
+    @requires(ADMIN)
+    @blp.response(200, DevicesSignedOutView)
+    def post(self, staff_id):
+        """Sign out every phone of a staff member (device sessions, their refresh and access
+        tokens); their desk sign-ins are kept."""
+        return {"signed_out": devices.sign_out_all(db.session, get_staff(staff_id))}

@@ -32,11 +32,23 @@ def _login_address_limit() -> str:
     return current_settings().login_address_rate_limit
 
 
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
+def sign_in_limits(view):
+    """Failed sign-ins are throttled per address and username and per address, with one
+    budget shared by every sign-in endpoint (this one and the phone's device sessions), so a
+    second door never doubles an attacker's tries."""
+    view = limiter.shared_limit(_login_address_limit, scope="login-address", key_func=_login_address_key,
+                                deduct_when=_failed)(view)
+    return limiter.shared_limit(_login_limit, scope="login", key_func=_login_key, deduct_when=_failed)(view)
+
+
 @blp.route("/login")
 class Login(MethodView):
     @public
-    @limiter.limit(_login_limit, key_func=_login_key, deduct_when=lambda r: r.status_code == 401)
-    @limiter.limit(_login_address_limit, key_func=_login_address_key, deduct_when=lambda r: r.status_code == 401)
+    @sign_in_limits
     @blp.arguments(LoginSchema)
     @blp.doc(security=[])
     @blp.response(200, TokenView)
