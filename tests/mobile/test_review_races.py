@@ -75,3 +75,54 @@ def test_two_sign_ins_on_one_device_at_once_leave_one_session(fresh_pg_url):
                     DeviceSession.revoked_at.is_(None)))
                 db.session.remove()
             assert live == 1
+
+
+def test_two_patrol_starts_and_two_uploads_of_one_batch_at_once(fresh_pg_url):
+    """Two starts at once: one 201, one 409 ``patrol_open`` naming it. The same batch uploaded
+    twice at once (a retry racing its original): the points are stored and counted once."""
+    from datetime import UTC, datetime, timedelta
+
+    with committed(fresh_pg_url) as (app, make_staff):
+        _, h = make_staff("grid_worker")
+        answers = race(app, twice("post", f"{M}/patrols", headers=h))
+        assert sorted(code for code, _ in answers) == [201, 409], answers
+        created = next(body for code, body in answers if code == 201)
+        refused = next(body for code, body in answers if code == 409)
+        assert refused["code"] == "patrol_open" and refused["details"]["patrol_id"] == created["id"]
+        now = datetime.now(UTC)
+        points = [{"time": (now - timedelta(seconds=30 - i)).isoformat(), "lon": 121.405 + i * 1e-5,
+                   "lat": 31.205, "accuracy": 5} for i in range(20)]
+        url = f"{M}/patrols/{created['id']}/points"
+        answers = race(app, twice("post", url, json={"points": points}, headers=h))
+        assert [code for code, _ in answers] == [200, 200], answers
+        assert sorted(body["accepted"] for _, body in answers) == [0, 20]
+        current = app.test_client().get(f"{M}/patrols/current", headers=h).json
+        assert current["totals"]["accepted"] == 20 and current["totals"]["rejected"]["duplicate"] == 0
+
+
+def test_a_device_signed_out_while_it_refreshes(fresh_pg_url):
+    """The owner signs a lost phone out while the phone refreshes: whichever runs first, the
+    device ends signed out and no token it holds (old or new) works."""
+    with committed(fresh_pg_url) as (app, make_staff):
+        make_staff("grid_worker", username="diushi")
+        for round_ in range(ROUNDS):
+            client = app.test_client()
+            owner = client.post(f"{M}/sessions", json={"username": "diushi", "password": PASSWORD,
+                                                       "device_id": f"desk-{round_}", "platform": "web"}).json
+            lost = client.post(f"{M}/sessions", json={"username": "diushi", "password": PASSWORD,
+                                                      "device_id": f"lost-{round_}", "platform": "android"}).json
+            oh = {"Authorization": f"Bearer {owner['access_token']}"}
+            answers = race(app, [
+                lambda c, lost=lost: c.post(f"{M}/sessions/refresh", json={"refresh_token": lost["refresh_token"]}),
+                lambda c, lost=lost, oh=oh: c.delete(f"{M}/me/devices/{lost['device']['id']}", headers=oh)])
+            assert answers[1][0] == 200, answers
+            tokens = [lost["access_token"]]
+            if answers[0][0] == 200:
+                tokens.append(answers[0][1]["access_token"])
+                assert client.post(f"{M}/sessions/refresh",
+                                   json={"refresh_token": answers[0][1]["refresh_token"]}).status_code == 401
+            else:
+                assert answers[0][1]["code"] == "refresh_token_revoked", answers
+            for token in tokens:
+                assert client.get(f"{M}/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+            assert client.get(f"{M}/me", headers=oh).status_code == 200
