@@ -66,3 +66,15 @@ class CitizenUploadView(Schema):
     expires_at = LocalTime(required=True)
     content_type = fields.String(required=True, metadata={"enum": list(PHOTO_TYPES)})
     size = fields.Integer(required=True)
+
+
+def upload_body(*, with_kind: bool) -> dict:
+    """The OpenAPI ``requestBody`` of a photo upload (the views read ``request.files``
+    themselves, so flask-smorest cannot describe it): multipart with a required ``file``."""
+    properties = {"file": {"type": "string", "format": "binary",
+                           "description": "The photo: JPEG, PNG or WebP, at most 10 MB."}}
+    if with_kind:
+        properties["kind"] = {"type": "string", "enum": list(KINDS),
+                              "description": "What the photo shows; without it the report or action decides."}
+    return {"required": True, "content": {"multipart/form-data": {
+        "schema": {"type": "object", "required": ["file"], "properties": properties}}}}

@@ -9,6 +9,7 @@ from dispatch.attachments.schemas import (
     AttachmentView,
     FlaggedPhotoListView,
     FlaggedPhotoQuery,
+    upload_body,
 )
 from grid import roles as R
 from wangge.auth import current_staff, requires
@@ -44,6 +45,7 @@ def _serve(path, mimetype: str, download_name: str, etag: str):
 @blp.route("")
 class Attachments(MethodView):
     @requires()
+    @blp.doc(requestBody=upload_body(with_kind=True))
     @blp.response(201, AttachmentView)
     @blp.alt_response(200, schema=AttachmentView, success=True,
                       description="The same uploader sent the same file again before attaching it")

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch.attachments import service as attachments
-from dispatch.attachments.schemas import CitizenUploadView
+from dispatch.attachments.schemas import CitizenUploadView, upload_body
 from dispatch.cases.lifecycle import CITIZEN
 from dispatch.cases.models import Case
 from dispatch.intake import service as intake
@@ -78,7 +78,7 @@ class Photos(MethodView):
     @public
     @limiter.limit(_photo_limit, key_func=get_remote_address)
     @blp.response(201, CitizenUploadView)
-    @blp.doc(security=[])
+    @blp.doc(security=[], requestBody=upload_body(with_kind=False))
     def post(self):
         """Upload a photo for a report: multipart ``file``, JPEG/PNG/WebP checked by decoding
         it (422 ``not_an_image`` / ``unsupported_image``, 413 above 10 MB), stored without

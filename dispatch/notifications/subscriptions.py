@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dispatch.notifications.models import PushSubscription
 from dispatch.notifications.push import VENDOR, WEBPUSH, check_endpoint, subscription_identity
@@ -34,16 +36,22 @@ def register(session, staff_id: int, body: dict, settings) -> tuple[PushSubscrip
         fields = {"kind": VENDOR, "vendor": body["vendor"], "token": body["token"], "endpoint": None,
                   "p256dh": None, "auth": None}
         identity = subscription_identity(VENDOR, vendor=body["vendor"], token=body["token"])
-    row = session.scalar(select(PushSubscription).where(PushSubscription.identity == identity).with_for_update())
-    created = row is None
-    if created:
-        row = PushSubscription(identity=identity, staff_id=staff_id, **fields)
-        session.add(row)
-    else:
+    # INSERT ... ON CONFLICT DO NOTHING, then the row locked: two registrations of one
+    # subscription at the same moment (a retry racing its original, two taps) make one row and
+    # both answer it, where a look-up first would let both insert (a unique violation, a 500).
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    new_id = session.execute(insert(PushSubscription).values(identity=identity, staff_id=staff_id,
+                                                             device=body.get("device"), **fields)
+                             .on_conflict_do_nothing(index_elements=["identity"])
+                             .returning(PushSubscription.id)).scalar()
+    row = session.scalar(select(PushSubscription).where(PushSubscription.identity == identity).with_for_update()
+                         .execution_options(populate_existing=True))
+    created = new_id is not None
+    if not created:
         for name, value in fields.items():
             setattr(row, name, value)
         row.staff_id = staff_id
-    row.device = body.get("device")
+        row.device = body.get("device")
     session.flush()
     return row, created
 

@@ -69,6 +69,10 @@ def sign_in(session, *, username: str, password: str, device_id: str, device_nam
     """Check the password and open a device session. Signing in again on the same device
     (same person, same ``device_id``) replaces that device's earlier session."""
     staff = authenticate(session, username, password)
+    # One sign-in of a person at a time (a row lock that still lets rows naming the person be
+    # written): two sign-ins on one device at the same moment (a double tap) would otherwise
+    # both find no earlier session and leave two signed in.
+    session.execute(select(Staff.id).where(Staff.id == staff.id).with_for_update(key_share=True))
     for earlier in session.scalars(select(DeviceSession).where(
             DeviceSession.staff_id == staff.id, DeviceSession.device_id == device_id,
             DeviceSession.revoked_at.is_(None)).with_for_update(of=DeviceSession)):
