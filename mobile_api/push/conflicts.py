@@ -49,6 +49,6 @@ def _person(staff) -> dict | None:
 def conflict_view(row: SyncPushItem) -> dict:
     return {"id": row.id, "staff": _person(row.staff), "client_id": row.client_id, "type": row.kind,
             "body": row.body, "code": row.code, "message": (row.answer or {}).get("message"),
-            "case": case_view(row.case), "at_push": (row.answer or {}).get("case"),
+            "case": case_view(row.case), "at_push": (row.answer or {}).get("at_push", (row.answer or {}).get("case")),
             "created_at": row.created_at, "resolved_at": row.resolved_at, "resolved_by": _person(row.resolved_by),
             "resolution_note": row.resolution_note}
