@@ -12,6 +12,7 @@ from grid.accounts.service import issue_token, set_roles
 from grid.models import GridAssignment
 from mobile_api.push.models import SyncPushItem
 from tests.dispatch.conftest import POINT_G1, POINT_G2, do, report
+from tests.dispatch.fixtures_photos import media_fixture, photo, upload  # noqa: F401 - media fixture
 from tests.factories import AssignmentFactory, AttachmentFactory, StaffFactory
 from tests.mobile.fixtures_push import CONFLICTS, action_item, cid, push, report_item
 from wangge.timeutil import utcnow
@@ -186,3 +187,25 @@ def signed_and_handled(client, city) -> str:
     number = signed_by_env(client, city)["number"]
     do(client, city, "env", number, "report_back", note="已清理")
     return number
+
+
+def test_the_dispatch_center_sees_the_photos_of_a_kept_conflict(client, city, db_session, media):
+    """The photos a conflict names stay attached to nothing (the item was not done): the
+    dispatch center may open them, nobody else but their uploader."""
+    handling = signed_by_env(client, city)
+    number = handling["number"]
+    r = upload(client, city.h("env"), photo(color=(200, 30, 30)), kind="after")
+    assert r.status_code == 201, r.json
+    kept_photo = r.json["id"]
+    other = upload(client, city.h("env"), photo(color=(30, 30, 200))).json["id"]  # in no conflict
+    do(client, city, "dispatcher", number, "redispatch", department_code="ROAD")
+    out = push(client, city.h("env"), [action_item(cid("ph"), number, "report_back", handling["version"],
+                                                   note="已修复", attachments=[kept_photo])])["items"][0]
+    assert out["outcome"] == "conflict"
+    for who in ("dispatcher", "shift", "clerk", "env"):
+        got = client.get(f"/api/v1/attachments/{kept_photo}", headers=city.h(who))
+        assert got.status_code == 200 and got.data[:2] == b"\xff\xd8", who
+    for who in ("road", "worker1", "leader", "officer"):
+        assert client.get(f"/api/v1/attachments/{kept_photo}", headers=city.h(who)).status_code == 404, who
+    assert client.get(f"/api/v1/attachments/{other}", headers=city.h("dispatcher")).status_code == 404
+    assert client.get(f"/api/v1/attachments/{kept_photo}").status_code == 401
