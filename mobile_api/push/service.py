@@ -4,14 +4,16 @@ Every item is judged by the rules the desk API uses: a report goes through intak
 (``dispatch.intake.staff_views.submit_staff_report``: the same rules, channel, role and
 idempotency key as ``POST /api/v1/cases``), an action through ``dispatch.workflow.actions.act``
 on the case found as the case API finds it (``get_visible_case``: not found and not yours
-look the same).
+look the same), or on one that was in the sender's view before (``history``): their work on
+it is kept as a conflict (``case_left_view``) instead of lost.
 
 Each item runs in its own SAVEPOINT, so a refused item never undoes the others; the request
 commits once at the edge. An item the server acted on is recorded (``SyncPushItem``) in its
 sender's namespace, and the row is claimed *before* the work: a second push of the same
 item at the same moment waits on the unique index for the first one's commit and then
 answers ``already_done``, so two racing pushes of one batch make one case. A conflict (the
-case moved on and the verb no longer fits) keeps the item for the dispatch center."""
+world changed since the phone acted, in a way the worker cannot fix offline: ``_is_conflict``
+and docs/mobile.md "Which items are conflicts") keeps the item for the dispatch center."""
 from __future__ import annotations
 
 import hashlib
