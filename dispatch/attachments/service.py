@@ -530,14 +530,25 @@ def make_thumbnail(sha256: str) -> str | None:
 
 # --- who may read -----------------------------------------------------------------------
 
+# Who else may read a photo attached to no case: parts built on dispatch add a check
+# ``fn(session, staff, attachment) -> bool`` (the phone API: the dispatch center reads the
+# photos of offline work kept as a conflict), so this module never imports them.
+EXTRA_READERS: list = []
+
+
+def register_reader(check) -> None:
+    if check not in EXTRA_READERS:  # every app the process creates registers again
+        EXTRA_READERS.append(check)
+
+
 def get_readable(session, staff: Staff, attachment_id: int) -> Attachment:
     """The attachment if ``staff`` may see the case it belongs to, or uploaded it and it is
-    not attached yet. Not found and not yours look the same."""
+    not attached yet (or a registered reader allows it). Not found and not yours look the same."""
     attachment = session.get(Attachment, attachment_id)
     if attachment is None:
         raise NotFound("attachment", attachment_id)
     if attachment.case_id is None:
-        if attachment.uploaded_by == staff.id:
+        if attachment.uploaded_by == staff.id or any(check(session, staff, attachment) for check in EXTRA_READERS):
             return attachment
         raise NotFound("attachment", attachment_id)
     query = select(Case.id).where(Case.id == attachment.case_id)

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 def init_part(app, api) -> None:
     """Register this part's blueprint, commands and hooks."""
-    from . import views  # here, not at the top: importing the package must not load the views
+    from dispatch.attachments.service import register_reader
+
+    # here, not at the top: importing the package must not load the views
+    from . import conflicts, views
 
     api.register_blueprint(views.blp)
     api.register_blueprint(views.desk)
+    register_reader(conflicts.may_read_photo)  # the dispatch center sees a conflict's photos

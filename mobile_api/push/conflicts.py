@@ -7,10 +7,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from dispatch.cases.models import Case
+from grid import roles as R
 from mobile_api.push.models import SyncPushItem
 from mobile_api.push.service import case_view
 from wangge.errors import ApiError, NotFound
 from wangge.timeutil import utcnow
+
+# Who reads and resolves kept conflicts.
+DISPATCH_CENTER = (R.DISPATCHER, R.SHIFT_LEADER, R.INTAKE_CLERK, R.ADMIN)
 
 
 def conflicts(session, *, unresolved: bool | None = None, case: str | None = None, limit: int = 50,
@@ -49,6 +53,24 @@ def _person(staff) -> dict | None:
 def conflict_view(row: SyncPushItem) -> dict:
     return {"id": row.id, "staff": _person(row.staff), "client_id": row.client_id, "type": row.kind,
             "body": row.body, "code": row.code, "message": (row.answer or {}).get("message"),
-            "case": case_view(row.case), "at_push": (row.answer or {}).get("case"),
+            "case": case_view(row.case), "at_push": (row.answer or {}).get("at_push", (row.answer or {}).get("case")),
             "created_at": row.created_at, "resolved_at": row.resolved_at, "resolved_by": _person(row.resolved_by),
             "resolution_note": row.resolution_note}
+
+
+def photo_ids(body: dict) -> set[int]:
+    """The photos an item names (``action.attachments`` or ``report.attachments``)."""
+    part = (body or {}).get("action") or (body or {}).get("report") or {}
+    ids = part.get("attachments") if isinstance(part, dict) else None
+    return {i for i in ids if isinstance(i, int)} if isinstance(ids, list) else set()
+
+
+def may_read_photo(session, staff, attachment) -> bool:
+    """The dispatch center reads the photos of a kept conflict (attached to no case: the item
+    was not done), through ``GET /api/v1/attachments/<id>`` (registered with dispatch's
+    attachments as an extra reader)."""
+    if not staff.has_role(*DISPATCH_CENTER) or attachment.uploaded_by is None:
+        return False
+    bodies = session.scalars(select(SyncPushItem.body).where(SyncPushItem.staff_id == attachment.uploaded_by,
+                                                             SyncPushItem.outcome == "conflict"))
+    return any(attachment.id in photo_ids(body) for body in bodies)

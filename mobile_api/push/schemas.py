@@ -114,7 +114,8 @@ class PushItemResult(Schema):
     fields_ = fields.Dict(data_key="fields", attribute="fields", allow_none=True,
                           metadata={"description": "field -> messages (validation errors)"})
     case = fields.Nested(PushCaseView, allow_none=True, metadata={
-        "description": "the case made or acted on; for a conflict its current state and version"})
+        "description": "the case made or acted on; for a conflict its current state and version (null when "
+                       "the case left the sender's view, code case_left_view, and for a report)"})
     original_outcome = fields.String(allow_none=True, validate=validate.OneOf(("created", "done", "conflict")),
                                      metadata={"description": "already_done: what was done the first time"})
     conflict_id = fields.Integer(allow_none=True, metadata={"description": "the kept conflict (dispatch center)"})

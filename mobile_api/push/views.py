@@ -9,7 +9,6 @@ from flask_smorest import Blueprint
 from dispatch.intake import service as intake
 from dispatch.intake.staff_views import REPORTERS, submit_staff_report
 from dispatch.workflow.actions import allowed_verbs, state_name
-from grid import roles as R
 from mobile_api import PREFIX
 from mobile_api.crs import CrsQuery, point_out
 from mobile_api.push import conflicts, service
@@ -32,7 +31,7 @@ blp = Blueprint("mobile_push", __name__, url_prefix=PREFIX,
 desk = Blueprint("sync_conflicts", __name__, url_prefix="/api/v1/sync-conflicts",
                  description="离线冲突 Offline work that met a case which had moved on")
 
-DISPATCH_CENTER = (R.DISPATCHER, R.SHIFT_LEADER, R.INTAKE_CLERK, R.ADMIN)
+DISPATCH_CENTER = conflicts.DISPATCH_CENTER
 
 
 def phone_case(case, staff, crs: str) -> dict:

@@ -37,22 +37,7 @@ def world(fresh_pg_url):
 
 
 def race(app, bodies: list[dict], headers: dict) -> list[tuple[int, dict]]:
-    barrier = threading.Barrier(len(bodies))
-    answers: list = [None] * len(bodies)
-
-    def run(i, body):
-        client = app.test_client()
-        barrier.wait()
-        r = client.post(PUSH, json=body, headers=headers)
-        answers[i] = (r.status_code, r.json)
-
-    threads = [threading.Thread(target=run, args=(i, b), name=f"push-race-{i}") for i, b in enumerate(bodies)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert all(a is not None for a in answers), answers
-    return answers
+    return race_as(app, [(body, headers) for body in bodies])
 
 
 def new_case(app, headers) -> dict:
@@ -108,3 +93,59 @@ def test_one_client_id_with_two_bodies_at_once_makes_one_case_and_one_409(world)
         assert db.session.scalar(select(func.count()).select_from(Case).where(
             Case.idempotency_key.like(f"%:{key}"))) == 1
         db.session.remove()
+
+
+def test_two_different_items_on_one_case_at_once_one_wins_the_other_is_kept(world):
+    """Two clerks act on the same case at the same moment from the same version, one accepts
+    and one rejects: exactly one verb lands; the other is a conflict (``case_conflict`` when
+    its update met the first one's, ``verb_not_allowed`` when it read the case after the
+    first commit), kept for the dispatch center; never a 500."""
+    from wangge.extensions import db
+
+    app, headers = world
+    with app.app_context():
+        other = StaffFactory(roles=[R.INTAKE_CLERK])
+        other_headers = {"Authorization": f"Bearer {issue_token(db.session, other, ttl_hours=2)[0]}"}
+        db.session.commit()
+    for _ in range(ROUNDS):
+        target = new_case(app, headers)
+        number, seen = target["number"], target["version"]
+        accept = {"items": [action_item(cid("acc"), number, "accept", seen)]}
+        reject = {"items": [action_item(cid("rej"), number, "reject", seen, note="不属于受理范围")]}
+        answers = race_as(app, [(accept, headers), (reject, other_headers)])
+        assert [s for s, _ in answers] == [200, 200], answers
+        results = [a["items"][0] for _, a in answers]
+        assert sorted(r["outcome"] for r in results) == ["conflict", "done"], results
+        won = next(r for r in results if r["outcome"] == "done")
+        lost = next(r for r in results if r["outcome"] == "conflict")
+        assert lost["code"] in ("case_conflict", "verb_not_allowed") and lost["status"] == 409 and lost["conflict_id"]
+        assert lost["case"]["state"] == won["case"]["state"] and lost["case"]["version"] == won["case"]["version"]
+        with app.app_context():
+            case = db.session.scalar(select(Case).where(Case.number == number))
+            verbs = list(db.session.scalars(select(CaseEvent.verb).where(
+                CaseEvent.case_id == case.id, CaseEvent.verb.in_(("accept", "reject")))))
+            assert len(verbs) == 1 and case.state == {"accept": "accepted", "reject": "rejected"}[verbs[0]]
+            kept = db.session.scalars(select(SyncPushItem).where(SyncPushItem.case_id == case.id)
+                                      .order_by(SyncPushItem.id)).all()
+            assert sorted(k.outcome for k in kept) == ["conflict", "done"]
+            db.session.remove()
+
+
+def race_as(app, requests: list[tuple[dict, dict]]) -> list[tuple[int, dict]]:
+    barrier = threading.Barrier(len(requests))
+    answers: list = [None] * len(requests)
+
+    def run(i, body, headers):
+        client = app.test_client()
+        barrier.wait()
+        r = client.post(PUSH, json=body, headers=headers)
+        answers[i] = (r.status_code, r.json)
+
+    threads = [threading.Thread(target=run, args=(i, b, h), name=f"push-race-{i}")
+               for i, (b, h) in enumerate(requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(a is not None for a in answers), answers
+    return answers
