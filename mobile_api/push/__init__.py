@@ -10,7 +10,9 @@ def init_part(app, api) -> None:
 
     # here, not at the top: importing the package must not load the views
     from . import conflicts, views
+    from .schemas import lenient_items
 
+    api.ma_plugin.converter.add_attribute_function(lenient_items)
     api.register_blueprint(views.blp)
     api.register_blueprint(views.desk)
     register_reader(conflicts.may_read_photo)  # the dispatch center sees a conflict's photos

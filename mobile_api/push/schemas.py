@@ -80,12 +80,25 @@ class PushItemSchema(Schema):
 
 class RawItems(fields.List):
     """A list of items kept as sent (each is parsed and judged on its own by the service),
-    documented as a list of :class:`PushItemSchema`."""
+    documented as a list of :class:`PushItemSchema` *or anything else*: a malformed item (not
+    an object, an unknown field, a missing ``type``) is refused alone, with its own outcome,
+    so the batch is still a 200 and the document must say the server takes it
+    (:func:`lenient_items`)."""
+    lenient_items = True
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, list):
             raise self.make_error("invalid")
         return list(value)
+
+
+def lenient_items(self, field, ret, **kwargs) -> dict:
+    """apispec attribute function: the items of a :class:`RawItems` are ``anyOf`` their
+    schema and any value (a generated client still gets the typed item; a validator or a
+    fuzzer knows that a malformed item does not make the request invalid)."""
+    if getattr(field, "lenient_items", False) and "items" in ret:
+        return {"items": {"anyOf": [ret["items"], {}]}}
+    return {}
 
 
 class PushSchema(Schema):

@@ -1,6 +1,6 @@
-"""Review findings in parts other helpers own (mobile_api/push, mobile_api/inbox,
-mobile_api/patrol, grid/patrol/service.py, mobile_api/sync/models.py, dispatch/clocks): each is
-a failing test marked ``xfail(strict=True)`` that passes once the finding is fixed."""
+"""Findings of the attack review of the phone API, each kept as a regression test: the
+offline batch's document says what the server takes (a malformed item is refused alone, in a
+200, so the document must call it valid)."""
 from __future__ import annotations
 
 import jsonschema
@@ -14,11 +14,6 @@ def request_schema(document: dict, path: str, media: str = "application/json") -
     return {**body["content"][media]["schema"], "components": document["components"]}
 
 
-@pytest.mark.xfail(strict=True, reason="finding: POST /api/m/v1/sync/push answers 200 (the item refused "
-                                       "alone) to bodies its OpenAPI request schema says are invalid "
-                                       "(unknown item fields, a missing type or client_id, an item that is "
-                                       "not an object): the document must describe what the server takes "
-                                       "(mobile_api/push/schemas.py)")
 @pytest.mark.parametrize("item", [
     {"client_id": "review-a1", "type": "action", "action": {"number": "0", "verb": "check", "version_seen": 0},
      "x-unknown": 42},
@@ -27,7 +22,8 @@ def request_schema(document: dict, path: str, media: str = "application/json") -
     7,
 ])
 def test_push_accepts_only_what_its_document_describes(client, city, item):
-    """A 2xx to a body means the document must call that body valid (schemathesis ST201)."""
+    """A 2xx to a body means the document must call that body valid (schemathesis ST201).
+    Fixed: the document says an item may be anything; a malformed one is refused alone."""
     document = client.get("/api/openapi.json").json
     body = {"items": [item]}
     r = client.post(PUSH, json=body, headers=city.h("worker1"))
