@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, case, false, func, literal, or_, select, tuple_, union_all
+from sqlalchemy.orm import lazyload
 
 from dispatch.attachments.models import Attachment
 from dispatch.cases import scope as case_scope
@@ -261,10 +262,13 @@ def items_for(session, staff: Staff, page, *, crs: str = STORED, me=None, now=No
     now = now or utcnow()
     case_ids = [r.id for r in page if r.kind == CASE]
     enf_ids = [r.id for r in page if r.kind == ENFORCEMENT]
-    cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}
+    # nothing here reads a case's grid (its polygon) or department: not joined
+    light = (lazyload(Case.grid), lazyload(Case.department))
+    cases = {c.id: c for c in session.scalars(select(Case).options(*light).where(Case.id.in_(case_ids)))} \
+        if case_ids else {}
     enfs = {e.id: e for e in session.scalars(select(EnforcementCase).where(EnforcementCase.id.in_(enf_ids)))} \
         if enf_ids else {}
-    parents = {c.id: c for c in session.scalars(select(Case).where(
+    parents = {c.id: c for c in session.scalars(select(Case).options(*light).where(
         Case.id.in_({e.parent_case_id for e in enfs.values()})))} if enfs else {}
     codes = {c.category_code for c in (*cases.values(), *parents.values()) if c.category_code}
     lang = current_language()

@@ -115,7 +115,7 @@ def test_the_same_walk_on_sqlite(tmp_path):
             answer = _pull(app, headers, first["cursor"])
             assert _updated(answer) == {number: words}
             first = answer
-        # the inbox's query on SQLite (a plain outer join instead of PostgreSQL's LATERAL)
+        # the inbox on SQLite (the same query; the deadlines copied by the SQLite triggers)
         inbox = app.test_client().get("/api/m/v1/inbox", headers=headers).json
         assert sorted(i["number"] for i in inbox["items"]) == sorted(numbers.values())
         assert inbox["counts"]["none"] == 2
