@@ -277,18 +277,24 @@ def items_for(session, staff: Staff, page, *, crs: str = STORED, me=None, now=No
     thumbs = thumbnails(session, [*cases, *parents])
     here = convert_point(me[0], me[1], crs, STORED) if me else None
 
+    # the verbs depend only on the state and on whether the case is my department's, my task,
+    # my report (an enforcement case: its stage, my team, assigned to me): computed once per kind
+    verbs: dict[tuple, list[str]] = {}
     items = []
     for row in page:
         if row.kind == CASE:
             c = owner = cases[row.id]
+            key = (CASE, c.state, c.department_id == staff.department_id, c.assignee_id == staff.id,
+                   c.reporter_staff_id == staff.id)
             item = {"kind": CASE, "number": c.number, "version": c.version, "state": c.state,
-                    "state_name": state_name(c.state), "verbs": case_verbs(c, staff),
+                    "state_name": state_name(c.state), "verbs": _memo(verbs, key, case_verbs, c, staff),
                     "description": _short(c.title or c.description)}
         else:
             e = enfs[row.id]
             owner, c = e, parents[e.parent_case_id]
+            key = (ENFORCEMENT, e.stage, e.team_id == staff.department_id, is_assigned(staff, e))
             item = {"kind": ENFORCEMENT, "number": e.number, "version": e.version, "state": e.stage,
-                    "state_name": stage_name(e.stage), "verbs": enforcement_verbs(e, staff),
+                    "state_name": stage_name(e.stage), "verbs": _memo(verbs, key, enforcement_verbs, e, staff),
                     "description": _short(e.reason), "parent_number": c.number}
         lon, lat = point_out(c.lon, c.lat, crs)
         item.update({
@@ -302,6 +308,12 @@ def items_for(session, staff: Staff, page, *, crs: str = STORED, me=None, now=No
         })
         items.append(item)
     return items
+
+
+def _memo(cache: dict, key: tuple, fn, *args) -> list[str]:
+    if key not in cache:
+        cache[key] = fn(*args)
+    return list(cache[key])
 
 
 def _short(text: str | None) -> str | None:
