@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, case, false, func, literal, or_, select, tuple_, union_all
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import defer, lazyload
 
 from dispatch.attachments.models import Attachment
 from dispatch.cases import scope as case_scope
@@ -262,8 +262,9 @@ def items_for(session, staff: Staff, page, *, crs: str = STORED, me=None, now=No
     now = now or utcnow()
     case_ids = [r.id for r in page if r.kind == CASE]
     enf_ids = [r.id for r in page if r.kind == ENFORCEMENT]
-    # nothing here reads a case's grid (its polygon) or department: not joined
-    light = (lazyload(Case.grid), lazyload(Case.department))
+    # nothing here reads a case's grid (its polygon), department or location geometry (lon and
+    # lat are columns): not joined, not parsed
+    light = (lazyload(Case.grid), lazyload(Case.department), defer(Case.location, raiseload=True))
     cases = {c.id: c for c in session.scalars(select(Case).options(*light).where(Case.id.in_(case_ids)))} \
         if case_ids else {}
     enfs = {e.id: e for e in session.scalars(select(EnforcementCase).where(EnforcementCase.id.in_(enf_ids)))} \

@@ -143,8 +143,8 @@ def downgrade():
     else:
         for event in ("insert", "update", "delete"):
             op.execute(f"DROP TRIGGER IF EXISTS trg_stage_clock_owner_deadline_{event}")
+    # plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35): a batch copy of the table would lose
+    # the sync feed's triggers on it (migration 0009)
     for table in OWNERS.values():
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column('clock_paused_light')
-            batch.drop_column('clock_warn_at')
-            batch.drop_column('clock_due_at')
+        for column in ('clock_paused_light', 'clock_warn_at', 'clock_due_at'):
+            op.drop_column(table, column)
