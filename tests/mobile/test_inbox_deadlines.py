@@ -157,8 +157,23 @@ def test_the_same_on_sqlite(tmp_path):
         upgrade_database()
         load_catalog(db.session)
         try:
-            check_every_situation(db.session, DepartmentFactory(code="ENV", name="环卫所"),
-                                  DepartmentFactory(code="ZF", name="执法", kind="enforcement_team"))
+            env = DepartmentFactory(code="ENV", name="环卫所")
+            check_every_situation(db.session, env, DepartmentFactory(code="ZF", name="执法", kind="enforcement_team"))
+            # the keyset pages on SQLite (NULLs sort first there: the query says NULLS LAST)
+            handler = StaffFactory(roles=["department_handler"], department_id=env.id)
+            whole = service.inbox(db.session, handler, limit=100, now=T0)
+            assert len(whole.items) == sum(whole.counts.values()) == 16 and whole.next is None
+            dated = [i["deadline"] for i in whole.items if i["deadline"]]
+            assert dated == sorted(dated) and whole.items[-1]["deadline"] is None
+            paged, after = [], None
+            while True:
+                page = service.inbox(db.session, handler, limit=2, after=after, now=T0)
+                paged += [i["number"] for i in page.items]
+                assert page.counts == whole.counts
+                if page.next is None:
+                    break
+                after = service.Position.load(page.next.dump())
+            assert paged == [i["number"] for i in whole.items]
             # a clock deleted (by hand): its owner's copy goes with it
             owner = CaseFactory(state="handling")
             db.session.flush()
