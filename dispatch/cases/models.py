@@ -90,6 +90,13 @@ class Case(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     CLOCK_KEY = "case_id"  # the stage clock column that points at a case
+    # Copies of the running stage clock's due and warn times and, while it is paused, of the
+    # light it is frozen at (green / yellow / red): written by the database (a trigger on
+    # stage_clocks, migration 0012) whoever changes a clock, so lists order and colour by the
+    # owner's row alone. Read them by a query, not from an object loaded before the change.
+    clock_due_at = mapped_column(UTCDateTime, nullable=True)
+    clock_warn_at = mapped_column(UTCDateTime, nullable=True)
+    clock_paused_light: Mapped[str | None] = mapped_column(String(8))
 
     def clock_subject(self) -> tuple[str | None, int | None]:
         """(category, department) that choose the limit of a stage clock of this case."""

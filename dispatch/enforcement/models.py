@@ -53,6 +53,13 @@ class EnforcementCase(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     CLOCK_KEY = "enforcement_id"  # the stage clock column that points at an enforcement case
+    # Copies of the running stage clock's due and warn times and, while it is paused, of the
+    # light it is frozen at (green / yellow / red): written by the database (a trigger on
+    # stage_clocks, migration 0012) whoever changes a clock, so lists order and colour by the
+    # owner's row alone. Read them by a query, not from an object loaded before the change.
+    clock_due_at = mapped_column(UTCDateTime, nullable=True)
+    clock_warn_at = mapped_column(UTCDateTime, nullable=True)
+    clock_paused_light: Mapped[str | None] = mapped_column(String(8))
 
     def clock_subject(self) -> tuple[str | None, int | None]:
         """Its parent case's category; its team is the department."""

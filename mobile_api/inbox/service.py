@@ -9,24 +9,30 @@
 
 Which states count is read from the lifecycle tables (``dispatch.cases.lifecycle`` and
 ``dispatch.enforcement.lifecycle``); every item also passes ``dispatch.cases.scope.visible``
-(resp. the enforcement scope). The list is one SQL query over both kinds with the running
-stage clock joined (``ix_stage_clocks_running_*``), ordered by that clock's due time (nulls
-last), then kind and id, and paged by keyset; the counts per light are one aggregate over
-the same rows; the page's details (cases, clocks, thumbnails, officers) are a fixed number
-of batch queries, however long the page."""
+(resp. the enforcement scope). Order: the running stage clock's due time (nulls last: no
+clock, or a paused one), then kind and id, paged by keyset.
+
+Cost independent of the inbox's length: the deadline is read from its owner's row
+(``clock_due_at`` / ``clock_warn_at`` / ``clock_paused_light``, the running clock's copy kept
+by a trigger on stage_clocks, migration 0012), never from ``stage_clocks``. Each branch of
+the inbox (one role's slice: my department's cases in the handler's states, ...) is its own
+``ORDER BY clock_due_at, id LIMIT n + 1`` on its partial index (``mobile_api.inbox.models``),
+so PostgreSQL reads at most ``n + 1`` index entries per branch and merges a few dozen rows;
+the counts per light are one aggregate over the same branches, index-only on PostgreSQL. The
+page's details (cases, thumbnails, officers) are a fixed number of batch queries, however
+long the page."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, literal, or_, select, true, union_all
+from sqlalchemy import and_, bindparam, case, false, func, literal, or_, select, tuple_, union_all
+from sqlalchemy.orm import defer, lazyload
 
 from dispatch.attachments.models import Attachment
 from dispatch.cases import scope as case_scope
 from dispatch.cases.lifecycle import VERBS
 from dispatch.cases.models import Case
-from dispatch.clocks import deadlines
-from dispatch.clocks.models import StageClock
 from dispatch.enforcement import lifecycle as enf_lifecycle
 from dispatch.enforcement import scope as enf_scope
 from dispatch.enforcement.models import EnforcementCase, EnforcementOfficer
@@ -72,79 +78,81 @@ LEADER_STAGES = _enforcement_stages(R.ENFORCEMENT_LEADER)          # accept, clo
 OFFICER_STAGES = _enforcement_stages(R.ENFORCEMENT_OFFICER)        # investigate, decide, execute
 
 
-def _and_visible(clause, visible):
-    return clause if visible is None else and_(clause, visible)
+def _in(column, values):
+    """``column IN ('a', 'b')`` with the values written into the SQL, so PostgreSQL proves the
+    branch's partial index predicate even for a cached (generic) plan."""
+    return column.in_(bindparam(None, list(values), expanding=True, literal_execute=True, unique=True))
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One role's slice of the inbox: rows of ``model`` matching ``where`` (visibility included).
+    The branches of one inbox never share a row (their states differ)."""
+    kind: str
+    model: type
+    where: object
+
+
+def branches(staff: Staff) -> list[Branch]:
+    """My inbox's branches, each read by its own partial index (``mobile_api.inbox.models``)."""
+    cases, enforcement = [], []
+    if staff.has_role(R.GRID_WORKER):
+        cases += [and_(Case.assignee_id == staff.id, _in(Case.state, ASSIGNEE_STATES)),
+                  and_(Case.reporter_staff_id == staff.id, _in(Case.state, REPORTER_STATES))]
+    if staff.has_role(R.DEPARTMENT_HANDLER) and staff.department_id:
+        cases.append(and_(Case.department_id == staff.department_id, _in(Case.state, HANDLER_STATES)))
+    if staff.department_id and staff.has_role(R.ENFORCEMENT_LEADER):
+        enforcement.append(and_(EnforcementCase.team_id == staff.department_id,
+                                _in(EnforcementCase.stage, LEADER_STAGES)))
+    if staff.department_id and staff.has_role(R.ENFORCEMENT_OFFICER):
+        enforcement.append(and_(EnforcementCase.team_id == staff.department_id,
+                                _in(EnforcementCase.stage, OFFICER_STAGES),
+                                EnforcementCase.id.in_(select(EnforcementOfficer.enforcement_id)
+                                                       .where(EnforcementOfficer.staff_id == staff.id))))
+    out = []
+    for kind, model, wheres, visible in ((CASE, Case, cases, case_scope.visible),
+                                         (ENFORCEMENT, EnforcementCase, enforcement, enf_scope.visible)):
+        if wheres:
+            clause = visible(staff)
+            out += [Branch(kind, model, w if clause is None else and_(w, clause)) for w in wheres]
+    return out
 
 
 def case_clause(staff: Staff):
     """WHERE on Case: the cases in my inbox (None: none)."""
-    mine = []
-    if staff.has_role(R.GRID_WORKER):
-        mine += [and_(Case.assignee_id == staff.id, Case.state.in_(ASSIGNEE_STATES)),
-                 and_(Case.reporter_staff_id == staff.id, Case.state.in_(REPORTER_STATES))]
-    if staff.has_role(R.DEPARTMENT_HANDLER) and staff.department_id:
-        mine.append(and_(Case.department_id == staff.department_id, Case.state.in_(HANDLER_STATES)))
-    if not mine:
-        return None
-    return _and_visible(or_(*mine), case_scope.visible(staff))
+    mine = [b.where for b in branches(staff) if b.kind == CASE]
+    return or_(*mine) if mine else None
 
 
 def enforcement_clause(staff: Staff):
     """WHERE on EnforcementCase: the enforcement cases in my inbox (None: none)."""
-    if not staff.department_id:
+    mine = [b.where for b in branches(staff) if b.kind == ENFORCEMENT]
+    return or_(*mine) if mine else None
+
+
+def owner_light(due: datetime | None, warn: datetime | None, paused: str | None, now: datetime) -> str | None:
+    """The light from the owner's copy of its running clock: ``deadlines.light``'s rule (green
+    under 80% of the limit, yellow to 100%, red beyond; a paused clock frozen at what it used,
+    ``clock_paused_light``); None without a clock. tests/mobile/test_inbox_deadlines.py compares
+    it (and ``light_sql``) with ``deadlines.light`` for clocks in every situation."""
+    if paused is not None:
+        return paused
+    if due is None:
         return None
-    mine = []
-    if staff.has_role(R.ENFORCEMENT_LEADER):
-        mine.append(and_(EnforcementCase.team_id == staff.department_id, EnforcementCase.stage.in_(LEADER_STAGES)))
-    if staff.has_role(R.ENFORCEMENT_OFFICER):
-        mine.append(and_(EnforcementCase.team_id == staff.department_id, EnforcementCase.stage.in_(OFFICER_STAGES),
-                         EnforcementCase.id.in_(select(EnforcementOfficer.enforcement_id)
-                                                .where(EnforcementOfficer.staff_id == staff.id))))
-    if not mine:
-        return None
-    return _and_visible(or_(*mine), enf_scope.visible(staff))
+    if now > due:
+        return "red"
+    if now >= warn:
+        return "yellow"
+    return "green"
 
 
-def light_sql(clock, now: datetime):
-    """The light of a running clock in SQL: the rule of ``deadlines.light`` (green under 80% of
-    the limit, yellow to 100%, red beyond; a paused clock by what it used), for the counts."""
-    used = case((clock.amount > 0, clock.consumed / clock.amount), else_=1.0)
-    return case(
-        (clock.id.is_(None), "none"),
-        (clock.segment_started_at.is_(None),
-         case((used > 1, "red"), (used >= deadlines.WARN_FRACTION, "yellow"), else_="green")),
-        (clock.due_at < now, "red"),
-        (clock.warn_at <= now, "yellow"),
-        else_="green")
-
-
-def _running_clock(session, owner_column, key):
-    """The owner's running clock as a joinable selectable and its ON clause. PostgreSQL: a
-    LATERAL subquery (an index-only probe of ``ix_stage_clocks_running_*`` per row rather than
-    a scan of every running clock); elsewhere a plain outer join."""
-    clock = StageClock.__table__.alias(f"clock_{key}")
-    if session.get_bind().dialect.name != "postgresql":
-        return clock.c, clock, and_(getattr(clock.c, key) == owner_column, clock.c.ended_at.is_(None))
-    lateral = select(clock.c.id, clock.c.due_at, clock.c.warn_at, clock.c.segment_started_at, clock.c.consumed,
-                     clock.c.amount).where(getattr(clock.c, key) == owner_column, clock.c.ended_at.is_(None)) \
-        .order_by(clock.c.id.desc()).limit(1).lateral(f"running_{key}")
-    return lateral.c, lateral, true()
-
-
-def _rows(session, staff: Staff, now: datetime):
-    """The inbox as a subquery (kind, id, due, light); None when I have no inbox role."""
-    parts = []
-    for kind, model, where, key in ((CASE, Case, case_clause(staff), "case_id"),
-                                    (ENFORCEMENT, EnforcementCase, enforcement_clause(staff), "enforcement_id")):
-        if where is None:
-            continue
-        columns, joined, on = _running_clock(session, model.id, key)
-        parts.append(select(literal(kind).label("kind"), model.id.label("id"), columns.due_at.label("due"),
-                            light_sql(columns, now).label("light"))
-                     .select_from(model).outerjoin(joined, on).where(where))
-    if not parts:
-        return None
-    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("inbox")
+def light_sql(model, now: datetime):
+    """``owner_light`` in SQL, over the owner's columns ('none' without a clock)."""
+    return case((model.clock_paused_light.is_not(None), model.clock_paused_light),
+                (model.clock_due_at.is_(None), "none"),
+                (model.clock_due_at < now, "red"),
+                (model.clock_warn_at <= now, "yellow"),
+                else_="green")
 
 
 @dataclass(frozen=True)
@@ -169,11 +177,58 @@ class Position:
         return cls(due, kind, ident)
 
 
-def _after(rows, pos: Position):
-    tail = or_(rows.c.kind > pos.kind, and_(rows.c.kind == pos.kind, rows.c.id > pos.id))
-    if pos.due is None:
-        return and_(rows.c.due.is_(None), tail)
-    return or_(rows.c.due.is_(None), rows.c.due > pos.due, and_(rows.c.due == pos.due, tail))
+def _after(branch: Branch, pos: Position | None) -> list:
+    """The branch's rows after ``pos`` in (due nulls last, kind, id) order, as conditions each
+    of which is one range of the branch's index: the dated rows after the position, then the
+    undated ones (an OR of the two would not be a range). [None]: all rows; []: none."""
+    if pos is None:
+        return [None]
+    due, ident = branch.model.clock_due_at, branch.model.id
+    if pos.due is None:  # only undated rows remain
+        if branch.kind < pos.kind:
+            return []
+        return [and_(due.is_(None), ident > pos.id) if branch.kind == pos.kind else due.is_(None)]
+    at = bindparam(None, pos.due, type_=due.type, unique=True)
+    if branch.kind < pos.kind:
+        dated = due > at
+    elif branch.kind == pos.kind:
+        dated = tuple_(due, ident) > tuple_(at, bindparam(None, pos.id, type_=ident.type, unique=True))
+    else:
+        dated = due >= at
+    return [dated, due.is_(None)]
+
+
+def page_query(staff: Staff, after: Position | None, limit: int):
+    """The page's (kind, id, due) rows, ``limit + 1`` at most; None: no inbox role."""
+    mine = branches(staff)
+    if not mine:
+        return None
+    parts = []
+    for branch in mine:
+        model = branch.model
+        for cond in _after(branch, after):
+            q = select(literal(branch.kind).label("kind"), model.id.label("id"), model.clock_due_at.label("due")) \
+                .where(branch.where)
+            if cond is not None:
+                q = q.where(cond)
+            parts.append(q.order_by(model.clock_due_at.asc().nulls_last(), model.id).limit(limit + 1).subquery())
+    if not parts:  # past the end
+        return select(literal(CASE).label("kind"), Case.id.label("id"), Case.clock_due_at.label("due")).where(false())
+    rows = union_all(*(select(p.c.kind, p.c.id, p.c.due) for p in parts)).subquery("inbox") if len(parts) > 1 \
+        else parts[0]
+    return select(rows.c.kind, rows.c.id, rows.c.due) \
+        .order_by(rows.c.due.asc().nulls_last(), rows.c.kind, rows.c.id).limit(limit + 1)
+
+
+def counts_query(staff: Staff, now: datetime):
+    """(light, count) over the whole inbox; None: no inbox role."""
+    mine = branches(staff)
+    if not mine:
+        return None
+    rows = union_all(*(select(light_sql(b.model, now).label("light")).where(b.where) for b in mine)) \
+        .subquery("lights") if len(mine) > 1 else \
+        select(light_sql(mine[0].model, now).label("light")).where(mine[0].where).subquery("lights")
+    return select(rows.c.light, func.count()).group_by(rows.c.light)
 
 
 @dataclass
@@ -187,16 +242,12 @@ def inbox(session, staff: Staff, *, after: Position | None = None, limit: int = 
           me: tuple[float, float] | None = None, now: datetime | None = None) -> Page:
     """One page of my inbox. ``me``: my position (lon, lat in ``crs``) for the distances."""
     now = now or utcnow()
-    rows = _rows(session, staff, now)
-    if rows is None:
+    query = page_query(staff, after, limit)
+    if query is None:
         return Page([], {light: 0 for light in LIGHTS}, None)
-    query = select(rows.c.kind, rows.c.id, rows.c.due)
-    if after is not None:
-        query = query.where(_after(rows, after))
-    page = session.execute(query.order_by(rows.c.due.asc().nulls_last(), rows.c.kind, rows.c.id)
-                           .limit(limit + 1)).all()
+    page = session.execute(query).all()
     counts = {light: 0 for light in LIGHTS}
-    for light, n in session.execute(select(rows.c.light, func.count()).group_by(rows.c.light)):
+    for light, n in session.execute(counts_query(staff, now)):
         counts[light or "none"] += n
     more = len(page) > limit
     page = page[:limit]
@@ -211,13 +262,15 @@ def items_for(session, staff: Staff, page, *, crs: str = STORED, me=None, now=No
     now = now or utcnow()
     case_ids = [r.id for r in page if r.kind == CASE]
     enf_ids = [r.id for r in page if r.kind == ENFORCEMENT]
-    cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}
+    # nothing here reads a case's grid (its polygon), department or location geometry (lon and
+    # lat are columns): not joined, not parsed
+    light = (lazyload(Case.grid), lazyload(Case.department), defer(Case.location, raiseload=True))
+    cases = {c.id: c for c in session.scalars(select(Case).options(*light).where(Case.id.in_(case_ids)))} \
+        if case_ids else {}
     enfs = {e.id: e for e in session.scalars(select(EnforcementCase).where(EnforcementCase.id.in_(enf_ids)))} \
         if enf_ids else {}
-    parents = {c.id: c for c in session.scalars(select(Case).where(
+    parents = {c.id: c for c in session.scalars(select(Case).options(*light).where(
         Case.id.in_({e.parent_case_id for e in enfs.values()})))} if enfs else {}
-    clocks = deadlines.current_clocks(session, list(cases.values()))
-    enf_clocks = deadlines.current_clocks(session, list(enfs.values()))
     codes = {c.category_code for c in (*cases.values(), *parents.values()) if c.category_code}
     lang = current_language()
     names = {c.code: (c.name_en or c.name_zh) if lang == "en" else c.name_zh
@@ -225,20 +278,24 @@ def items_for(session, staff: Staff, page, *, crs: str = STORED, me=None, now=No
     thumbs = thumbnails(session, [*cases, *parents])
     here = convert_point(me[0], me[1], crs, STORED) if me else None
 
+    # the verbs depend only on the state and on whether the case is my department's, my task,
+    # my report (an enforcement case: its stage, my team, assigned to me): computed once per kind
+    verbs: dict[tuple, list[str]] = {}
     items = []
     for row in page:
         if row.kind == CASE:
-            c = cases[row.id]
-            clock = clocks.get(c.id)
+            c = owner = cases[row.id]
+            key = (CASE, c.state, c.department_id == staff.department_id, c.assignee_id == staff.id,
+                   c.reporter_staff_id == staff.id)
             item = {"kind": CASE, "number": c.number, "version": c.version, "state": c.state,
-                    "state_name": state_name(c.state), "verbs": case_verbs(c, staff),
+                    "state_name": state_name(c.state), "verbs": _memo(verbs, key, case_verbs, c, staff),
                     "description": _short(c.title or c.description)}
         else:
             e = enfs[row.id]
-            c = parents[e.parent_case_id]
-            clock = enf_clocks.get(e.id)
+            owner, c = e, parents[e.parent_case_id]
+            key = (ENFORCEMENT, e.stage, e.team_id == staff.department_id, is_assigned(staff, e))
             item = {"kind": ENFORCEMENT, "number": e.number, "version": e.version, "state": e.stage,
-                    "state_name": stage_name(e.stage), "verbs": enforcement_verbs(e, staff),
+                    "state_name": stage_name(e.stage), "verbs": _memo(verbs, key, enforcement_verbs, e, staff),
                     "description": _short(e.reason), "parent_number": c.number}
         lon, lat = point_out(c.lon, c.lat, crs)
         item.update({
@@ -246,12 +303,18 @@ def items_for(session, staff: Staff, page, *, crs: str = STORED, me=None, now=No
             "address": c.address, "lon": lon, "lat": lat,
             "distance_m": round(distance_m(here[0], here[1], c.lon, c.lat), 1)
             if here and c.lon is not None else None,
-            "deadline": local_iso(clock.due_at if clock else None),
-            "light": deadlines.light(clock, now) if clock else None,
+            "deadline": local_iso(owner.clock_due_at),
+            "light": owner_light(owner.clock_due_at, owner.clock_warn_at, owner.clock_paused_light, now),
             "thumbnails": thumbs.get(c.id, []),
         })
         items.append(item)
     return items
+
+
+def _memo(cache: dict, key: tuple, fn, *args) -> list[str]:
+    if key not in cache:
+        cache[key] = fn(*args)
+    return list(cache[key])
 
 
 def _short(text: str | None) -> str | None:

@@ -93,7 +93,9 @@ def test_the_same_walk_on_sqlite(tmp_path):
     from wangge.cli import upgrade_database
     from wangge.extensions import db
 
-    app = create_app(make_settings(f"sqlite:///{tmp_path / 'w.sqlite3'}", redis_url="", jobs_inline=True))
+    # the test run's Redis all the same: an app without one re-points the process-wide rate
+    # limiter (wangge.extensions.limiter) at memory, and tests/api/test_auth.py after it fails
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 'w.sqlite3'}", jobs_inline=True))
     with app.app_context():
         upgrade_database()
         from grid.catalog.service import load_catalog
@@ -115,7 +117,7 @@ def test_the_same_walk_on_sqlite(tmp_path):
             answer = _pull(app, headers, first["cursor"])
             assert _updated(answer) == {number: words}
             first = answer
-        # the inbox's query on SQLite (a plain outer join instead of PostgreSQL's LATERAL)
+        # the inbox on SQLite (the same query; the deadlines copied by the SQLite triggers)
         inbox = app.test_client().get("/api/m/v1/inbox", headers=headers).json
         assert sorted(i["number"] for i in inbox["items"]) == sorted(numbers.values())
         assert inbox["counts"]["none"] == 2
