@@ -18,6 +18,7 @@ point is stored with its reason in ``flag`` and never drawn or counted):
   The next point is measured from the last accepted one, so one jump rejects one point."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -40,6 +41,7 @@ from wangge.fields import CLOCK_SKEW
 from wangge.timeutil import utcnow
 
 from . import partitions
+from .batch import PointBatch
 from .models import REASONS, Patrol, PatrolCheckin, PatrolPoint
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -210,32 +212,44 @@ def _outside_filter(session, staff_id: int, lons: np.ndarray, lats: np.ndarray, 
     return shapely.distance(shapely.points(xs, ys), area) > limit_m
 
 
-def upload(session, patrol: Patrol, points: list[dict], default_crs: str = "wgs84") -> Outcome:
-    """Store a batch of points (each: ``t`` aware datetime, ``lon``, ``lat``, optional
-    ``crs``, ``accuracy`` m, ``speed`` m/s): filter, insert in one multi-row statement
-    (``ON CONFLICT DO NOTHING`` on (patrol, time)), update the patrol's totals and last point.
-    Call with the patrol row locked (``mine(..., lock=True)``): batches of one patrol queue."""
+def _haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """:func:`haversine_m` for two floats, without numpy's per-call overhead (the speed walk)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def upload(session, patrol: Patrol, points: PointBatch | list[dict], default_crs: str = "wgs84") -> Outcome:
+    """Store a batch of points (a :class:`PointBatch`, or dicts with ``t`` aware datetime,
+    ``lon``, ``lat``, optional ``crs``, ``accuracy`` m, ``speed`` m/s): filter, insert in one
+    statement (``ON CONFLICT DO NOTHING`` on (patrol, time)), update the patrol's totals and
+    last point. Call with the patrol row locked (``mine(..., lock=True)``): batches of one
+    patrol queue. The work is column-wise (lists and numpy arrays, no object per point)."""
+    batch = points if isinstance(points, PointBatch) else PointBatch.from_dicts(points)
     settings = current_settings()
-    n = len(points)
+    n = len(batch)
     rejected = dict.fromkeys(REASONS, 0)
     if n == 0:
         return Outcome(0, rejected, patrol)
-    order = sorted(range(n), key=lambda i: points[i]["t"])
-    pts = [points[i] for i in order]
-    ts = [p["t"].astimezone(UTC) for p in pts]
-    lons = np.empty(n)
-    lats = np.empty(n)
-    by_crs: dict[str, list[int]] = {}
-    for i, p in enumerate(pts):
-        by_crs.setdefault(parse_crs(p.get("crs") or default_crs), []).append(i)
-    for crs, idx in by_crs.items():
-        coords = convert_coords([(pts[i]["lon"], pts[i]["lat"]) for i in idx], crs, "wgs84")
+    utc = [t.astimezone(UTC) for t in batch.t]
+    order = sorted(range(n), key=utc.__getitem__)  # stable: equal times keep their order
+    ts = [utc[i] for i in order]
+    accuracy = [batch.accuracy[i] for i in order]
+    speed = [batch.speed[i] for i in order]
+    lons = np.array(batch.lon, dtype=float)[order]
+    lats = np.array(batch.lat, dtype=float)[order]
+    default = parse_crs(default_crs)
+    systems = [batch.crs[i] or default for i in order]
+    for crs in set(systems) - {"wgs84"}:
+        idx = [i for i in range(n) if systems[i] == crs]
+        coords = convert_coords(np.column_stack([lons[idx], lats[idx]]), crs, "wgs84")
         lons[idx], lats[idx] = coords[:, 0], coords[:, 1]
 
     now = utcnow()
     earliest = max(patrol.started_at - CLOCK_SKEW,
                    datetime.combine(partitions.cutoff(), time.min, tzinfo=UTC))  # dropped days stay dropped
     latest = min(now, patrol.ended_at or now) + CLOCK_SKEW
+    max_accuracy = settings.patrol_max_accuracy_m
     flags: list[str | None] = [None] * n
     first_of_time: list[int] = list(range(n))
     for i in range(n):
@@ -244,54 +258,57 @@ def upload(session, patrol: Patrol, points: list[dict], default_crs: str = "wgs8
             first_of_time[i] = first_of_time[i - 1]
         elif not earliest <= ts[i] <= latest:
             flags[i] = "time"
-        elif (acc := pts[i].get("accuracy")) is not None and acc > settings.patrol_max_accuracy_m:
+        elif (acc := accuracy[i]) is not None and acc > max_accuracy:
             flags[i] = "accuracy"
     candidates = [i for i in range(n) if flags[i] is None]
     if candidates:
         far = _outside_filter(session, patrol.staff_id, lons[candidates], lats[candidates],
                               settings.patrol_max_outside_m)
-        for i, is_far in zip(candidates, far, strict=True):
-            if is_far:
-                flags[i] = "outside"
+        if far.any():
+            for i, is_far in zip(candidates, far.tolist(), strict=True):
+                if is_far:
+                    flags[i] = "outside"
     # implied speed from the previous accepted point (sequential by nature; cheap per point)
     anchor = None
     if patrol.last_at is not None and patrol.last_lon is not None:
         anchor = (patrol.last_at, patrol.last_lon, patrol.last_lat)
     max_speed = settings.patrol_max_speed_mps
+    gap = settings.patrol_gap_seconds
+    lon_list, lat_list = lons.tolist(), lats.tolist()
     chain = 0.0
     for i in range(n):
         if flags[i] is not None:
             continue
         if anchor is not None and ts[i] > anchor[0]:
             dt = (ts[i] - anchor[0]).total_seconds()
-            d = float(haversine_m(anchor[1], anchor[2], lons[i], lats[i]))
+            d = _haversine(anchor[1], anchor[2], lon_list[i], lat_list[i])
             if d / dt > max_speed:
                 flags[i] = "speed"
                 continue
-            if dt <= settings.patrol_gap_seconds:
+            if dt <= gap:
                 chain += d
         if anchor is None or ts[i] > anchor[0]:
-            anchor = (ts[i], float(lons[i]), float(lats[i]))
+            anchor = (ts[i], lon_list[i], lat_list[i])
 
     # a point outside the patrol's time is stored (flagged) when its day is within the
     # retention and not after tomorrow; one further away (years) is counted only, each time
     storable_from = datetime.combine(partitions.cutoff(), time.min, tzinfo=UTC)
     storable_to = datetime.combine(partitions.utc_day(now) + timedelta(days=2), time.min, tzinfo=UTC)
-    stored = [flags[i] != "duplicate" and (flags[i] != "time" or storable_from <= ts[i] < storable_to)
-              for i in range(n)]
-    rows = [{"patrol_id": patrol.id, "t": ts[i], "lon": float(lons[i]), "lat": float(lats[i]),
-             "accuracy": pts[i].get("accuracy"), "speed": pts[i].get("speed"), "flag": flags[i]}
-            for i in range(n) if stored[i]]
-    partitions.ensure_days(session, {partitions.utc_day(r["t"]) for r in rows})
-    inserted = _insert(session, patrol.id, rows)
+    stored = [i for i in range(n) if flags[i] != "duplicate"
+              and (flags[i] != "time" or storable_from <= ts[i] < storable_to)]
+    partitions.ensure_days(session, {ts[i].date() for i in stored})
+    inserted = _insert(session, patrol.id, [ts[i] for i in stored], [lon_list[i] for i in stored],
+                       [lat_list[i] for i in stored], [accuracy[i] for i in stored],
+                       [speed[i] for i in stored], [flags[i] for i in stored])
 
     accepted = sum(1 for flag in inserted.values() if flag is None)
     for flag in inserted.values():
         if flag is not None:
             rejected[flag] += 1
     totals = dict(rejected)
+    kept = set(stored)
     for i in range(n):
-        if flags[i] == "time" and not stored[i]:
+        if flags[i] == "time" and i not in kept:
             rejected["time"] += 1
             totals["time"] += 1
         elif flags[i] == "duplicate":
@@ -307,7 +324,7 @@ def upload(session, patrol: Patrol, points: list[dict], default_crs: str = "wgs8
                 setattr(patrol, f"rejected_{reason}", (getattr(patrol, f"rejected_{reason}") or 0) + count)
     newest = max((i for i in range(n) if flags[i] is None and ts[i] in inserted), key=lambda i: ts[i], default=None)
     if newest is not None and (patrol.last_at is None or ts[newest] > patrol.last_at):
-        patrol.last_at, patrol.last_lon, patrol.last_lat = ts[newest], float(lons[newest]), float(lats[newest])
+        patrol.last_at, patrol.last_lon, patrol.last_lat = ts[newest], lon_list[newest], lat_list[newest]
         patrol.distance_m = (patrol.distance_m or 0.0) + chain
     session.flush()
     return Outcome(accepted, rejected, patrol)
@@ -321,14 +338,17 @@ INSERT_PG = text(
     "ON CONFLICT (patrol_id, t) DO NOTHING RETURNING t, flag")
 
 
-def _insert(session, patrol_id: int, rows: list[dict]) -> dict[datetime, str | None]:
+def _insert(session, patrol_id: int, t: list, lon: list, lat: list, accuracy: list, speed: list,
+            flag: list) -> dict[datetime, str | None]:
     """Insert the rows (``ON CONFLICT DO NOTHING``); time -> flag of those inserted."""
-    if not rows:
+    if not t:
         return {}
     if partitions.is_postgres(session):
-        result = session.execute(INSERT_PG, {"patrol_id": patrol_id, **{
-            column: [r[column] for r in rows] for column in ("t", "lon", "lat", "accuracy", "speed", "flag")}})
+        result = session.execute(INSERT_PG, {"patrol_id": patrol_id, "t": t, "lon": lon, "lat": lat,
+                                             "accuracy": accuracy, "speed": speed, "flag": flag})
     else:
+        rows = [{"patrol_id": patrol_id, "t": row[0], "lon": row[1], "lat": row[2], "accuracy": row[3],
+                 "speed": row[4], "flag": row[5]} for row in zip(t, lon, lat, accuracy, speed, flag, strict=True)]
         result = session.execute(sqlite.insert(PatrolPoint).values(rows).on_conflict_do_nothing(
             index_elements=["patrol_id", "t"]).returning(PatrolPoint.t, PatrolPoint.flag))
     return {(t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC): flag for t, flag in result}
