@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from grid.models import ApiToken, Staff, StaffRole
 from grid.roles import ROLES
@@ -74,21 +75,57 @@ def issue_token(session, staff: Staff, *, ttl_hours: int, client: str | None = N
     return secret, token
 
 
-def resolve_token(session, secret: str) -> ApiToken:
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(secret)))
-    if token is None:
+class ResolvedToken:
+    """A valid bearer token as a request sees it: the ids, expiry and roles from one Core
+    SELECT (token, staff and roles joined); the ORM rows only when a view asks for them
+    (``staff``: one more statement, ``orm``: the ``ApiToken`` row). Nothing is cached across
+    requests and nothing is written: a revoked token or a disabled account is refused on the
+    very next request."""
+
+    __slots__ = ("_session", "id", "staff_id", "expires_at", "roles", "_staff")
+
+    def __init__(self, session, token_id: int, staff_id: int, expires_at, roles: frozenset[str]):
+        self._session, self.id, self.staff_id, self.expires_at, self.roles = session, token_id, staff_id, expires_at, roles
+        self._staff = None
+
+    def has_role(self, *roles: str) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def staff(self) -> Staff:
+        if self._staff is None:
+            self._staff = self._session.get(Staff, self.staff_id, options=[joinedload(Staff.role_rows)])
+        return self._staff
+
+    @property
+    def orm(self) -> ApiToken:
+        return self._session.get(ApiToken, self.id)
+
+
+_T, _S, _R = ApiToken.__table__.c, Staff.__table__.c, StaffRole.__table__.c
+_RESOLVE = (select(_T.id, _T.staff_id, _T.revoked_at, _T.expires_at, _S.active, _R.role)
+            .join_from(ApiToken.__table__, Staff.__table__, _S.id == _T.staff_id)
+            .outerjoin(StaffRole.__table__, _R.staff_id == _S.id)
+            .where(_T.token_hash == bindparam("digest")))
+
+
+def resolve_token(session, secret: str) -> ResolvedToken:
+    rows = session.execute(_RESOLVE, {"digest": _token_digest(secret)}).all()
+    if not rows:
         raise ApiError("unauthorized", status=401)
-    now = utcnow()
-    if token.revoked_at is not None:
+    token_id, staff_id, revoked_at, expires_at, active, _ = rows[0]
+    if revoked_at is not None:
         raise ApiError("token_revoked", status=401)
-    if token.expires_at <= now:
+    if expires_at <= utcnow():
         raise ApiError("token_expired", status=401)
-    if not token.staff.active:
+    if not active:
         raise ApiError("account_disabled", status=403)
-    return token
+    return ResolvedToken(session, token_id, staff_id, expires_at, frozenset(r[5] for r in rows if r[5] is not None))
 
 
-def revoke_token(token: ApiToken) -> None:
+def revoke_token(token: ApiToken | ResolvedToken) -> None:
+    if isinstance(token, ResolvedToken):
+        token = token.orm
     if token.revoked_at is None:
         token.revoked_at = utcnow()
 

@@ -16,15 +16,16 @@ The rules (each is the schema's):
 * ``time`` (required): a string ``datetime.fromisoformat`` reads (marshmallow's ISO parser),
   with an offset (aware), its year in ``MIN_YEAR..MAX_YEAR`` both as written and in UTC;
 * ``lon`` in -180..180, ``lat`` in -90..90 (required), ``accuracy`` in 0..100000 and
-  ``speed`` in 0..1000 (optional, null allowed): JSON numbers (not booleans), finite;
+  ``speed`` in 0..1000 (optional, null allowed): what ``float()`` reads (a number or a
+  numeric string, as marshmallow's ``Float``; not a boolean), finite;
 * a point's ``crs``: absent or null (the batch's), or a string ``parse_crs`` knows.
 
-The loader only *accepts*: anything it cannot prove valid, it returns ``None`` for, and
-:meth:`TrackBatchIn.load` hands the body to marshmallow's own ``load``, which either accepts
-it (a number written as a string such as ``"121.5"``, which marshmallow's ``Float`` takes)
-or raises the 422. So a refused batch's answer is marshmallow's, word for word (the field
-named as ``points.17.lat`` in ``fields``), and the two can never disagree on an accepted
-one; ``tests/mobile/test_patrol_batch.py`` checks both verdicts on good and bad points.
+The loader only *accepts*: for a body it refuses it returns ``None``, and
+:meth:`TrackBatchIn.load` hands that body to marshmallow's own ``load``, which raises the
+422. So a refused batch's answer is the schema's, word for word (the field named in
+``fields`` as ``{"points": {"17": {"lat": [...]}}}``), with no second set of messages to
+keep in step. ``tests/mobile/test_patrol_batch.py`` checks that the loader and the schema
+agree, accept or refuse, and on the values, over good and bad points.
 """
 from __future__ import annotations
 
@@ -37,7 +38,6 @@ from wangge.fields import MAX_YEAR, MIN_YEAR
 MAX_POINTS = 500
 POINT_KEYS = frozenset(("time", "lon", "lat", "crs", "accuracy", "speed"))
 BATCH_KEYS = frozenset(("crs", "points"))
-_FLOATS = (float, int)
 
 
 @dataclass
@@ -70,16 +70,19 @@ class PointBatch:
 
 
 def _number(value, low: float, high: float) -> float | None:
-    """``value`` as a float when it is a JSON number within [low, high] and finite, else None."""
-    if value.__class__ not in _FLOATS:  # bool is a subclass of int: refused like marshmallow does
+    """``float(value)`` (marshmallow's ``Float``: a JSON number or a numeric string, never a
+    boolean) when it is within [low, high], else None. NaN fails both comparisons and
+    +-inf falls outside every range here, as marshmallow's ``allow_nan=False`` refuses them."""
+    if value.__class__ is float:
+        number = value
+    elif value is True or value is False:
         return None
-    try:
-        number = float(value)
-    except OverflowError:  # an integer beyond float range ("Number too large.")
-        return None
-    if not low <= number <= high:  # NaN fails both comparisons; +-inf falls outside the range
-        return None
-    return number
+    else:
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float range
+            return None
+    return number if low <= number <= high else None
 
 
 def _moment(value) -> datetime | None:

@@ -28,7 +28,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, mapping
-from sqlalchemy import or_, select, text
+from sqlalchemy import Float, Integer, column, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -38,7 +38,7 @@ from grid.models import Grid, GridAssignment, Staff
 from wangge.config import current_settings
 from wangge.errors import ApiError, Conflict, NotFound
 from wangge.fields import CLOCK_SKEW
-from wangge.timeutil import utcnow
+from wangge.timeutil import UTCDateTime, utcnow
 
 from . import partitions
 from .batch import PointBatch
@@ -172,9 +172,57 @@ def checkins(session, patrol_id: int) -> list[PatrolCheckin]:
 
 @dataclass
 class Outcome:
+    patrol_id: int
     accepted: int
     rejected: dict
-    patrol: Patrol
+    totals: dict  # the patrol's running totals after this batch (Patrol.totals() shape)
+
+
+@dataclass
+class UploadTarget:
+    """What an upload needs of its patrol, read (and row-locked) in one statement on
+    PostgreSQL: the patrol's window and last accepted point, my grid codes now, and which of
+    the batch's day partitions are missing."""
+
+    id: int
+    staff_id: int
+    started_at: datetime
+    ended_at: datetime | None
+    last_at: datetime | None
+    last_lon: float | None
+    last_lat: float | None
+    codes: tuple[str, ...]
+    missing: frozenset[str]
+
+
+# One round trip instead of four (patrol FOR UPDATE, my grids, partitions, and the ORM's
+# own): the upload runs on Core, its patrol row locked until the request commits.
+TARGET_PG = text(
+    "SELECT p.id, p.staff_id, p.started_at, p.ended_at, p.last_at, p.last_lon, p.last_lat, "
+    "ARRAY(SELECT a.grid_code FROM grid_assignments a WHERE a.staff_id = p.staff_id "
+    "AND a.valid_from <= :now AND (a.valid_to IS NULL OR a.valid_to > :now) ORDER BY a.grid_code) AS codes, "
+    "ARRAY(SELECT n FROM unnest(CAST(:names AS text[])) AS n WHERE to_regclass(n) IS NULL) AS missing "
+    "FROM patrols p WHERE p.id = :id FOR UPDATE OF p").columns(
+    column("id", Integer), column("staff_id", Integer), column("started_at", UTCDateTime),
+    column("ended_at", UTCDateTime), column("last_at", UTCDateTime), column("last_lon", Float),
+    column("last_lat", Float), column("codes"), column("missing"))
+
+
+def upload_target(session, staff_id: int, patrol_id: int, days) -> UploadTarget:
+    """My patrol ``patrol_id`` locked for an upload touching UTC ``days`` (another's is 404)."""
+    if partitions.is_postgres(session):
+        row = session.execute(TARGET_PG, {"id": patrol_id, "now": utcnow(),
+                                          "names": [partitions.partition_name(d) for d in sorted(set(days))]}).first()
+        if row is None or row.staff_id != staff_id:
+            raise NotFound("patrol", patrol_id)
+        return UploadTarget(row.id, row.staff_id, row.started_at, row.ended_at, row.last_at, row.last_lon,
+                            row.last_lat, tuple(row.codes), frozenset(row.missing))
+    p = Patrol.__table__.c
+    row = session.execute(select(p.id, p.staff_id, p.started_at, p.ended_at, p.last_at, p.last_lon, p.last_lat)
+                          .where(p.id == patrol_id)).first()
+    if row is None or row.staff_id != staff_id:
+        raise NotFound("patrol", patrol_id)
+    return UploadTarget(*row, codes=tuple(my_grid_codes(session, staff_id)), missing=frozenset())
 
 
 class LocalPlane:
@@ -209,10 +257,10 @@ class LocalPlane:
 _areas: dict[tuple, tuple] = {}  # (grid layer version, my codes) -> (plane, projected union)
 
 
-def _my_area(session, staff_id: int):
-    """My grids' union on its :class:`LocalPlane`, kept per grid layer version and set of
-    codes (the layer's version token changes with any grid change: grid.grids.locator)."""
-    codes = tuple(my_grid_codes(session, staff_id))
+def _my_area(session, codes: tuple[str, ...]):
+    """The union of my grids ``codes`` on its :class:`LocalPlane`, kept per grid layer
+    version and set of codes (the layer's version token changes with any grid change:
+    grid.grids.locator)."""
     if not codes:
         return None
     key = (locator.current_index(session).version, codes)
@@ -232,9 +280,10 @@ def _my_area(session, staff_id: int):
     return found
 
 
-def _outside_filter(session, staff_id: int, lons: np.ndarray, lats: np.ndarray, limit_m: float) -> np.ndarray:
+def _outside_filter(session, codes: tuple[str, ...], lons: np.ndarray, lats: np.ndarray,
+                    limit_m: float) -> np.ndarray:
     """True for each point farther than ``limit_m`` from all my grids (vectorised)."""
-    mine = _my_area(session, staff_id) if len(lons) else None
+    mine = _my_area(session, codes) if len(lons) else None
     if mine is None:
         return np.zeros(len(lons), dtype=bool)
     plane, area = mine
@@ -249,19 +298,23 @@ def _haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
-def upload(session, patrol: Patrol, points: PointBatch | list[dict], default_crs: str = "wgs84") -> Outcome:
+def upload(session, staff_id: int, patrol_id: int, points: PointBatch | list[dict],
+           default_crs: str = "wgs84") -> Outcome:
     """Store a batch of points (a :class:`PointBatch`, or dicts with ``t`` aware datetime,
-    ``lon``, ``lat``, optional ``crs``, ``accuracy`` m, ``speed`` m/s): filter, insert in one
-    statement (``ON CONFLICT DO NOTHING`` on (patrol, time)), update the patrol's totals and
-    last point. Call with the patrol row locked (``mine(..., lock=True)``): batches of one
-    patrol queue. The work is column-wise (lists and numpy arrays, no object per point)."""
+    ``lon``, ``lat``, optional ``crs``, ``accuracy`` m, ``speed`` m/s) on my patrol
+    ``patrol_id`` (another's is 404): filter, insert in one statement (``ON CONFLICT DO
+    NOTHING`` on (patrol, time)), add to the patrol's totals, move its last point. The patrol
+    row stays locked until the request commits: batches of one patrol queue. Four statements
+    on PostgreSQL (:data:`TARGET_PG`, a partition only if a day lacks one, the insert, the
+    update), all Core, and the work is column-wise (lists and numpy arrays)."""
     batch = points if isinstance(points, PointBatch) else PointBatch.from_dicts(points)
     settings = current_settings()
     n = len(batch)
+    utc = [t.astimezone(UTC) for t in batch.t]
+    patrol = upload_target(session, staff_id, patrol_id, {t.date() for t in utc})
     rejected = dict.fromkeys(REASONS, 0)
     if n == 0:
-        return Outcome(0, rejected, patrol)
-    utc = [t.astimezone(UTC) for t in batch.t]
+        return Outcome(patrol.id, 0, rejected, _totals(session, patrol.id))
     order = sorted(range(n), key=utc.__getitem__)  # stable: equal times keep their order
     ts = [utc[i] for i in order]
     accuracy = [batch.accuracy[i] for i in order]
@@ -292,7 +345,7 @@ def upload(session, patrol: Patrol, points: PointBatch | list[dict], default_crs
             flags[i] = "accuracy"
     candidates = [i for i in range(n) if flags[i] is None]
     if candidates:
-        far = _outside_filter(session, patrol.staff_id, lons[candidates], lats[candidates],
+        far = _outside_filter(session, patrol.codes, lons[candidates], lats[candidates],
                               settings.patrol_max_outside_m)
         if far.any():
             for i, is_far in zip(candidates, far.tolist(), strict=True):
@@ -326,7 +379,9 @@ def upload(session, patrol: Patrol, points: PointBatch | list[dict], default_crs
     storable_to = datetime.combine(partitions.utc_day(now) + timedelta(days=2), time.min, tzinfo=UTC)
     stored = [i for i in range(n) if flags[i] != "duplicate"
               and (flags[i] != "time" or storable_from <= ts[i] < storable_to)]
-    partitions.ensure_days(session, {ts[i].date() for i in stored})
+    days = {ts[i].date() for i in stored}
+    if any(partitions.partition_name(day) in patrol.missing for day in days):
+        partitions.ensure_days(session, days)
     inserted = _insert(session, patrol.id, [ts[i] for i in stored], [lon_list[i] for i in stored],
                        [lat_list[i] for i in stored], [accuracy[i] for i in stored],
                        [speed[i] for i in stored], [flags[i] for i in stored])
@@ -347,17 +402,32 @@ def upload(session, patrol: Patrol, points: PointBatch | list[dict], default_crs
                 totals["duplicate"] += 1
         elif ts[i] not in inserted:  # already stored: a retried point
             rejected["duplicate"] += 1
-    if accepted or any(totals.values()):
-        patrol.accepted = (patrol.accepted or 0) + accepted
-        for reason, count in totals.items():
-            if count:
-                setattr(patrol, f"rejected_{reason}", (getattr(patrol, f"rejected_{reason}") or 0) + count)
+    values: dict = {}
+    if accepted:
+        values["accepted"] = P.accepted + accepted
+    for reason, count in totals.items():
+        if count:
+            values[f"rejected_{reason}"] = getattr(P, f"rejected_{reason}") + count
     newest = max((i for i in range(n) if flags[i] is None and ts[i] in inserted), key=lambda i: ts[i], default=None)
     if newest is not None and (patrol.last_at is None or ts[newest] > patrol.last_at):
-        patrol.last_at, patrol.last_lon, patrol.last_lat = ts[newest], lon_list[newest], lat_list[newest]
-        patrol.distance_m = (patrol.distance_m or 0.0) + chain
-    session.flush()
-    return Outcome(accepted, rejected, patrol)
+        values.update(last_at=ts[newest], last_lon=lon_list[newest], last_lat=lat_list[newest],
+                      distance_m=P.distance_m + chain)
+    if not values:
+        return Outcome(patrol.id, accepted, rejected, _totals(session, patrol.id))
+    row = session.execute(update(Patrol.__table__).where(P.id == patrol.id).values(values).returning(*TOTALS)).one()
+    return Outcome(patrol.id, accepted, rejected, _totals_of(row))
+
+
+P = Patrol.__table__.c
+TOTALS = (P.accepted, *(getattr(P, f"rejected_{reason}") for reason in REASONS))
+
+
+def _totals_of(row) -> dict:
+    return {"accepted": row[0], "rejected": dict(zip(REASONS, row[1:], strict=True))}
+
+
+def _totals(session, patrol_id: int) -> dict:
+    return _totals_of(session.execute(select(*TOTALS).where(P.id == patrol_id)).one())
 
 
 # One statement per batch whatever its size: seven arrays, no per-row SQL to compile.
