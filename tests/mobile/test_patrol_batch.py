@@ -164,3 +164,23 @@ def test_numbers_as_strings_are_stored_as_the_schema_reads_them(client, city):
     assert r.status_code == 200 and r.json["accepted"] == 3, r.json
     current = client.get(f"{PHONE}/current", headers=city.h("worker1")).json
     assert current["last"]["lon"] == pytest.approx(121.4022) and current["last"]["lat"] == pytest.approx(LAT)
+
+
+def test_nul_and_lone_surrogates_are_still_refused_before_the_loader(client, city):
+    """The input guard skips its JSON walk for bodies without a \\u0000 / \\uD8xx..\\uDFxx escape
+    or a surrogate's UTF-8 bytes: each way in is still refused (422 invalid_characters)."""
+    patrol = start(client, city)
+    url = f"{PHONE}/{patrol['id']}/points"
+    head = '{"points": [{"time": "' + iso(begin()) + '", "lon": 121.405, "lat": 31.205'
+    bodies = [
+        (head + ', "crs": "wgs84\\u0000"}]}').encode(),
+        (head + ', "crs\\u0000": 1}]}').encode(),
+        (head + ', "crs": "\\uDC00"}]}').encode(),
+        (head + ', "crs": "\\ud83d"}]}').encode(),
+        (head + ', "crs": "\ud800"}]}').encode("utf-8", "surrogatepass"),
+        (head + ', "crs": "wgs84\\u0000"}]}').encode("utf-16"),
+    ]
+    for body in bodies:
+        r = client.post(url, data=body, content_type="application/json", headers=city.h("worker1"))
+        assert r.status_code == 422 and r.json["code"] == "invalid_characters", (body, r.json)
+    assert client.get(f"{PHONE}/current", headers=city.h("worker1")).json["totals"]["accepted"] == 0
