@@ -382,36 +382,64 @@ def upload(session, staff_id: int, patrol_id: int, points: PointBatch | list[dic
     days = {ts[i].date() for i in stored}
     if any(partitions.partition_name(day) in patrol.missing for day in days):
         partitions.ensure_days(session, days)
-    inserted = _insert(session, patrol.id, [ts[i] for i in stored], [lon_list[i] for i in stored],
-                       [lat_list[i] for i in stored], [accuracy[i] for i in stored],
-                       [speed[i] for i in stored], [flags[i] for i in stored])
+    columns = {"patrol_id": patrol.id, "t": [ts[i] for i in stored], "lon": [lon_list[i] for i in stored],
+               "lat": [lat_list[i] for i in stored], "accuracy": [accuracy[i] for i in stored],
+               "speed": [speed[i] for i in stored], "flag": [flags[i] for i in stored]}
 
-    accepted = sum(1 for flag in inserted.values() if flag is None)
-    for flag in inserted.values():
-        if flag is not None:
-            rejected[flag] += 1
-    totals = dict(rejected)
+    def account(inserted: set) -> tuple[int, dict, dict, dict]:
+        """This batch's accepted and rejected counts, what they add to the patrol's totals, and
+        the patrol's new last point (``{}`` when it stays) given the times actually inserted."""
+        rejected = dict.fromkeys(REASONS, 0)
+        accepted = 0
+        for i in stored:
+            if ts[i] in inserted:
+                if flags[i] is None:
+                    accepted += 1
+                else:
+                    rejected[flags[i]] += 1
+        totals = dict(rejected)
+        for i in range(n):
+            if flags[i] == "time" and i not in kept:
+                rejected["time"] += 1
+                totals["time"] += 1
+            elif flags[i] == "duplicate":
+                rejected["duplicate"] += 1
+                if ts[first_of_time[i]] in inserted:  # a retry's duplicates are not counted twice
+                    totals["duplicate"] += 1
+            elif ts[i] not in inserted:  # already stored: a retried point
+                rejected["duplicate"] += 1
+        newest = max((i for i in stored if flags[i] is None and ts[i] in inserted), key=lambda i: ts[i], default=None)
+        moved = {}
+        if newest is not None and (patrol.last_at is None or ts[newest] > patrol.last_at):
+            moved = {"last_at": ts[newest], "last_lon": lon_list[newest], "last_lat": lat_list[newest],
+                     "distance": chain}
+        return accepted, rejected, totals, moved
+
     kept = set(stored)
-    for i in range(n):
-        if flags[i] == "time" and i not in kept:
-            rejected["time"] += 1
-            totals["time"] += 1
-        elif flags[i] == "duplicate":
-            rejected["duplicate"] += 1
-            if ts[first_of_time[i]] in inserted:  # a retry's duplicates are not counted twice
-                totals["duplicate"] += 1
-        elif ts[i] not in inserted:  # already stored: a retried point
-            rejected["duplicate"] += 1
+    if partitions.is_postgres(session):
+        # The usual batch (no point stored before): insert and update in one statement, the
+        # update computed as if every row goes in and applied only if they all did.
+        accepted, rejected, totals, moved = account({ts[i] for i in stored})
+        row = session.execute(UPLOAD_PG, {
+            **columns, "stored": len(stored), "add_accepted": accepted,
+            **{f"add_{reason}": totals[reason] for reason in REASONS},
+            "last_at": moved.get("last_at"), "last_lon": moved.get("last_lon"), "last_lat": moved.get("last_lat"),
+            "add_distance": moved.get("distance", 0.0)}).one()
+        if row.inserted == len(stored):
+            return Outcome(patrol.id, accepted, rejected, _totals_of(row[2:]))
+        inserted = {t.astimezone(UTC) for t in row.times}  # a retry: some points were stored already
+    else:
+        inserted = set(_insert(session, patrol.id, columns))
+    accepted, rejected, totals, moved = account(inserted)
     values: dict = {}
     if accepted:
         values["accepted"] = P.accepted + accepted
     for reason, count in totals.items():
         if count:
             values[f"rejected_{reason}"] = getattr(P, f"rejected_{reason}") + count
-    newest = max((i for i in range(n) if flags[i] is None and ts[i] in inserted), key=lambda i: ts[i], default=None)
-    if newest is not None and (patrol.last_at is None or ts[newest] > patrol.last_at):
-        values.update(last_at=ts[newest], last_lon=lon_list[newest], last_lat=lat_list[newest],
-                      distance_m=P.distance_m + chain)
+    if moved:
+        values.update(last_at=moved["last_at"], last_lon=moved["last_lon"], last_lat=moved["last_lat"],
+                      distance_m=P.distance_m + moved["distance"])
     if not values:
         return Outcome(patrol.id, accepted, rejected, _totals(session, patrol.id))
     row = session.execute(update(Patrol.__table__).where(P.id == patrol.id).values(values).returning(*TOTALS)).one()
@@ -437,21 +465,35 @@ INSERT_PG = text(
     "CAST(:lat AS float8[]), CAST(:accuracy AS float8[]), CAST(:speed AS float8[]), CAST(:flag AS text[])) "
     "ON CONFLICT (patrol_id, t) DO NOTHING RETURNING t, flag")
 
+# The insert and the patrol's update in one round trip. The update is applied only when every
+# row went in (``ins`` counted): then its additions, computed in Python as if so, are right.
+# Otherwise (a retried batch) the statement answers the times inserted and the caller updates
+# with the real counts. ``ins`` runs exactly once however often it is read.
+UPLOAD_PG = text(
+    "WITH ins AS (" + INSERT_PG.text + "), "
+    "n AS (SELECT count(*) AS inserted FROM ins), "
+    "upd AS (UPDATE patrols SET accepted = accepted + :add_accepted, "
+    + "".join(f"rejected_{r} = rejected_{r} + :add_{r}, " for r in REASONS) +
+    "last_at = COALESCE(CAST(:last_at AS timestamptz), last_at), "
+    "last_lon = COALESCE(CAST(:last_lon AS float8), last_lon), "
+    "last_lat = COALESCE(CAST(:last_lat AS float8), last_lat), distance_m = distance_m + :add_distance "
+    "WHERE id = :patrol_id AND (SELECT inserted FROM n) = :stored "
+    "RETURNING accepted, " + ", ".join(f"rejected_{r}" for r in REASONS) + ") "
+    "SELECT n.inserted, CASE WHEN n.inserted = :stored THEN NULL ELSE ARRAY(SELECT t FROM ins) END AS times, "
+    "upd.* FROM n LEFT JOIN upd ON true")
 
-def _insert(session, patrol_id: int, t: list, lon: list, lat: list, accuracy: list, speed: list,
-            flag: list) -> dict[datetime, str | None]:
-    """Insert the rows (``ON CONFLICT DO NOTHING``); time -> flag of those inserted."""
-    if not t:
-        return {}
-    if partitions.is_postgres(session):
-        result = session.execute(INSERT_PG, {"patrol_id": patrol_id, "t": t, "lon": lon, "lat": lat,
-                                             "accuracy": accuracy, "speed": speed, "flag": flag})
-    else:
-        rows = [{"patrol_id": patrol_id, "t": row[0], "lon": row[1], "lat": row[2], "accuracy": row[3],
-                 "speed": row[4], "flag": row[5]} for row in zip(t, lon, lat, accuracy, speed, flag, strict=True)]
-        result = session.execute(sqlite.insert(PatrolPoint).values(rows).on_conflict_do_nothing(
-            index_elements=["patrol_id", "t"]).returning(PatrolPoint.t, PatrolPoint.flag))
-    return {(t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC): flag for t, flag in result}
+
+def _insert(session, patrol_id: int, columns: dict) -> list[datetime]:
+    """SQLite: insert the rows (``ON CONFLICT DO NOTHING``) in one statement; the times
+    inserted (UTC). PostgreSQL uses :data:`UPLOAD_PG`."""
+    if not columns["t"]:
+        return []
+    names = ("t", "lon", "lat", "accuracy", "speed", "flag")
+    rows = [{"patrol_id": patrol_id, **dict(zip(names, row, strict=True))}
+            for row in zip(*(columns[name] for name in names), strict=True)]
+    result = session.execute(sqlite.insert(PatrolPoint).values(rows).on_conflict_do_nothing(
+        index_elements=["patrol_id", "t"]).returning(PatrolPoint.t))
+    return [(t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC) for (t,) in result]
 
 
 # --- who is on patrol now ---------------------------------------------------------------------
