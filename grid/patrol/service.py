@@ -421,7 +421,7 @@ def upload(session, staff_id: int, patrol_id: int, points: PointBatch | list[dic
         # update computed as if every row goes in and applied only if they all did.
         accepted, rejected, totals, moved = account({ts[i] for i in stored})
         row = session.execute(UPLOAD_PG, {
-            **columns, "stored": len(stored), "add_accepted": accepted,
+            **array_literals(columns), "stored": len(stored), "add_accepted": accepted,
             **{f"add_{reason}": totals[reason] for reason in REASONS},
             "last_at": moved.get("last_at"), "last_lon": moved.get("last_lon"), "last_lat": moved.get("last_lat"),
             "add_distance": moved.get("distance", 0.0)}).one()
@@ -481,6 +481,23 @@ UPLOAD_PG = text(
     "RETURNING accepted, " + ", ".join(f"rejected_{r}" for r in REASONS) + ") "
     "SELECT n.inserted, CASE WHEN n.inserted = :stored THEN NULL ELSE ARRAY(SELECT t FROM ins) END AS times, "
     "upd.* FROM n LEFT JOIN upd ON true")
+
+
+def _literal(values, write) -> str:
+    return "{" + ",".join("NULL" if v is None else write(v) for v in values) + "}"
+
+
+def array_literals(columns: dict) -> dict:
+    """The columns as PostgreSQL array literals (``{...}`` text the statement casts): built
+    with ``repr`` and ``isoformat`` they cost ~0.1 ms a batch where psycopg's list dumper,
+    escaping each element with a regular expression, cost ~0.5 ms. Exact: ``repr`` of a float
+    reads back as the same float, ``isoformat`` keeps microseconds and the offset; the flags
+    are the fixed words of REASONS."""
+    return {"patrol_id": columns["patrol_id"],
+            "t": _literal(columns["t"], lambda t: f'"{t.isoformat()}"'),
+            "lon": _literal(columns["lon"], repr), "lat": _literal(columns["lat"], repr),
+            "accuracy": _literal(columns["accuracy"], repr), "speed": _literal(columns["speed"], repr),
+            "flag": _literal(columns["flag"], str)}
 
 
 def _insert(session, patrol_id: int, columns: dict) -> list[datetime]:

@@ -206,3 +206,25 @@ def test_a_batch_partly_stored_before_counts_only_its_new_points(client, city):
     # 428.8 m on the ellipsoid; the service's haversine (sphere) is within 0.3%. Counting the
     # overlap twice would add 5 steps of 30.6 m, losing it would take them away.
     assert current["distance_m"] == pytest.approx(geodesic_m(121.401, LAT, 121.4055, LAT), rel=0.003)
+
+
+def test_points_are_stored_exactly_as_sent(client, city, db_session):
+    """The columns travel as array literals (repr of floats, isoformat of times): what is
+    stored reads back equal, to the last bit and the microsecond."""
+    from sqlalchemy import select
+
+    from grid.patrol.models import PatrolPoint
+
+    patrol = start(client, city)
+    t = begin() + timedelta(microseconds=123457)
+    sent = [{"time": iso(t), "lon": 121.40512345678901, "lat": 31.205000000000002, "accuracy": 4.999999999999999,
+             "speed": 1e-07},
+            {"time": iso(t + timedelta(seconds=1, microseconds=1)), "lon": 121.4051235, "lat": LAT}]
+    r = client.post(f"{PHONE}/{patrol['id']}/points", json={"points": sent}, headers=city.h("worker1"))
+    assert r.status_code == 200 and r.json["accepted"] == 2
+    rows = db_session.execute(select(PatrolPoint.t, PatrolPoint.lon, PatrolPoint.lat, PatrolPoint.accuracy,
+                                     PatrolPoint.speed, PatrolPoint.flag)
+                              .where(PatrolPoint.patrol_id == patrol["id"]).order_by(PatrolPoint.t)).all()
+    assert [tuple(row) for row in rows] == [
+        (t, 121.40512345678901, 31.205000000000002, 4.999999999999999, 1e-07, None),
+        (t + timedelta(seconds=1, microseconds=1), 121.4051235, LAT, None, None, None)]
