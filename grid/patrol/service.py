@@ -484,7 +484,13 @@ UPLOAD_PG = text(
 
 
 def _literal(values, write) -> str:
-    return "{" + ",".join("NULL" if v is None else write(v) for v in values) + "}"
+    if None in values:
+        return "{" + ",".join("NULL" if v is None else write(v) for v in values) + "}"
+    return "{" + ",".join(map(write, values)) + "}"
+
+
+def _quoted_iso(t: datetime) -> str:
+    return f'"{t.isoformat()}"'
 
 
 def array_literals(columns: dict) -> dict:
@@ -494,7 +500,7 @@ def array_literals(columns: dict) -> dict:
     reads back as the same float, ``isoformat`` keeps microseconds and the offset; the flags
     are the fixed words of REASONS."""
     return {"patrol_id": columns["patrol_id"],
-            "t": _literal(columns["t"], lambda t: f'"{t.isoformat()}"'),
+            "t": _literal(columns["t"], _quoted_iso),
             "lon": _literal(columns["lon"], repr), "lat": _literal(columns["lat"], repr),
             "accuracy": _literal(columns["accuracy"], repr), "speed": _literal(columns["speed"], repr),
             "flag": _literal(columns["flag"], str)}
