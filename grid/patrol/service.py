@@ -351,20 +351,27 @@ def upload(session, staff_id: int, patrol_id: int, points: PointBatch | list[dic
             for i, is_far in zip(candidates, far.tolist(), strict=True):
                 if is_far:
                     flags[i] = "outside"
-    # implied speed from the previous accepted point (sequential by nature; cheap per point)
+    # implied speed from the previous accepted point (sequential by nature). The distances
+    # between consecutive candidates are computed at once (numpy); a point measured from an
+    # earlier anchor (after a jump) is computed on its own.
     anchor = None
     if patrol.last_at is not None and patrol.last_lon is not None:
         anchor = (patrol.last_at, patrol.last_lon, patrol.last_lat)
     max_speed = settings.patrol_max_speed_mps
     gap = settings.patrol_gap_seconds
     lon_list, lat_list = lons.tolist(), lats.tolist()
+    candidates = [i for i in candidates if flags[i] is None]
+    step = [0.0]  # step[k]: metres from candidate k-1 to candidate k
+    if len(candidates) > 1:
+        c = np.asarray(candidates)
+        step += haversine_m(lons[c[:-1]], lats[c[:-1]], lons[c[1:]], lats[c[1:]]).tolist()
+    previous = None  # the point index of the anchor, None for the patrol's own last point
     chain = 0.0
-    for i in range(n):
-        if flags[i] is not None:
-            continue
+    for k, i in enumerate(candidates):
         if anchor is not None and ts[i] > anchor[0]:
             dt = (ts[i] - anchor[0]).total_seconds()
-            d = _haversine(anchor[1], anchor[2], lon_list[i], lat_list[i])
+            d = step[k] if k and candidates[k - 1] == previous \
+                else _haversine(anchor[1], anchor[2], lon_list[i], lat_list[i])
             if d / dt > max_speed:
                 flags[i] = "speed"
                 continue
@@ -372,6 +379,7 @@ def upload(session, staff_id: int, patrol_id: int, points: PointBatch | list[dic
                 chain += d
         if anchor is None or ts[i] > anchor[0]:
             anchor = (ts[i], lon_list[i], lat_list[i])
+            previous = i
 
     # a point outside the patrol's time is stored (flagged) when its day is within the
     # retention and not after tomorrow; one further away (years) is counted only, each time
@@ -386,17 +394,17 @@ def upload(session, staff_id: int, patrol_id: int, points: PointBatch | list[dic
                "lat": [lat_list[i] for i in stored], "accuracy": [accuracy[i] for i in stored],
                "speed": [speed[i] for i in stored], "flag": [flags[i] for i in stored]}
 
-    def account(inserted: set) -> tuple[int, dict, dict, dict]:
+    def account(ins: set[int]) -> tuple[int, dict, dict, dict]:
         """This batch's accepted and rejected counts, what they add to the patrol's totals, and
-        the patrol's new last point (``{}`` when it stays) given the times actually inserted."""
+        the patrol's new last point (``{}`` when it stays), given ``ins``: the indices of the
+        points actually inserted."""
         rejected = dict.fromkeys(REASONS, 0)
         accepted = 0
-        for i in stored:
-            if ts[i] in inserted:
-                if flags[i] is None:
-                    accepted += 1
-                else:
-                    rejected[flags[i]] += 1
+        for i in ins:
+            if flags[i] is None:
+                accepted += 1
+            else:
+                rejected[flags[i]] += 1
         totals = dict(rejected)
         for i in range(n):
             if flags[i] == "time" and i not in kept:
@@ -404,11 +412,12 @@ def upload(session, staff_id: int, patrol_id: int, points: PointBatch | list[dic
                 totals["time"] += 1
             elif flags[i] == "duplicate":
                 rejected["duplicate"] += 1
-                if ts[first_of_time[i]] in inserted:  # a retry's duplicates are not counted twice
+                if first_of_time[i] in ins:  # a retry's duplicates are not counted twice
                     totals["duplicate"] += 1
-            elif ts[i] not in inserted:  # already stored: a retried point
+            elif i not in ins:  # already stored: a retried point
                 rejected["duplicate"] += 1
-        newest = max((i for i in stored if flags[i] is None and ts[i] in inserted), key=lambda i: ts[i], default=None)
+        # ts is sorted: the newest accepted point inserted is the last such index
+        newest = next((i for i in reversed(stored) if flags[i] is None and i in ins), None)
         moved = {}
         if newest is not None and (patrol.last_at is None or ts[newest] > patrol.last_at):
             moved = {"last_at": ts[newest], "last_lon": lon_list[newest], "last_lat": lat_list[newest],
@@ -419,7 +428,7 @@ def upload(session, staff_id: int, patrol_id: int, points: PointBatch | list[dic
     if partitions.is_postgres(session):
         # The usual batch (no point stored before): insert and update in one statement, the
         # update computed as if every row goes in and applied only if they all did.
-        accepted, rejected, totals, moved = account({ts[i] for i in stored})
+        accepted, rejected, totals, moved = account(kept)
         row = session.execute(UPLOAD_PG, {
             **array_literals(columns), "stored": len(stored), "add_accepted": accepted,
             **{f"add_{reason}": totals[reason] for reason in REASONS},
@@ -430,7 +439,7 @@ def upload(session, staff_id: int, patrol_id: int, points: PointBatch | list[dic
         inserted = {t.astimezone(UTC) for t in row.times}  # a retry: some points were stored already
     else:
         inserted = set(_insert(session, patrol.id, columns))
-    accepted, rejected, totals, moved = account(inserted)
+    accepted, rejected, totals, moved = account({i for i in stored if ts[i] in inserted})
     values: dict = {}
     if accepted:
         values["accepted"] = P.accepted + accepted
