@@ -304,9 +304,10 @@ def upload(session, staff_id: int, patrol_id: int, points: PointBatch | list[dic
     ``lon``, ``lat``, optional ``crs``, ``accuracy`` m, ``speed`` m/s) on my patrol
     ``patrol_id`` (another's is 404): filter, insert in one statement (``ON CONFLICT DO
     NOTHING`` on (patrol, time)), add to the patrol's totals, move its last point. The patrol
-    row stays locked until the request commits: batches of one patrol queue. Four statements
-    on PostgreSQL (:data:`TARGET_PG`, a partition only if a day lacks one, the insert, the
-    update), all Core, and the work is column-wise (lists and numpy arrays)."""
+    row stays locked until the request commits: batches of one patrol queue. On PostgreSQL two
+    statements, both Core: :data:`TARGET_PG` and :data:`UPLOAD_PG` (plus a partition when a
+    day lacks one, and a second update when part of the batch was stored before); the work
+    is column-wise (lists and numpy arrays)."""
     batch = points if isinstance(points, PointBatch) else PointBatch.from_dicts(points)
     settings = current_settings()
     n = len(batch)
