@@ -1,34 +1,48 @@
 """Patrol track ingest: GPS points accepted through HTTP in batches of 100 against PostgreSQL
-``COPY`` of the same rows into the same partitioned table, in one run.
+``COPY`` of the same rows into the same partitioned table, in one run, 3 rounds (medians).
 
 On a scratch PostGIS database migrated with the app's migrations and holding the demo city:
 
-* **HTTP.** ``wangge serve`` (werkzeug, threaded, one process) runs in a subprocess. Demo grid
-  workers sign in and start a patrol each; every client thread posts its worker's track in
-  batches of 100 points (``POST /api/m/v1/patrols/<id>/points``), points 10 ms apart walking
-  inside the worker's grid, so every point must be accepted (checked). Once with 1 client,
-  once with ``--clients`` concurrent clients. CPU seconds of the web process and of the
-  PostgreSQL backends are read from /proc around each run.
+* **HTTP.** ``wangge serve`` runs in a subprocess: the project has no production WSGI server
+  yet, so this is werkzeug's threaded development server, one process, which answers every
+  request with ``Connection: close`` (each batch opens a new TCP connection and the server a
+  new thread; the bench counts the closes and prints them). Demo grid workers sign in and
+  start a patrol each; every client thread posts its worker's track in batches of 100 points
+  (``POST /api/m/v1/patrols/<id>/points``), points 10 ms apart walking inside the worker's
+  grid, so every point must be accepted (checked). 1, 2 and 4 phones at once. The request
+  bodies are encoded before the clock starts (a phone makes its own JSON, on its own CPU;
+  here the clients share the two cores with the server and the database).
 * **COPY.** The same number of rows (same columns, same days, other patrols) COPYed into
-  ``patrol_points`` over one connection, in one transaction (the ceiling), and as one COPY
-  of 100 rows per transaction (what a batch could cost at best).
-* **INSERT.** The service's own statement (one multi-row ``INSERT .. ON CONFLICT DO
-  NOTHING RETURNING`` of 100 rows per transaction) from one connection: the database's share
-  of a batch, used to size the database.
+  ``patrol_points`` over one connection, in one transaction (``copy_bulk``, the ceiling), and
+  as one COPY of 100 rows per transaction (``copy_per_100``: what a batch of 100 could cost
+  at best, a commit each).
+* **INSERT.** The service's own statement (``grid.patrol.service.INSERT_PG``: one ``unnest``
+  INSERT .. ON CONFLICT DO NOTHING RETURNING of 100 rows per transaction) from one
+  connection: the database's share of a batch without the web.
 
-Printed: points/s of each, the ratio HTTP / COPY (target >= 25%), and for 10,000 points/s
-(300,000 workers, a point every 30 s) how many such web processes and database cores it
-takes. Timings are printed, never asserted; wrong answers fail the benchmark.
+CPU time: utime + stime from ``/proc/<pid>/stat`` of the web process and of every
+PostgreSQL backend of the scratch database (``pg_stat_activity``), read before and after
+each HTTP run; per point = CPU seconds / points accepted in the run with the most phones.
 
-Run:  python -m bench.bench_patrol_ingest [--batches N] [--clients N] [--keep-db]
+Printed: points/s of each (median of the rounds), the ratios HTTP / COPY per 100-row
+transaction (the target's baseline: PASS at >= 25%) and HTTP / bulk COPY (printed too), the
+best HTTP run being the one with the most points/s; and for 10,000 points/s (300,000
+workers, a point every 30 s) how many web processes and database cores that takes, from the
+CPU per point measured (a web process is one core at most: Python's GIL). Timings are
+printed, never asserted; wrong answers fail the benchmark.
+
+Run:  python -m bench.bench_patrol_ingest [--batches N] [--rounds N] [--keep-db]
 """
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import math
 import os
 import platform
 import secrets
+import statistics
 import sys
 import threading
 import time
@@ -58,6 +72,7 @@ TARGET_RATIO = 0.25
 PROVINCE_POINTS_PER_S = 10_000  # 300,000 workers, one point every 30 s
 TICK = os.sysconf("SC_CLK_TCK")
 COLUMNS = ("patrol_id", "t", "lon", "lat", "accuracy", "speed")
+PHONES = (1, 2, 4)
 
 
 def cpu_seconds(pids) -> float:
@@ -84,24 +99,43 @@ def track(start: datetime, lon: float, lat: float, n: int, offset: int = 0) -> l
             for i in range(n)]
 
 
+def post_raw(conn: http.client.HTTPConnection, path: str, data: bytes, headers: dict) -> tuple[int, dict, bool]:
+    """POST an already encoded body (a phone encodes its own JSON, on its own CPU: the load
+    generator shares this machine's two cores with the server and the database, so it does
+    as little as it can while the clock runs). Returns status, answer, closed by the server."""
+    conn.request("POST", path, body=data, headers=headers)
+    resp = conn.getresponse()
+    raw = resp.read()
+    try:
+        answer = json.loads(raw) if raw else {}
+    except ValueError:
+        answer = {"_raw": raw[:200].decode(errors="replace")}
+    return resp.status, answer, resp.will_close
+
+
 def http_run(port: int, workers: list[dict], batches: int, start: datetime, offset: int) -> dict:
     errors: list = []
     accepted = [0] * len(workers)
+    closes = [0] * len(workers)
+    bodies = [[json.dumps({"points": track(start, w["lon"], w["lat"], BATCH, offset + b * BATCH)}).encode()
+               for b in range(batches)] for w in workers]
 
     def work(k: int) -> None:
         w = workers[k]
-        client = Client(port)
-        headers = {"Authorization": f"Bearer {w['token']}"}
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        headers = {"Authorization": f"Bearer {w['token']}", "Content-Type": "application/json",
+                   "Accept": "application/json"}
+        path = f"/api/m/v1/patrols/{w['patrol']}/points"
         try:
-            for b in range(batches):
-                points = track(start, w["lon"], w["lat"], BATCH, offset + b * BATCH)
-                status, body, _ = client.post(f"/api/m/v1/patrols/{w['patrol']}/points", {"points": points}, headers)
-                if status != 200 or body.get("accepted") != BATCH:
-                    errors.append((status, body))
+            for data in bodies[k]:
+                status, answer, closed = post_raw(conn, path, data, headers)
+                closes[k] += closed
+                if status != 200 or answer.get("accepted") != BATCH:
+                    errors.append((status, answer))
                     return
-                accepted[k] += body["accepted"]
+                accepted[k] += answer["accepted"]
         finally:
-            client.close()
+            conn.close()
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(len(workers))]
     began = time.perf_counter()
@@ -112,7 +146,8 @@ def http_run(port: int, workers: list[dict], batches: int, start: datetime, offs
     elapsed = time.perf_counter() - began
     if errors:
         raise BenchError(f"HTTP upload refused or filtered points: {errors[:3]}")
-    return {"points": sum(accepted), "seconds": elapsed, "points_per_s": sum(accepted) / elapsed}
+    return {"points": sum(accepted), "seconds": elapsed, "points_per_s": sum(accepted) / elapsed,
+            "requests": len(workers) * batches, "closed_by_server": sum(closes)}
 
 
 def copy_rows(conninfo: str, patrol_ids: list[int], n: int, start: datetime, per_transaction: int | None) -> dict:
@@ -135,20 +170,22 @@ def copy_rows(conninfo: str, patrol_ids: list[int], n: int, start: datetime, per
 
 
 def insert_rows(conninfo: str, patrol_ids: list[int], n: int, start: datetime) -> dict:
-    """The service's statement, 100 rows per transaction, from one connection."""
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, NULL)"] * BATCH)
-    sql = (f"INSERT INTO patrol_points ({', '.join(COLUMNS)}, flag) VALUES {values} "
-           "ON CONFLICT (patrol_id, t) DO NOTHING RETURNING t, flag")
+    """The service's statement (``INSERT_PG``), 100 rows per transaction, from one connection."""
+    from grid.patrol.service import INSERT_PG
+
+    sql = INSERT_PG.text.replace(":patrol_id", "%(patrol_id)s")
+    for name in ("t", "lon", "lat", "accuracy", "speed", "flag"):
+        sql = sql.replace(f"CAST(:{name} ", f"CAST(%({name})s ")
     per = n // len(patrol_ids)
     with psycopg.connect(conninfo) as conn:
         began = time.perf_counter()
         count = 0
         for k, pid in enumerate(patrol_ids):
             for lo in range(0, per - per % BATCH, BATCH):
-                params = []
-                for i in range(lo, lo + BATCH):
-                    params += [pid, start + timedelta(milliseconds=10 * i), 121.48 + 2e-7 * i,
-                               31.22 + k * 1e-4, 5.0, 1.2]
+                rng = range(lo, lo + BATCH)
+                params = {"patrol_id": pid, "t": [start + timedelta(milliseconds=10 * i) for i in rng],
+                          "lon": [121.48 + 2e-7 * i for i in rng], "lat": [31.22 + k * 1e-4] * BATCH,
+                          "accuracy": [5.0] * BATCH, "speed": [1.2] * BATCH, "flag": [None] * BATCH}
                 count += len(conn.execute(sql, params).fetchall())
                 conn.commit()
         elapsed = time.perf_counter() - began
@@ -165,10 +202,14 @@ def new_patrols(conninfo: str, staff_ids: list[int]) -> list[int]:
     return ids
 
 
+def median_of(rounds: list[dict], label: str, key: str = "points_per_s") -> float:
+    return statistics.median(r[label][key] for r in rounds)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="bench_patrol_ingest", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--batches", type=int, default=60, help="batches of 100 per client and run")
-    ap.add_argument("--clients", type=int, default=4, help="concurrent clients of the second HTTP run")
+    ap.add_argument("--batches", type=int, default=60, help="batches of 100 per phone and HTTP run")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported")
     ap.add_argument("--keep-db", action="store_true")
     ap.add_argument("--admin-url", default=os.environ.get("WANGGE_BENCH_PG_ADMIN_URL",
                                                           "postgresql://postgres@127.0.0.1:5432/postgres"))
@@ -191,7 +232,7 @@ def main(argv=None) -> int:
         from grid.patrol import partitions, service
         from wangge.extensions import db
 
-        n_workers = max(args.clients, 1)
+        n_workers = max(PHONES)
         with app.app_context():
             partitions.ensure_ahead(db.session, 2)
             db.session.commit()
@@ -210,60 +251,87 @@ def main(argv=None) -> int:
                 raise BenchError(f"start patrol: {status} {body}")
             workers.append({"token": token, "patrol": body["id"], "lon": spot.x, "lat": spot.y, "staff": s_id})
         start = datetime.now(UTC) - timedelta(minutes=4)  # points in the patrol's window (5 min skew)
-        http_run(server.port, workers[:1], 5, start, 0)  # warm up (index, caches, connections)
+        warm = http_run(server.port, workers, 5, start, 0)  # warm up (index, caches, connections)
 
         pids = [server.proc.pid]
-        results: dict = {"batch": BATCH, "machine": platform.node(), "cpus": os.cpu_count()}
+        expected = warm["points"]
         offset = 5 * BATCH
-        for label, clients in (("http_1_client", 1), (f"http_{n_workers}_clients", n_workers)):
-            backends = backend_pids(conninfo, dbname)
-            web0, db0 = cpu_seconds(pids), cpu_seconds(backends)
-            run = http_run(server.port, workers[:clients], args.batches, start, offset)
-            backends = sorted(set(backends) | set(backend_pids(conninfo, dbname)))
-            run["web_cpu_s"], run["db_cpu_s"] = cpu_seconds(pids) - web0, cpu_seconds(backends) - db0
-            results[label] = run
-            offset += args.batches * BATCH
-        http = results[f"http_{n_workers}_clients"]
-        best_http = max(results["http_1_client"]["points_per_s"], http["points_per_s"])
-        total = http["points"]
-
-        copy_start = start + timedelta(days=0)
-        results["copy_bulk"] = copy_rows(conninfo, new_patrols(conninfo, staff_ids), total, copy_start, None)
-        results["copy_per_100"] = copy_rows(conninfo, new_patrols(conninfo, staff_ids), total, copy_start, BATCH)
-        results["insert_per_100"] = insert_rows(conninfo, new_patrols(conninfo, staff_ids), total, copy_start)
+        rounds: list[dict] = []
+        for _ in range(args.rounds):
+            r: dict = {}
+            for phones in PHONES:
+                backends = backend_pids(conninfo, dbname)
+                web0, db0 = cpu_seconds(pids), cpu_seconds(backends)
+                run = http_run(server.port, workers[:phones], args.batches, start, offset)
+                backends = sorted(set(backends) | set(backend_pids(conninfo, dbname)))
+                run["web_cpu_s"], run["db_cpu_s"] = cpu_seconds(pids) - web0, cpu_seconds(backends) - db0
+                r[f"http_{phones}"] = run
+                offset += args.batches * BATCH
+                expected += run["points"]
+            total = r[f"http_{max(PHONES)}"]["points"]
+            r["copy_bulk"] = copy_rows(conninfo, new_patrols(conninfo, staff_ids), total, start, None)
+            r["copy_per_100"] = copy_rows(conninfo, new_patrols(conninfo, staff_ids), total, start, BATCH)
+            r["insert_per_100"] = insert_rows(conninfo, new_patrols(conninfo, staff_ids), total, start)
+            expected += 3 * total
+            best = max(r[f"http_{p}"]["points_per_s"] for p in PHONES)
+            r["best_http"] = best
+            r["ratio_per_100"] = best / r["copy_per_100"]["points_per_s"]
+            r["ratio_bulk"] = best / r["copy_bulk"]["points_per_s"]
+            most = r[f"http_{max(PHONES)}"]
+            r["web_cpu_ms_per_point"] = most["web_cpu_s"] / most["points"] * 1000
+            r["db_cpu_ms_per_point"] = most["db_cpu_s"] / most["points"] * 1000
+            rounds.append(r)
         with psycopg.connect(conninfo) as conn:
             stored = conn.execute("SELECT count(*) FROM patrol_points").fetchone()[0]
-        expected = 5 * BATCH + results["http_1_client"]["points"] + total + 3 * total
         if stored != expected:
             raise BenchError(f"{stored} rows in patrol_points, expected {expected}")
 
-        ratio = best_http / results["copy_bulk"]["points_per_s"]
-        web_cpu_per_point = http["web_cpu_s"] / http["points"]
-        db_cpu_per_point = http["db_cpu_s"] / http["points"]
-        web_processes = PROVINCE_POINTS_PER_S / best_http
-        web_processes_cpu = PROVINCE_POINTS_PER_S * web_cpu_per_point
-        db_cores = PROVINCE_POINTS_PER_S * db_cpu_per_point
-        db_cores_insert = PROVINCE_POINTS_PER_S / results["insert_per_100"]["points_per_s"]
-        results.update({
-            "ratio_http_to_copy": ratio, "target_ratio": TARGET_RATIO,
-            "ratio_http_to_copy_per_100": best_http / results["copy_per_100"]["points_per_s"],
-            "web_cpu_ms_per_point": web_cpu_per_point * 1000, "db_cpu_ms_per_point": db_cpu_per_point * 1000,
+        labels = [f"http_{p}" for p in PHONES] + ["copy_bulk", "copy_per_100", "insert_per_100"]
+        med = {label: median_of(rounds, label) for label in labels}
+        ratio_per_100 = statistics.median(r["ratio_per_100"] for r in rounds)
+        ratio_bulk = statistics.median(r["ratio_bulk"] for r in rounds)
+        web_ms = statistics.median(r["web_cpu_ms_per_point"] for r in rounds)
+        db_ms = statistics.median(r["db_cpu_ms_per_point"] for r in rounds)
+        best_http = statistics.median(r["best_http"] for r in rounds)
+        web_processes_cpu = PROVINCE_POINTS_PER_S * web_ms / 1000  # each process: one core at most (GIL)
+        web_processes_rate = PROVINCE_POINTS_PER_S / best_http
+        db_cores = PROVINCE_POINTS_PER_S * db_ms / 1000
+        db_cores_insert = PROVINCE_POINTS_PER_S / med["insert_per_100"]
+        verdict = "PASS" if ratio_per_100 >= TARGET_RATIO else "FAIL"
+        closes = sum(r[f"http_{p}"]["closed_by_server"] for r in rounds for p in PHONES)
+        requests = sum(r[f"http_{p}"]["requests"] for r in rounds for p in PHONES)
+        results = {
+            "batch": BATCH, "machine": platform.node(), "cpus": os.cpu_count(), "rounds": rounds,
+            "server": "wangge serve (werkzeug threaded development server, 1 process, Connection: close)",
+            "closed_by_server": closes, "requests": requests,
+            "median_points_per_s": med, "best_http_points_per_s": best_http,
+            "ratio_http_to_copy_per_100": ratio_per_100, "ratio_http_to_copy_bulk": ratio_bulk,
+            "target_ratio": TARGET_RATIO, "target_baseline": "copy_per_100", "verdict": verdict,
+            "web_cpu_ms_per_point": web_ms, "db_cpu_ms_per_point": db_ms,
             "province_points_per_s": PROVINCE_POINTS_PER_S,
-            "web_processes_by_throughput": web_processes, "web_processes_by_cpu": web_processes_cpu,
+            "web_processes_by_cpu": web_processes_cpu, "web_processes_by_throughput": web_processes_rate,
             "db_cores_by_backend_cpu": db_cores, "db_cores_by_insert_rate": db_cores_insert,
-        })
-        print(f"patrol ingest, batches of {BATCH} points, {total} points per run ({os.cpu_count()} CPUs)")
-        print(f"{'run':<24}{'points/s':>12}{'seconds':>10}")
-        for label in ("http_1_client", f"http_{n_workers}_clients", "copy_bulk", "copy_per_100", "insert_per_100"):
-            r = results[label]
-            print(f"{label:<24}{r['points_per_s']:>12,.0f}{r['seconds']:>10.2f}")
-        flag = "ok" if ratio >= TARGET_RATIO else "BELOW TARGET"
-        print(f"HTTP / COPY (bulk): {ratio:.1%} (target >= {TARGET_RATIO:.0%}: {flag}); "
-              f"HTTP / COPY (100 rows per transaction): {results['ratio_http_to_copy_per_100']:.1%}")
-        print(f"CPU per point: web {web_cpu_per_point * 1000:.3f} ms, database {db_cpu_per_point * 1000:.3f} ms")
+        }
+        print(f"patrol ingest, batches of {BATCH} points, {args.batches * BATCH} points per phone and run, "
+              f"{args.rounds} rounds, medians ({os.cpu_count()} CPUs shared by server, database and clients)")
+        print("server: wangge serve = werkzeug's threaded development server (the project has no production "
+              f"WSGI server yet): every answer closes the connection ({closes} of {requests} requests)")
+        print(f"{'run':<24}{'median/s':>12}" + "".join(f"{f'round {k + 1}':>12}" for k in range(len(rounds))))
+        for label in labels:
+            print(f"{label:<24}{med[label]:>12,.0f}" + "".join(f"{r[label]['points_per_s']:>12,.0f}" for r in rounds))
+        one = statistics.median(r["http_1"]["points_per_s"] / r["copy_per_100"]["points_per_s"] for r in rounds)
+        results["ratio_http_1_phone_to_copy_per_100"] = one
+        print(f"HTTP (best of {', '.join(map(str, PHONES))} phones, {best_http:,.0f}/s) / COPY of 100 rows per "
+              f"transaction: {ratio_per_100:.1%} -> {verdict} (target >= {TARGET_RATIO:.0%} of COPY per 100-row "
+              f"transaction); / bulk COPY in one transaction: {ratio_bulk:.1%}; one phone (serial, like the "
+              f"COPY loop) / COPY per 100: {one:.1%}")
+        print(f"CPU per point (/proc/<pid>/stat utime+stime, {max(PHONES)} phones): web process {web_ms:.4f} ms, "
+              f"database backends {db_ms:.4f} ms")
         print(f"{PROVINCE_POINTS_PER_S:,} points/s (300,000 workers, a point every 30 s): "
-              f"~{web_processes:.0f} web processes like this one ({web_processes_cpu:.0f} by CPU), "
-              f"~{db_cores:.1f} database cores by backend CPU ({db_cores_insert:.1f} by the INSERT rate)")
+              f"{web_processes_cpu:.1f} web process-cores by CPU (a process is one core at most; "
+              f"~{math.ceil(web_processes_cpu / 0.7)} processes at 70% busy; {web_processes_rate:.1f} processes "
+              f"at this run's rate), {db_cores:.2f} database cores by backend CPU "
+              f"({db_cores_insert:.2f} by the INSERT rate of one connection)")
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2, default=str))
         print(f"wrote {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")

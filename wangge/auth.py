@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import current_app, g, request
+from werkzeug.local import LocalProxy
 
 from .errors import ApiError
 from .extensions import db
@@ -27,11 +28,13 @@ def _bearer() -> str:
 
 
 def current_token():
+    """The request's token (``hooks().token_resolver``): it has ``staff_id``,
+    ``has_role(*roles)`` and ``staff`` (the staff row, loaded when first asked for)."""
     token = getattr(g, "token", None)
     if token is None:
         token = hooks().token_resolver(db.session, _bearer())
         g.token = token
-        g.staff = token.staff
+        g.staff = LocalProxy(lambda: token.staff)  # the staff row, read only if something uses it
     return token
 
 
@@ -53,8 +56,8 @@ def requires(*roles: str):
 def check_roles(roles) -> None:
     """401 without a valid token; 403 unless the staff member holds one of ``roles`` (any
     signed-in staff member when empty)."""
-    staff = current_token().staff
-    if roles and not staff.has_role(*roles):
+    token = current_token()
+    if roles and not token.has_role(*roles):
         raise ApiError("forbidden_role", status=403, roles=role_names(roles))
 
 
@@ -100,3 +103,8 @@ def public(view):
 
 def current_staff():
     return current_token().staff
+
+
+def current_staff_id() -> int:
+    """The signed-in staff member's id, without loading the staff row."""
+    return current_token().staff_id

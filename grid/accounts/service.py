@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import joinedload
 
 from grid.models import ApiToken, DeviceSession, GridAssignment, RefreshToken, Staff, StaffRole
 from grid.roles import ROLES
@@ -79,24 +80,65 @@ def issue_token(session, staff: Staff, *, ttl_hours: float, client: str | None =
     return secret, token
 
 
-def resolve_token(session, secret: str) -> ApiToken:
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(secret)))
-    if token is None:
+class ResolvedToken:
+    """A valid bearer token as a request sees it: the ids, expiry and roles from one Core
+    SELECT (token, staff and roles joined); the ORM rows only when a view asks for them
+    (``staff``: one more statement, ``orm``: the ``ApiToken`` row). Nothing is cached across
+    requests and nothing is written: a revoked token or a disabled account is refused on the
+    very next request."""
+
+    __slots__ = ("_session", "id", "staff_id", "expires_at", "roles", "device_session_id", "_staff")
+
+    def __init__(self, session, token_id: int, staff_id: int, expires_at, roles: frozenset[str],
+                 device_session_id: int | None = None):
+        self._session, self.id, self.staff_id, self.expires_at, self.roles = session, token_id, staff_id, expires_at, roles
+        self.device_session_id = device_session_id
+        self._staff = None
+
+    def has_role(self, *roles: str) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def staff(self) -> Staff:
+        if self._staff is None:
+            self._staff = self._session.get(Staff, self.staff_id, options=[joinedload(Staff.role_rows)])
+        return self._staff
+
+    @property
+    def orm(self) -> ApiToken:
+        return self._session.get(ApiToken, self.id)
+
+
+_T, _S, _R, _D = ApiToken.__table__.c, Staff.__table__.c, StaffRole.__table__.c, DeviceSession.__table__.c
+_RESOLVE = (select(_T.id, _T.staff_id, _T.revoked_at, _T.expires_at, _S.active, _R.role,
+                   _T.device_session_id, _D.revoked_at, _D.last_seen_at)
+            .join_from(ApiToken.__table__, Staff.__table__, _S.id == _T.staff_id)
+            .outerjoin(StaffRole.__table__, _R.staff_id == _S.id)
+            .outerjoin(DeviceSession.__table__, _D.id == _T.device_session_id)
+            .where(_T.token_hash == bindparam("digest")))
+
+
+def resolve_token(session, secret: str) -> ResolvedToken:
+    rows = session.execute(_RESOLVE, {"digest": _token_digest(secret)}).all()
+    if not rows:
         raise ApiError("unauthorized", status=401)
+    token_id, staff_id, revoked_at, expires_at, active, _, device_id, device_revoked_at, last_seen_at = rows[0]
     now = utcnow()
-    device = token.device_session
-    if token.revoked_at is not None or (device is not None and device.revoked_at is not None):
+    if revoked_at is not None or device_revoked_at is not None:  # a phone's token dies with its device
         raise ApiError("token_revoked", status=401)
-    if token.expires_at <= now:
+    if expires_at <= now:
         raise ApiError("token_expired", status=401)
-    if not token.staff.active:
+    if not active:
         raise ApiError("account_disabled", status=403)
-    if device is not None and now - device.last_seen_at >= LAST_SEEN_EVERY:
-        device.last_seen_at = now
-    return token
+    if device_id is not None and now - last_seen_at >= LAST_SEEN_EVERY:
+        session.execute(update(DeviceSession).where(DeviceSession.id == device_id).values(last_seen_at=now))
+    return ResolvedToken(session, token_id, staff_id, expires_at, frozenset(r[5] for r in rows if r[5] is not None),
+                         device_id)
 
 
-def revoke_token(token: ApiToken) -> None:
+def revoke_token(token: ApiToken | ResolvedToken) -> None:
+    if isinstance(token, ResolvedToken):
+        token = token.orm
     if token.revoked_at is None:
         token.revoked_at = utcnow()
 

@@ -25,8 +25,8 @@ def patrol_view(patrol: Patrol, crs: str = STORED) -> dict:
 
 
 def upload_view(outcome: service.Outcome) -> dict:
-    return {"patrol_id": outcome.patrol.id, "accepted": outcome.accepted, "rejected": outcome.rejected,
-            "totals": outcome.patrol.totals()}
+    return {"patrol_id": outcome.patrol_id, "accepted": outcome.accepted, "rejected": outcome.rejected,
+            "totals": outcome.totals}
 
 
 def checkin_view(row, grid, crs: str = STORED) -> dict:

@@ -18,7 +18,7 @@ from grid.patrol.schemas import (
 )
 from mobile_api import PREFIX
 from mobile_api.crs import CrsQuery
-from wangge.auth import current_staff, requires
+from wangge.auth import current_staff, current_staff_id, requires
 from wangge.errors import NotFound
 from wangge.extensions import db
 
@@ -71,8 +71,8 @@ class Points(MethodView):
         """Upload up to 500 GPS points. Idempotent on (patrol, time): a retried batch adds
         nothing. Bad points are filtered and counted per reason (``speed``, ``accuracy``,
         ``outside``, ``duplicate``, ``time``), never silently kept (docs/mobile.md)."""
-        patrol = service.mine(db.session, current_staff(), patrol_id, lock=True)
-        return presenters.upload_view(service.upload(db.session, patrol, body["points"], body["crs"]))
+        return presenters.upload_view(service.upload(db.session, current_staff_id(), patrol_id, body["points"],
+                                                     body["crs"]))
 
 
 @blp.route("/<int:patrol_id>/checkins")
