@@ -82,6 +82,14 @@ class Settings:
     refresh_ttl_days: int = 30              # a phone's refresh token lives this long (renewed on each rotation)
     device_token_ttl_minutes: int = 60      # access tokens issued to a device session
     compress_min_bytes: int = 1024          # answers smaller than this are sent uncompressed
+    # offline sync (mobile_api.sync): the change feed's rows older than this are pruned; a
+    # phone whose cursor is older than what was pruned gets a reset and a fresh snapshot
+    sync_feed_retention_days: int = 30
+
+    def __post_init__(self) -> None:
+        if self.sync_feed_retention_days < 1:
+            raise ValueError(f"{PREFIX}SYNC_FEED_RETENTION_DAYS must be at least 1 day "
+                             f"(got {self.sync_feed_retention_days})")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:

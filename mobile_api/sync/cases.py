@@ -7,6 +7,9 @@ the inbox's shape (mobile_api.inbox.service.items_for), keyed by ``number``.
 * **First pull** (and after the user's scope changed: roles, department, grids): a
   snapshot, paged by id: every open case I see and those closed in the last
   ``FIRST_PULL_CLOSED_DAYS`` days; ``reset`` tells the phone to empty both tables first.
+* **A cursor older than the pruned feed** (``mobile_api.sync.retention``: its mark needs
+  rows that were deleted): the same as a scope change, ``reset`` and a snapshot, never a
+  silent gap.
 * **Later pulls**: the change feed since the cursor's mark. An item that changed and that
   I see now is ``updated``; one I no longer see (another department, another grid, another
   assignee, merged) is ``removed`` - but only if the feed row shows I could see it before or
@@ -91,13 +94,20 @@ def load(value):
 def source(session, staff: Staff, since, until: Mark, *, limit: int, crs: str) -> SourceAnswer:
     key = scope_key(session, staff)
     if since is None or since["h"] != key:
-        answer = _snapshot(session, staff, {"m": "i", "h": key, "n": until.dump(), "c": 0, "e": 0}, limit, crs)
-        if since is not None:
-            answer.reset = list(TABLES.values())
-        return answer
+        return _start(session, staff, key, until, limit, crs, reset=since is not None)
     if since["m"] == "i":
+        if feed.pruned_past(session, Mark.load(since["n"])):  # the snapshot's mark is gone: again
+            return _start(session, staff, key, until, limit, crs, reset=True)
         return _snapshot(session, staff, since, limit, crs)
     return _changes(session, staff, since, until, limit, crs)
+
+
+def _start(session, staff, key, until: Mark, limit, crs, *, reset: bool) -> SourceAnswer:
+    """The first page of a snapshot; ``reset``: the phone empties both tables first."""
+    answer = _snapshot(session, staff, {"m": "i", "h": key, "n": until.dump(), "c": 0, "e": 0}, limit, crs)
+    if reset:
+        answer.reset = list(TABLES.values())
+    return answer
 
 
 def _empty() -> dict:
@@ -134,6 +144,8 @@ def _changes(session, staff, state, until: Mark, limit, crs) -> SourceAnswer:
     since = Mark.load(state["s"])
     round_end = state.get("n") or until.dump()  # the mark taken on the first page of this round
     rows = feed.rows(session, since, tuple(state["p"]) if state.get("p") else None, limit)
+    if feed.pruned_past(session, since):  # after reading the rows: a prune meanwhile is seen
+        return _start(session, staff, state["h"], until, limit, crs, reset=True)
     more = len(rows) > limit
     rows = rows[:limit]
     if more:

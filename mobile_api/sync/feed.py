@@ -5,12 +5,15 @@ order; a reader must never move past a transaction that is still running. The ma
 pull is the snapshot's ``xmax`` and its in-progress ids (``xip``): the next pull asks for
 rows of transactions >= xmax or in that list, so a slow transaction that committed after
 the pull is still brought by the next one. The mark is taken before anything else is read.
-SQLite has one writer at a time: ids are in commit order and the mark is the next id."""
+SQLite has one writer at a time: ids are in commit order and the mark is the next id.
+
+Retention (``mobile_api.sync.retention``) deletes old rows and raises the horizon
+(``sync_feed_horizon``); :func:`pruned_past` tells whether a mark may need a deleted row."""
 from __future__ import annotations
 
 from sqlalchemy import and_, func, or_, select, text, tuple_
 
-from mobile_api.sync.models import SyncFeed
+from mobile_api.sync.models import SyncFeed, SyncFeedHorizon
 from mobile_api.sync.sources import Mark
 
 MAX_PENDING = 32  # more transactions in progress than this: fall back to the snapshot's xmin
@@ -23,7 +26,10 @@ def is_postgresql(session) -> bool:
 def mark(session) -> Mark:
     """Where the feed stands now, for the next pull."""
     if not is_postgresql(session):
-        return Mark(int(session.scalar(select(func.coalesce(func.max(SyncFeed.id), 0)))) + 1)
+        # the pruned ids count too: an emptied feed must not hand out a mark below them
+        last = session.scalar(select(func.coalesce(func.max(SyncFeed.id), 0)))
+        pruned = session.scalar(select(SyncFeedHorizon.pruned_id).where(SyncFeedHorizon.id == 1))
+        return Mark(max(int(last), int(pruned or 0)) + 1)
     row = session.execute(text(
         "SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text, "
         "ARRAY(SELECT x::text FROM pg_snapshot_xip(s) AS x), pg_current_xact_id_if_assigned()::text "
@@ -68,3 +74,31 @@ def rows(session, m: Mark, after: tuple[int, int] | None, limit: int) -> list[Sy
 
 def position(session, row: SyncFeed) -> tuple[int, int]:
     return (row.txid if is_postgresql(session) else row.id), row.id
+
+
+def pruned_past(session, m: Mark) -> bool:
+    """Whether the prune may have deleted a row that a pull from mark ``m`` needs: SQLite,
+    the mark's id is at or below the highest id deleted; PostgreSQL, a transaction id the
+    mark still waits for (its xmax, or one in progress then and committed since) is at or below
+    the highest transaction id deleted (conservative: such a phone starts again, it never
+    misses a change). Read AFTER the rows: a prune committed while a pull reads is then seen."""
+    row = session.execute(select(SyncFeedHorizon.pruned_id, SyncFeedHorizon.pruned_txid)
+                          .where(SyncFeedHorizon.id == 1)).first()
+    if row is None:
+        return False
+    if not is_postgresql(session):
+        return m.key <= int(row.pruned_id)
+    if row.pruned_txid is None:
+        return False
+    top = int(row.pruned_txid)
+    if m.key <= top:
+        return True
+    # a transaction the mark waited for (running then) lost rows only if it has committed
+    # since: one still running or rolled back has none in the feed that could be deleted
+    # (transaction ids are the cluster's: another database's work can be in the list)
+    waited = [t for t in (*m.pending, *([m.own[0]] if m.own else ())) if t <= top]
+    if not waited:
+        return False
+    states = session.scalars(text("SELECT pg_xact_status(x::text::xid8) FROM unnest(CAST(:ids AS bigint[])) AS x"),
+                             {"ids": waited})
+    return any(state not in ("in progress", "aborted") for state in states)  # committed, or forgotten

@@ -11,20 +11,35 @@ ever naming an item the phone could never see.
 Order: on PostgreSQL ``txid`` is the writing transaction's id (``pg_current_xact_id()``);
 a pull's cursor is a snapshot (its ``xmax`` and the ids still in progress), so a
 transaction that started earlier and commits later is still picked up by the next pull.
-On SQLite (one writer at a time) ``txid`` is NULL and the row id is the commit order."""
+On SQLite (one writer at a time) ``txid`` is NULL and the row id is the commit order
+(AUTOINCREMENT since migration 0013: an id is never handed out twice, even after pruning).
+
+Retention (migration 0013, ``mobile_api.sync.retention``): each row gets ``created_at`` from
+its database default (the triggers name their columns, so they never set it); rows older
+than ``WANGGE_SYNC_FEED_RETENTION_DAYS`` are deleted in batches, and ``sync_feed_horizon``
+(one row) keeps the highest id and transaction id deleted, so a pull from a cursor older than
+that is answered with a reset and a fresh snapshot instead of silently missing changes."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wangge.extensions import db
+from wangge.timeutil import UTCDateTime
 
 KINDS = ("case", "enforcement")
 
 
 class SyncFeed(db.Model):
     __tablename__ = "sync_feed"
-    __table_args__ = (Index("ix_sync_feed_txid_id", "txid", "id"),)
+    __table_args__ = (
+        Index("ix_sync_feed_txid_id", "txid", "id"),
+        Index("ix_sync_feed_kind_entity", "kind", "entity_id"),  # mobile_api.push.history
+        Index("ix_sync_feed_created_at", "created_at"),          # the retention's prune
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     txid: Mapped[int | None] = mapped_column(BigInteger)
@@ -41,6 +56,22 @@ class SyncFeed(db.Model):
     reporter_staff_id: Mapped[int | None] = mapped_column(Integer)
     old_state: Mapped[str | None] = mapped_column(String(24))
     new_state: Mapped[str | None] = mapped_column(String(24))
+    # set by the database (the triggers never name it): PostgreSQL the writing transaction's
+    # start, SQLite the statement's time, both UTC
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=text("CURRENT_TIMESTAMP"))
+
+
+class SyncFeedHorizon(db.Model):
+    """One row (id 1): how far the feed has been pruned. ``pruned_id``: the highest feed row
+    id deleted (SQLite's order); ``pruned_txid``: the highest transaction id of a deleted row
+    (PostgreSQL's order, NULL until something was pruned there)."""
+    __tablename__ = "sync_feed_horizon"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    pruned_id: Mapped[int] = mapped_column(BigInteger)
+    pruned_txid: Mapped[int | None] = mapped_column(BigInteger)
+    pruned_rows: Mapped[int] = mapped_column(BigInteger)       # deleted since the feed began
+    pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # Indexes the inbox (mobile_api.inbox) reads by, on dispatch's tables; created by migration
