@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import os
 import platform
@@ -38,8 +37,16 @@ if __package__ in (None, ""):  # `python bench/bench_locate.py`
 import numpy as np
 import psycopg
 import shapely
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
+from bench.common import (
+    _ratio,
+    _scratch_conninfo,
+    add_database_options,
+    create_database,
+    drop_database,
+    write_json,
+)
 from geo.codes import level_rank
 from geo.index import GridIndex
 
@@ -151,20 +158,6 @@ class Lattice:
 
 
 # ----------------------------------------------------------------------------- database
-
-
-def _scratch_conninfo(admin_url: str, dbname: str) -> str:
-    return make_conninfo(admin_url, dbname=dbname)
-
-
-def create_database(admin_url: str, dbname: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{dbname}"')
-
-
-def drop_database(admin_url: str, dbname: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 def load(conn: psycopg.Connection, lattice: Lattice, rng: np.random.Generator) -> dict:
@@ -304,20 +297,12 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds:7.2f} s"
 
 
-def _ratio(a: float, b: float) -> float:
-    return a / b if b > 0 else float("inf")
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="bench.bench_locate", description=__doc__.splitlines()[0])
     ap.add_argument("--grids", type=int, default=100_000, help="number of current grids")
     ap.add_argument("--points", type=int, default=20_000, help="number of query points")
     ap.add_argument("--repeat", type=int, default=3, help="rounds; the median is reported")
-    ap.add_argument("--pg-admin-url", default=os.environ.get(
-        "WANGGE_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-        help="a database the benchmark can connect to to CREATE/DROP its scratch database")
-    ap.add_argument("--keep-db", action="store_true", help="do not drop the scratch database")
-    ap.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
+    add_database_options(ap, RESULTS)
     args = ap.parse_args(argv)
     if args.grids < 1 or args.points < 1 or args.repeat < 1:
         ap.error("--grids, --points and --repeat must be positive")
@@ -476,8 +461,7 @@ def main(argv=None) -> int:
                         "inproc_vs_pg_batch": mismatch_pg_batch,
                         "disagreements": disagreements},
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    write_json(args.output, result)
     try:
         shown = args.output.resolve().relative_to(Path.cwd().resolve())
     except ValueError:

@@ -31,8 +31,6 @@ Run:  python -m bench.bench_mobile_inbox [--open-cases N] [--repeat N] [--rounds
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import platform
 import secrets
@@ -46,9 +44,18 @@ if __package__ in (None, ""):  # `python bench/bench_mobile_inbox.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
-from bench.bench_locate import create_database, drop_database
+from bench.common import (
+    _sqlalchemy_url,
+    add_database_options,
+    create_database,
+    dispose_app,
+    drop_database,
+    make_app,
+    migrate,
+    write_json,
+)
 
 NAME = "mobile_inbox"
 RESULTS = Path(__file__).resolve().parent / "results" / "mobile_inbox.json"
@@ -60,34 +67,15 @@ WORKERS = 1000
 WORKER = 19             # the grid worker measured (see load_cases)
 
 
-def _sqlalchemy_url(admin_url: str, dbname: str) -> str:
-    d = conninfo_to_dict(admin_url)
-    auth = d.get("user", "postgres") + (f":{d['password']}" if d.get("password") else "")
-    return f"postgresql://{auth}@{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}/{dbname}"
-
-
-def make_app(database_url: str):
-    from wangge import create_app
-    from wangge.config import Settings
-
-    return create_app(Settings(database_url=database_url, redis_url="", jobs_inline=True, load_demo=False,
-                               index_check_seconds=60))
-
-
 def setup_people(app) -> dict:
     """Migrate, load the catalog, make departments, staff and their tokens."""
     from grid.accounts.service import issue_token
     from grid.catalog.service import load_catalog
     from grid.models import Department, GridAssignment, Staff, StaffRole
-    from wangge.cli import upgrade_database
     from wangge.extensions import db
 
     with app.app_context():
-        logging.disable(logging.INFO)
-        try:
-            upgrade_database()
-        finally:
-            logging.disable(logging.NOTSET)
+        migrate()
         s = db.session
         load_catalog(s)
         depts = [Department(code=f"D{i:02d}", name=f"部门{i}", kind="functional") for i in range(DEPARTMENTS)]
@@ -332,10 +320,7 @@ def main(argv=None) -> int:
     ap.add_argument("--open-cases", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=15, help="calls per request and round (median)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of every request (median of the medians)")
-    ap.add_argument("--pg-admin-url", default=os.environ.get(
-        "WANGGE_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
-    ap.add_argument("--keep-db", action="store_true")
-    ap.add_argument("--output", type=Path, default=RESULTS)
+    add_database_options(ap, RESULTS)
     args = ap.parse_args(argv)
     if args.open_cases < 1000 or args.repeat < 1 or args.rounds < 1:
         ap.error("--open-cases >= 1000, --repeat >= 1, --rounds >= 1")
@@ -397,11 +382,7 @@ def main(argv=None) -> int:
         raise
     finally:
         if app is not None:
-            from wangge.extensions import db
-            with app.app_context():
-                db.session.remove()
-                for engine in db.engines.values():
-                    engine.dispose()
+            dispose_app(app)
         if not args.keep_db:
             drop_database(args.pg_admin_url, dbname)
         for e in errors:
@@ -411,8 +392,7 @@ def main(argv=None) -> int:
                "machine": {"python": platform.python_version(), "platform": platform.platform(),
                            "cpus": os.cpu_count()},
                **result, "errors": errors}
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(out, indent=2, ensure_ascii=False, default=str) + "\n")
+        write_json(args.output, out)
         p(f"results written to {args.output}")
     return 1 if errors or result.get("verdict") != "PASS" else 0
 

@@ -20,13 +20,10 @@ Run:  python -m bench.bench_mobile_report [--reports N] [--clients N] [--batch N
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import secrets
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -37,9 +34,8 @@ import numpy as np
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from bench.bench_dispatch import (
-    CITY,
-    HTTP_CATEGORIES,
+from bench.bench_dispatch import CITY, HTTP_CATEGORIES, server_facts, setup_city
+from bench.common import (
     INSERT_TABLE,
     PGBENCH_SCRIPT,
     BenchError,
@@ -50,14 +46,17 @@ from bench.bench_dispatch import (
     _pct,
     _ratio,
     _sqlalchemy_url,
+    add_database_options,
+    create_database,
+    dispose_app,
+    drop_database,
     insert_loop,
     login,
     make_app,
     run_pgbench,
-    server_facts,
-    setup_city,
+    run_threads,
+    write_json,
 )
-from bench.bench_locate import create_database, drop_database
 
 NAME = "mobile_report"
 RESULTS = Path(__file__).resolve().parent / "results" / "mobile_report.json"
@@ -84,10 +83,8 @@ def run_reports(port: int, tokens: dict, specs: list[dict], clients: int) -> dic
     errs: list[list[str]] = [[] for _ in range(clients)]
     numbers: list[list[str]] = [[] for _ in range(clients)]
     conns = [Client(port) for _ in range(clients)]
-    barrier = threading.Barrier(clients + 1)
 
     def work(i):
-        barrier.wait()
         for spec in chunks[i]:
             status, j, dt = conns[i].post(REPORT, spec["body"], {"Authorization": f"Bearer {tokens[spec['worker']]}",
                                                                  "Idempotency-Key": spec["key"]})
@@ -99,14 +96,7 @@ def run_reports(port: int, tokens: dict, specs: list[dict], clients: int) -> dic
             else:
                 numbers[i].append(j["number"])
 
-    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(clients)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
+    elapsed = run_threads(clients, work)
     for c in conns:
         c.close()
     done = sum(len(n) for n in numbers)
@@ -175,11 +165,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=2, help="rounds; the median is reported")
     ap.add_argument("--inserts", type=int, default=1000, help="rows of the psycopg INSERT loop per round")
     ap.add_argument("--pgbench-seconds", type=int, default=3, help="duration of each pgbench run")
-    ap.add_argument("--pg-admin-url", default=os.environ.get(
-        "WANGGE_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-        help="a database the benchmark can connect to to CREATE/DROP its scratch database")
-    ap.add_argument("--keep-db", action="store_true", help="do not drop the scratch database")
-    ap.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
+    add_database_options(ap, RESULTS)
     args = ap.parse_args(argv)
     if min(args.reports, args.clients, args.batch, args.repeat, args.inserts, args.pgbench_seconds) < 1:
         ap.error("all counts must be positive")
@@ -257,11 +243,7 @@ def main(argv=None) -> int:
         if server is not None:
             server.stop()
         if app is not None:
-            from wangge.extensions import db
-            with app.app_context():
-                db.session.remove()
-                for engine in db.engines.values():
-                    engine.dispose()
+            dispose_app(app)
         if not args.keep_db:
             drop_database(args.pg_admin_url, dbname)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -298,8 +280,7 @@ def main(argv=None) -> int:
     result = {"name": NAME, "args": {k: str(v) for k, v in vars(args).items()}, "facts": facts, "runs": runs,
               "median": med, "latency": {k: _lat(v) for k, v in latency.items()}, "ratios": ratios,
               "cases_checked": len(numbers), "errors": errors}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
+    write_json(args.output, result)
     return 1 if errors else 0
 
 

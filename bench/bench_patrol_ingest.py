@@ -54,16 +54,17 @@ if __package__ in (None, ""):  # `python bench/bench_patrol_ingest.py`
 
 import psycopg
 
-from bench.bench_dispatch import (
+from bench.bench_dispatch import setup_city
+from bench.common import (
     BenchError,
     Client,
     Server,
     _sqlalchemy_url,
+    create_database,
+    drop_database,
     login,
     make_app,
-    setup_city,
 )
-from bench.bench_locate import create_database, drop_database
 
 NAME = "patrol_ingest"
 RESULTS = Path(__file__).resolve().parent / "results" / f"{NAME}.json"

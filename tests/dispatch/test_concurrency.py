@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from dispatch.cases.models import Case, CaseEvent
 from grid import roles as R
 from grid.accounts.service import issue_token
-from tests.conftest import make_settings
+from tests.committed import own_app, post_race
 from tests.factories import DepartmentFactory, StaffFactory
 
 ROUNDS = 6
@@ -25,25 +25,20 @@ ROUNDS = 6
 def world(fresh_pg_url):
     """An app on a database of its own: two intake clerks, a shift leader, a grid worker, a
     dispatcher and two handlers of ROAD, all committed."""
-    from wangge import create_app
     from wangge.extensions import db
 
-    app = create_app(make_settings(fresh_pg_url))
-    headers = {}
-    with app.app_context():
-        road = DepartmentFactory(code="ROAD", name="路政")
-        people = {"clerk1": [R.INTAKE_CLERK], "clerk2": [R.INTAKE_CLERK], "shift": [R.SHIFT_LEADER],
-                  "worker": [R.GRID_WORKER],
-                  "dispatcher": [R.DISPATCHER], "road1": [R.DEPARTMENT_HANDLER], "road2": [R.DEPARTMENT_HANDLER]}
-        for name, roles in people.items():
-            staff = StaffFactory(roles=roles, department_id=road.id if name.startswith("road") else None)
-            headers[name] = {"Authorization": f"Bearer {issue_token(db.session, staff, ttl_hours=2)[0]}"}
-        db.session.commit()
-    yield app, headers, fresh_pg_url
-    with app.app_context():
-        db.session.remove()
-        for engine in db.engines.values():
-            engine.dispose()
+    with own_app(fresh_pg_url) as app:
+        headers = {}
+        with app.app_context():
+            road = DepartmentFactory(code="ROAD", name="路政")
+            people = {"clerk1": [R.INTAKE_CLERK], "clerk2": [R.INTAKE_CLERK], "shift": [R.SHIFT_LEADER],
+                      "worker": [R.GRID_WORKER],
+                      "dispatcher": [R.DISPATCHER], "road1": [R.DEPARTMENT_HANDLER], "road2": [R.DEPARTMENT_HANDLER]}
+            for name, roles in people.items():
+                staff = StaffFactory(roles=roles, department_id=road.id if name.startswith("road") else None)
+                headers[name] = {"Authorization": f"Bearer {issue_token(db.session, staff, ttl_hours=2)[0]}"}
+            db.session.commit()
+        yield app, headers, fresh_pg_url
 
 
 def _report(app, headers) -> str:
@@ -57,27 +52,6 @@ def _act(app, headers, who, number, verb, **body):
     r = app.test_client().post(f"/api/v1/cases/{number}/actions/{verb}", json=body, headers=headers[who])
     assert r.status_code == 200, (verb, r.json)
     return r.json
-
-
-def race(app, requests: list[tuple[str, dict, dict]]) -> list[tuple[int, dict]]:
-    """Send the requests from separate threads at the same instant (request i in thread
-    ``race-i``); answers in order."""
-    barrier = threading.Barrier(len(requests))
-    answers: list = [None] * len(requests)
-
-    def run(i, url, body, headers):
-        client = app.test_client()
-        barrier.wait()
-        r = client.post(url, json=body, headers=headers)
-        answers[i] = (r.status_code, r.json)
-
-    threads = [threading.Thread(target=run, args=(i, *req), name=f"race-{i}") for i, req in enumerate(requests)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert all(a is not None for a in answers), answers
-    return answers
 
 
 def _events(app, number: str, verbs) -> list[str]:
@@ -107,7 +81,7 @@ def test_two_clerks_accept_and_reject_at_once(world):
     for _ in range(ROUNDS):
         n = _report(app, headers)
         url = f"/api/v1/cases/{n}/actions/"
-        answers = race(app, [(url + "accept", {}, headers["clerk1"]),
+        answers = post_race(app, [(url + "accept", {}, headers["clerk1"]),
                               (url + "reject", {"note": "不予受理"}, headers["clerk2"])])
         codes.append(_assert_one_wins(answers, app, n, ("accept", "reject")))
         winner = next(body for status, body in answers if status == 200)
@@ -123,7 +97,7 @@ def test_two_handlers_sign_the_same_case_at_once(world):
         _act(app, headers, "shift", n, "open")
         _act(app, headers, "dispatcher", n, "dispatch", department_code="ROAD")
         url = f"/api/v1/cases/{n}/actions/"
-        answers = race(app, [(url + "sign", {}, headers["road1"]),
+        answers = post_race(app, [(url + "sign", {}, headers["road1"]),
                               (url + "return", {"note": "非本部门"}, headers["road2"])])
         if [status for status, _ in answers] == [200, 200]:
             # A return is allowed after a sign too: when the sign committed before the return
@@ -231,7 +205,7 @@ def test_concurrent_intakes_with_one_idempotency_key_make_one_case(world):
         key = f"retry-{uuid.uuid4().hex}"
         body = {"description": f"同一次上报 {i}", "category_code": "C0101", "address": "测试路2号"}
         # one phone retrying: both requests from the same clerk, racing
-        answers = race(app, [("/api/v1/cases", body, {**headers["clerk1"], "Idempotency-Key": key}),
+        answers = post_race(app, [("/api/v1/cases", body, {**headers["clerk1"], "Idempotency-Key": key}),
                               ("/api/v1/cases", body, {**headers["clerk1"], "Idempotency-Key": key})])
         assert sorted(status for status, _ in answers) == [200, 201], answers
         assert answers[0][1]["number"] == answers[1][1]["number"]
@@ -241,7 +215,7 @@ def test_concurrent_intakes_with_one_idempotency_key_make_one_case(world):
             db.session.remove()
     # the public endpoint too, key in the body
     key = f"public-{uuid.uuid4().hex}"
-    answers = race(app, [("/api/v1/public/reports", {"description": "路灯坏", "address": "测试路3号",
+    answers = post_race(app, [("/api/v1/public/reports", {"description": "路灯坏", "address": "测试路3号",
                                                       "idempotency_key": key}, {})] * 2)
     assert sorted(status for status, _ in answers) == [200, 201], answers
     assert answers[0][1]["tracking_code"] == answers[1][1]["tracking_code"]

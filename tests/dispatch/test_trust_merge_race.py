@@ -15,8 +15,7 @@ from sqlalchemy.orm import aliased
 from dispatch.cases.models import Case, CaseEvent
 from grid import roles as R
 from grid.accounts.service import issue_token
-from tests.conftest import make_settings
-from tests.dispatch.test_concurrency import race
+from tests.committed import own_app, post_race
 from tests.factories import StaffFactory
 
 ROUNDS = 20
@@ -25,21 +24,16 @@ ROUNDS = 20
 @pytest.fixture
 def desk(fresh_pg_url):
     """An app on a database of its own with two intake clerks, committed."""
-    from wangge import create_app
     from wangge.extensions import db
 
-    app = create_app(make_settings(fresh_pg_url))
-    headers = {}
-    with app.app_context():
-        for name in ("clerk1", "clerk2"):
-            staff = StaffFactory(roles=[R.INTAKE_CLERK])
-            headers[name] = {"Authorization": f"Bearer {issue_token(db.session, staff, ttl_hours=2)[0]}"}
-        db.session.commit()
-    yield app, headers, fresh_pg_url
-    with app.app_context():
-        db.session.remove()
-        for engine in db.engines.values():
-            engine.dispose()
+    with own_app(fresh_pg_url) as app:
+        headers = {}
+        with app.app_context():
+            for name in ("clerk1", "clerk2"):
+                staff = StaffFactory(roles=[R.INTAKE_CLERK])
+                headers[name] = {"Authorization": f"Bearer {issue_token(db.session, staff, ttl_hours=2)[0]}"}
+            db.session.commit()
+        yield app, headers, fresh_pg_url
 
 
 def _report(app, headers, text: str) -> str:
@@ -95,7 +89,7 @@ def test_merge_racing_the_rejection_of_its_master_strands_nothing(desk, hold_mer
     for i in range(ROUNDS):
         hold_merge["armed"] = i % 2 == 1
         master, child = _report(app, headers, f"井盖缺失 {i}"), _report(app, headers, f"井盖缺失（重复） {i}")
-        merge, reject = race(app, [
+        merge, reject = post_race(app, [
             (f"/api/v1/cases/{child}/actions/merge", {"into": master, "note": "同一井盖"}, headers["clerk1"]),
             (f"/api/v1/cases/{master}/actions/reject", {"note": "不属于受理范围"}, headers["clerk2"])])
         assert reject[0] == 200 and reject[1]["state"] == "rejected", reject

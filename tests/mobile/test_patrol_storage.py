@@ -3,7 +3,6 @@ the day partitions made ahead and dropped after the retention by ``wangge patrol
 partitions`` and by the worker's periodic job, and concurrent first points of a new day."""
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
@@ -11,7 +10,7 @@ import pytest
 
 from grid import roles as R
 from grid.accounts.service import issue_token
-from tests.conftest import make_settings
+from tests.committed import own_app, post_race
 from tests.factories import AssignmentFactory, GridFactory, StaffFactory
 from tests.mobile.fixtures_patrol import PHONE, begin, line
 
@@ -20,42 +19,18 @@ WORKERS = 6
 
 @pytest.fixture
 def world(fresh_pg_url):
-    from wangge import create_app
     from wangge.extensions import db
 
-    app = create_app(make_settings(fresh_pg_url))
-    headers = []
-    with app.app_context():
-        GridFactory(code="G1", x=0, y=0)
-        for _ in range(WORKERS):
-            staff = StaffFactory(roles=[R.GRID_WORKER])
-            AssignmentFactory(staff=staff, grid_code="G1", valid_from=datetime(2020, 1, 1, tzinfo=UTC))
-            headers.append({"Authorization": f"Bearer {issue_token(db.session, staff, ttl_hours=2)[0]}"})
-        db.session.commit()
-    yield app, headers, fresh_pg_url
-    with app.app_context():
-        db.session.remove()
-        for engine in db.engines.values():
-            engine.dispose()
-
-
-def race(app, calls):
-    barrier = threading.Barrier(len(calls))
-    answers = [None] * len(calls)
-
-    def run(i, url, body, headers):
-        client = app.test_client()
-        barrier.wait()
-        r = client.post(url, json=body, headers=headers)
-        answers[i] = (r.status_code, r.json)
-
-    threads = [threading.Thread(target=run, args=(i, *call)) for i, call in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert all(a is not None for a in answers), answers
-    return answers
+    with own_app(fresh_pg_url) as app:
+        headers = []
+        with app.app_context():
+            GridFactory(code="G1", x=0, y=0)
+            for _ in range(WORKERS):
+                staff = StaffFactory(roles=[R.GRID_WORKER])
+                AssignmentFactory(staff=staff, grid_code="G1", valid_from=datetime(2020, 1, 1, tzinfo=UTC))
+                headers.append({"Authorization": f"Bearer {issue_token(db.session, staff, ttl_hours=2)[0]}"})
+            db.session.commit()
+        yield app, headers, fresh_pg_url
 
 
 def children(url: str) -> set[str]:
@@ -67,7 +42,7 @@ def children(url: str) -> set[str]:
 
 def test_one_open_patrol_per_worker_under_a_race(world):
     app, headers, url = world
-    answers = race(app, [(PHONE, None, headers[0])] * 6)
+    answers = post_race(app, [(PHONE, None, headers[0])] * 6)
     codes = sorted(status for status, _ in answers)
     assert codes == [201] + [409] * 5, answers
     opened = next(body["id"] for status, body in answers if status == 201)
@@ -83,7 +58,7 @@ def test_first_points_of_a_new_day_from_many_phones_at_once(world):
     t0 = begin()
     calls = [(f"{PHONE}/{pid}/points", {"points": line(121.402, 121.403, 31.205, 4, t0)}, h)
              for pid, h in zip(ids, headers, strict=True)]
-    answers = race(app, calls)
+    answers = post_race(app, calls)
     assert [status for status, _ in answers] == [200] * 6, answers
     assert all(body["accepted"] == 4 for _, body in answers)
     assert f"patrol_points_p{t0:%Y%m%d}" in children(url)

@@ -3,8 +3,6 @@
 one case per report, one event per action, consistent outcomes, no 500."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -12,7 +10,7 @@ from dispatch.cases.models import Case, CaseEvent
 from grid import roles as R
 from grid.accounts.service import issue_token
 from mobile_api.push.models import SyncPushItem
-from tests.conftest import make_settings
+from tests.committed import own_app, post_race
 from tests.factories import StaffFactory
 from tests.mobile.fixtures_push import PUSH, action_item, cid, report_item
 
@@ -21,19 +19,14 @@ ROUNDS = 3
 
 @pytest.fixture
 def world(fresh_pg_url):
-    from wangge import create_app
     from wangge.extensions import db
 
-    app = create_app(make_settings(fresh_pg_url))
-    with app.app_context():
-        clerk = StaffFactory(roles=[R.INTAKE_CLERK])
-        headers = {"Authorization": f"Bearer {issue_token(db.session, clerk, ttl_hours=2)[0]}"}
-        db.session.commit()
-    yield app, headers
-    with app.app_context():
-        db.session.remove()
-        for engine in db.engines.values():
-            engine.dispose()
+    with own_app(fresh_pg_url) as app:
+        with app.app_context():
+            clerk = StaffFactory(roles=[R.INTAKE_CLERK])
+            headers = {"Authorization": f"Bearer {issue_token(db.session, clerk, ttl_hours=2)[0]}"}
+            db.session.commit()
+        yield app, headers
 
 
 def race(app, bodies: list[dict], headers: dict) -> list[tuple[int, dict]]:
@@ -132,20 +125,4 @@ def test_two_different_items_on_one_case_at_once_one_wins_the_other_is_kept(worl
 
 
 def race_as(app, requests: list[tuple[dict, dict]]) -> list[tuple[int, dict]]:
-    barrier = threading.Barrier(len(requests))
-    answers: list = [None] * len(requests)
-
-    def run(i, body, headers):
-        client = app.test_client()
-        barrier.wait()
-        r = client.post(PUSH, json=body, headers=headers)
-        answers[i] = (r.status_code, r.json)
-
-    threads = [threading.Thread(target=run, args=(i, b, h), name=f"push-race-{i}")
-               for i, (b, h) in enumerate(requests)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert all(a is not None for a in answers), answers
-    return answers
+    return post_race(app, [(PUSH, body, headers) for body, headers in requests], name="push-race")

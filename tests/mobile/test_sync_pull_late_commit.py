@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from grid import roles as R
 from grid.accounts.service import issue_token
+from tests.committed import own_app
 from tests.conftest import make_settings
 from tests.factories import CaseFactory, DepartmentFactory, StaffFactory
 from tests.mobile.fixtures_inbox import PULL
@@ -19,23 +20,18 @@ from tests.mobile.fixtures_inbox import PULL
 @pytest.fixture
 def world(fresh_pg_url):
     """An app on a database of its own: ENV's handler and two of ENV's cases, committed."""
-    from wangge import create_app
     from wangge.extensions import db
 
-    app = create_app(make_settings(fresh_pg_url))
-    with app.app_context():
-        env = DepartmentFactory(code="ENV", name="环卫所")
-        handler = StaffFactory(roles=[R.DEPARTMENT_HANDLER], department_id=env.id)
-        a = CaseFactory(state="dispatched", department_id=env.id)
-        b = CaseFactory(state="dispatched", department_id=env.id)
-        headers = {"Authorization": f"Bearer {issue_token(db.session, handler, ttl_hours=2)[0]}"}
-        ids = {"A": (a.id, a.number), "B": (b.id, b.number)}
-        db.session.commit()
-    yield app, headers, ids, fresh_pg_url
-    with app.app_context():
-        db.session.remove()
-        for engine in db.engines.values():
-            engine.dispose()
+    with own_app(fresh_pg_url) as app:
+        with app.app_context():
+            env = DepartmentFactory(code="ENV", name="环卫所")
+            handler = StaffFactory(roles=[R.DEPARTMENT_HANDLER], department_id=env.id)
+            a = CaseFactory(state="dispatched", department_id=env.id)
+            b = CaseFactory(state="dispatched", department_id=env.id)
+            headers = {"Authorization": f"Bearer {issue_token(db.session, handler, ttl_hours=2)[0]}"}
+            ids = {"A": (a.id, a.number), "B": (b.id, b.number)}
+            db.session.commit()
+        yield app, headers, ids, fresh_pg_url
 
 
 def _pull(app, headers, cursor=None):

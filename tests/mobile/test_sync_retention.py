@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from grid import roles as R
 from grid.accounts.service import issue_token
+from tests.committed import own_app
 from tests.conftest import make_settings
 from tests.embedded.test_embedded_smoke import embedded_env, wangge
 from tests.factories import CaseFactory, DepartmentFactory, StaffFactory
@@ -37,17 +38,12 @@ def _city(db):
 
 @pytest.fixture
 def world(fresh_pg_url):
-    from wangge import create_app
     from wangge.extensions import db
 
-    app = create_app(make_settings(fresh_pg_url))
-    with app.app_context():
-        headers, ids = _city(db)
-    yield app, headers, ids, fresh_pg_url
-    with app.app_context():
-        db.session.remove()
-        for engine in db.engines.values():
-            engine.dispose()
+    with own_app(fresh_pg_url) as app:
+        with app.app_context():
+            headers, ids = _city(db)
+        yield app, headers, ids, fresh_pg_url
 
 
 def _pull(app, headers, cursor=None):
