@@ -87,9 +87,42 @@ def choose_role(staff: Staff, verb: Verb, requested: str | None) -> str:
     raise ApiError("forbidden_role", status=403, roles=role_names(verb.roles))
 
 
+# Verbs that only one person may use, whatever their roles: the case's assignee (the grid
+# worker sent to verify or check) or its reporter (a worker handling their own report).
+ASSIGNEE_VERBS = ("verify", "check")
+REPORTER_VERBS = ("self_handle",)
+
+
+def _not_your_department(case: Case, verb: Verb, role: str, staff: Staff | None) -> bool:
+    return verb.own_department and role == R.DEPARTMENT_HANDLER and \
+        (staff is None or staff.department_id != case.department_id)
+
+
+def _not_assigned(case: Case, staff: Staff | None) -> bool:
+    return staff is None or case.assignee_id != staff.id
+
+
+def _not_reporter(case: Case, staff: Staff | None) -> bool:
+    return staff is None or case.reporter_staff_id != staff.id
+
+
+def _usable(case: Case, verb: Verb, role: str, staff: Staff) -> bool:
+    """The checks ``act`` makes of the person, beyond the lifecycle table's roles and states."""
+    if _not_your_department(case, verb, role, staff):
+        return False
+    if verb.name in ASSIGNEE_VERBS and _not_assigned(case, staff):
+        return False
+    return not (verb.name in REPORTER_VERBS and _not_reporter(case, staff))
+
+
 def allowed_verbs(case: Case, staff: Staff) -> list[str]:
+    """The verbs ``staff`` may use on the case now: the lifecycle table's for the case's state
+    and the person's roles, less those ``act`` would refuse them (another department's case,
+    a task assigned to someone else, a report they did not make). One rule for the case API,
+    the phone's inbox and its sync."""
     mine = set(staff.roles)
-    return [v.name for v in VERBS.values() if case.state in v.sources and mine.intersection(v.roles)]
+    return [v.name for v in VERBS.values() if case.state in v.sources
+            and any(_usable(case, v, role, staff) for role in mine.intersection(v.roles))]
 
 
 def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | None = None,
@@ -111,8 +144,7 @@ def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | No
         raise validation_error({name: [t("required_for_action")] for name in missing})
     if verb.outcomes and payload.outcome not in verb.outcomes:
         raise validation_error({"outcome": [t("must_be_one_of", choices=", ".join(verb.outcomes))]})
-    if verb.own_department and actor.role == R.DEPARTMENT_HANDLER and \
-            (actor.staff is None or actor.staff.department_id != case.department_id):
+    if _not_your_department(case, verb, actor.role, actor.staff):
         raise ApiError("not_your_department", status=403, number=case.number)
 
     check_attachable(session, actor.staff, payload.attachments, case)
@@ -199,7 +231,7 @@ def _assign_worker(session, case, actor, payload, data, target):
 
 
 def _assignee_only(session, case, actor, payload, data, target):
-    if actor.staff is None or case.assignee_id != actor.staff.id:
+    if _not_assigned(case, actor.staff):
         raise ApiError("not_assigned", status=403, number=case.number)
 
 
@@ -347,7 +379,7 @@ def _auto_dispatch(session, case: Case) -> None:
 
 
 def _self_handle(session, case, actor, payload, data, target):
-    if actor.staff is None or case.reporter_staff_id != actor.staff.id:
+    if _not_reporter(case, actor.staff):
         raise ApiError("not_reporter", status=403, number=case.number)
 
 

@@ -37,7 +37,7 @@ from dispatch.enforcement import lifecycle as enf_lifecycle
 from dispatch.enforcement import scope as enf_scope
 from dispatch.enforcement.models import EnforcementCase, EnforcementOfficer
 from dispatch.enforcement.service import is_assigned, is_team_leader, stage_name
-from dispatch.workflow.actions import allowed_verbs, state_name
+from dispatch.workflow.actions import ASSIGNEE_VERBS, REPORTER_VERBS, allowed_verbs, state_name
 from geo.area import distance_m
 from geo.crs import convert_point
 from grid import roles as R
@@ -54,10 +54,6 @@ ROLES = (R.GRID_WORKER, R.DEPARTMENT_HANDLER, R.ENFORCEMENT_LEADER, R.ENFORCEMEN
 DESCRIPTION_CHARS = 80
 THUMBNAILS = 3
 
-# Case verbs that only one person may use, whatever their roles: the side effects in
-# dispatch.workflow.actions refuse anyone else (``not_assigned`` / ``not_reporter``).
-ASSIGNEE_VERBS = ("verify", "check")
-REPORTER_VERBS = ("self_handle",)
 
 
 def _case_states(role: str, names=None) -> tuple[str, ...]:
@@ -343,21 +339,8 @@ def thumbnails(session, case_ids) -> dict[int, list[str]]:
 
 
 def case_verbs(c: Case, staff: Staff) -> list[str]:
-    """The verbs I may use on the case now: the lifecycle table's (``allowed_verbs``), less
-    those the action would refuse me (another department's case, a task assigned to someone
-    else, a report I did not make)."""
-    verbs = []
-    for name in allowed_verbs(c, staff):
-        verb = VERBS[name]
-        roles = [r for r in verb.roles if staff.has_role(r)]
-        if verb.own_department and roles == [R.DEPARTMENT_HANDLER] and staff.department_id != c.department_id:
-            continue
-        if name in ASSIGNEE_VERBS and c.assignee_id != staff.id:
-            continue
-        if name in REPORTER_VERBS and c.reporter_staff_id != staff.id:
-            continue
-        verbs.append(name)
-    return verbs
+    """The verbs I may use on the case now (dispatch's one rule: ``allowed_verbs``)."""
+    return allowed_verbs(c, staff)
 
 
 def enforcement_verbs(e: EnforcementCase, staff: Staff) -> list[str]:
