@@ -17,8 +17,13 @@ Each staff member registers devices (``push_subscriptions``, through the phone A
 Once per device: a ``push_receipts`` row (outbox row x subscription) is written with each
 successful push, so when one device fails and the outbox retries the row (with its backoff),
 devices already served are skipped. A push service's 404 or 410 means the subscription is
-gone: the row is removed, nothing is retried. 5xx, 429, timeouts and refused connections
-raise, so the outbox retries.
+gone: the row is removed, nothing is retried. Any other 4xx (400, 401, 403, 413...) is a
+permanent refusal of this message for this device: retrying the same request would get the
+same answer, so the device is given up for this message -- a ``push_receipts`` row is written
+with ``receipt`` = ``"failed: <reason>"`` (``FAILED_PREFIX``), which the retry skips like a
+success, and the other devices are served as usual. The subscription stays (the next message
+is tried again: a 403 may come from a key rotated since). 5xx, 429, timeouts and refused
+connections raise, so the outbox retries.
 
 **Which addresses a subscription may make the server call** (``check_endpoint``): only
 ``https://`` endpoints on the push services named in ``WANGGE_WEBPUSH_HOSTS`` (FCM, Mozilla,
@@ -54,8 +59,25 @@ LOOPBACK_HOSTS = {"127.0.0.1"}
 MAX_BODY_CHARS = 1000  # a push message is a few KB at most; the inbox has the full text
 
 
+FAILED_PREFIX = "failed: "  # a push_receipts.receipt starting so records a permanent refusal
+
+
 class Gone(Exception):
     """The push service says this subscription no longer exists (404, 410)."""
+
+
+class Rejected(Exception):
+    """The push service refuses this message for this device for good (a 4xx other than 404,
+    410 and 429): not retried."""
+
+
+def refusal(status: int | None, what: str) -> Exception:
+    """The exception for a push service's non-2xx answer (module docstring)."""
+    if status in (404, 410):
+        return Gone(f"{what} answered {status}")
+    if status is not None and 400 <= status < 500 and status != 429:
+        return Rejected(f"{what} answered {status}")
+    return RuntimeError(f"{what} answered {status}")
 
 
 def b64url(data: bytes) -> str:
@@ -154,10 +176,7 @@ class WebPushSender:
                                vapid_claims={"sub": self.subject}, timeout=self.settings.push_timeout_seconds,
                                ttl=86400, headers={"Urgency": "high"}, requests_session=self.session)
         except WebPushException as exc:
-            status = getattr(exc.response, "status_code", None)
-            if status in (404, 410):
-                raise Gone(f"web push answered {status}") from exc
-            raise RuntimeError(f"web push answered {status}") from exc
+            raise refusal(getattr(exc.response, "status_code", None), "web push") from exc
         return (response.headers.get("Location") or "")[:500] or None
 
 
@@ -185,10 +204,8 @@ class VendorSender:
     def send(self, sub: PushSubscription, message: dict, key: str) -> str | None:
         response = self.session.post(self.url, json=self.body(sub, message, key), timeout=self.timeout,
                                      headers={"X-Request-Id": key})
-        if response.status_code in (404, 410):
-            raise Gone(f"vendor push answered {response.status_code}")
         if not 200 <= response.status_code < 300:
-            raise RuntimeError(f"vendor push answered {response.status_code}")
+            raise refusal(response.status_code, "vendor push")
         return self.receipt(response)
 
 
@@ -243,6 +260,9 @@ class PushChannel:
                 log.info("push subscription %s of staff %s is gone (%s): removed", sub.id, staff_id, exc)
                 session.delete(sub)
                 continue
+            except Rejected as exc:  # given up for this message only; recorded so no retry repeats it
+                log.warning("push to subscription %s of staff %s refused for good (%s)", sub.id, staff_id, exc)
+                receipt = f"{FAILED_PREFIX}{exc}"[:500]
             except Exception as exc:  # 5xx, 429, timeout, refused: the outbox retries this device
                 failures.append(f"subscription {sub.id}: {exc}")
                 continue

@@ -281,3 +281,50 @@ def test_vapid_keys_cli_and_public_key(app, client, city, push):
     r = client.get(f"{SUBS}/vapid-key", headers=city.h("worker1"))
     assert r.status_code == 200 and r.json["public_key"] == push.vapid_public
     assert "huawei" in r.json["vendors"]
+
+
+@pytest.mark.parametrize("status", [403, 400, 401, 413])
+def test_permanent_refusal_gives_up_that_device_only(client, city, db_session, app, push, status):
+    """A 4xx other than 404/410/429 is not retried: that device is given up for this message
+    (a receipt row with the error), the other device is served, the subscription stays; a
+    retry forced by a third device's 500 does not call the refusing device again."""
+    refusing = Browser(f"{push.base}/wp/refusing")
+    refused = subscribe(client, city, "env", refusing.subscription)
+    vendor = subscribe(client, city, "env", {"vendor": "huawei", "token": "tok-ok"})
+    push.fail("/wp/refusing", status)
+    row = outbox_of(db_session, dispatched(client, city))
+    channel = PushChannel(app.config["WANGGE"])
+    assert deliver(db_session, row.id, channels=[channel])["status"] == "delivered"
+    receipts = {r.subscription_id: r.receipt for r in db_session.scalars(
+        select(PushReceipt).where(PushReceipt.outbox_id == row.id))}
+    assert receipts[refused["id"]] == f"failed: web push answered {status}"
+    assert receipts[vendor["id"]].startswith("vendor-msg-")
+    assert len(push.to("/wp/refusing")) == 1 and len(push.to("/vendor/send")) == 1
+    assert db_session.get(PushSubscription, refused["id"]) is not None  # kept: the next message tries again
+
+    # the vendor refuses (403) while a browser fails transiently (500): one retry, the vendor not called twice
+    flaky = Browser(f"{push.base}/wp/flaky")
+    subscribe(client, city, "env", flaky.subscription)
+    push.fail("/vendor/send", 403)
+    push.fail("/wp/flaky", 500)
+    row2 = outbox_of(db_session, dispatched(client, city))
+    assert deliver(db_session, row2.id, channels=[channel])["status"] == "retry"
+    db_session.expire_all()
+    assert deliver(db_session, row2.id, channels=[channel], now=row2.available_at)["status"] == "delivered"
+    assert len(push.to("/vendor/send")) == 2  # once for each message, never retried
+    assert len(push.to("/wp/flaky")) == 2 and len(push.to("/wp/refusing")) == 2
+    receipts2 = {r.subscription_id: r.receipt for r in db_session.scalars(
+        select(PushReceipt).where(PushReceipt.outbox_id == row2.id))}
+    assert receipts2[vendor["id"]] == "failed: vendor push answered 403" and len(receipts2) == 3
+
+
+def test_429_is_retried_not_given_up(client, city, db_session, app, push):
+    subscribe(client, city, "env", {"vendor": "oppo", "token": "tok-busy"})
+    push.fail("/vendor/send", 429)
+    row = outbox_of(db_session, dispatched(client, city))
+    channel = PushChannel(app.config["WANGGE"])
+    assert deliver(db_session, row.id, channels=[channel])["status"] == "retry"
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count(PushReceipt.id)).where(PushReceipt.outbox_id == row.id)) == 0
+    assert deliver(db_session, row.id, channels=[channel], now=row.available_at)["status"] == "delivered"
+    assert len(push.to("/vendor/send")) == 2
