@@ -28,7 +28,9 @@ def init_app(app, api) -> None:
     from .adapters.hotline import commands as hotline_commands
     from .adapters.hotline import views as hotline_views
     from .adapters.open311 import views as open311_views
+    from .attachments import commands as attachment_commands
     from .attachments import views as attachment_views
+    from .attachments.service import purge_tick
     from .cases import scope
     from .clocks import commands as clock_commands
     from .clocks import notices
@@ -47,7 +49,7 @@ def init_app(app, api) -> None:
     for module in (attachment_views, case_views, enforcement_views, hotline_views, indicator_views,
                    open311_views, public_views, staff_views):
         api.register_blueprint(module.blp)
-    for module in (diagrams, clock_commands, hotline_commands, indicator_commands):
+    for module in (attachment_commands, diagrams, clock_commands, hotline_commands, indicator_commands):
         for command in module.commands:
             app.cli.add_command(command)
     actions.register_effect("refer_enforcement", enforcement.refer_effect)
@@ -57,3 +59,4 @@ def init_app(app, api) -> None:
     registry.after_commit.append(relay_after_commit)
     registry.after_rollback.append(forget_new_rows)
     registry.periodic.append(tick)
+    registry.periodic.append(purge_tick)

@@ -58,6 +58,7 @@ class Settings:
     photo_max_distance_m: float = 500.0
     public_photo_rate_limit: str = "30 per hour"   # citizens' photo uploads per address
     public_photo_ttl_minutes: int = 60              # a citizen's upload token is usable this long
+    public_photo_purge_margin_minutes: int = 1440   # unused uploads are purged this long after their token expired
     data_dir: str = "var"
     # patrols (巡查, grid.patrol): track filters, coverage, partitions of the track table
     patrol_retention_days: int = 180        # track points older than this are dropped

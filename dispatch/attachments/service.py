@@ -41,7 +41,7 @@ from flask import current_app, has_request_context
 from PIL import Image, ImageOps, UnidentifiedImageError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 
 from dispatch.attachments.models import FLAGS, KINDS, Attachment
 from dispatch.cases.models import Case, CaseEvent
@@ -450,14 +450,18 @@ def store(session, data: bytes, filename: str | None, uploader: Staff | None,
             .order_by(Attachment.id).limit(1))
         if again is not None:
             return again, False
-    _write_once(absolute(relative_path(sha)), data)
-    thumb = existing_thumbnail(sha)
+    # The row first, then the file, under the stored file's lock: a purge of unused uploads
+    # (purge_unused_uploads) removing a file with these bytes either sees this row (and keeps
+    # the file) or finishes before it, and the file is written again here.
+    lock_stored_file(session, sha)
     attachment = Attachment(uploaded_by=uploader.id if uploader else None, filename=_clean_name(filename),
                             content_type=content_type, size=len(data), sha256=sha, path=relative_path(sha),
-                            thumbnail_path=thumb, captured_at=capture.at, captured_lon=capture.lon,
+                            captured_at=capture.at, captured_lon=capture.lon,
                             captured_lat=capture.lat, kind=kind)
     session.add(attachment)
     session.flush()
+    _write_once(absolute(relative_path(sha)), data)
+    thumb = attachment.thumbnail_path = existing_thumbnail(sha)
     if thumb is None:
         request_thumbnail(sha)
     return attachment, True
@@ -586,6 +590,79 @@ def check_attachable(session, staff: Staff | None, ids: list[int], case: Case | 
 
 
 # --- citizens' uploads ------------------------------------------------------------------
+
+PURGE_LOCK_SPACE = 0x7068_6f74  # "phot": advisory locks of stored files, by sha256
+
+
+def lock_stored_file(session, sha256: str) -> None:
+    """Serialise writers and the purge of one stored file until the transaction ends
+    (PostgreSQL: an advisory lock; SQLite serialises writing transactions anyway, and both
+    take its write lock with their first row change before touching the file)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                        {"space": PURGE_LOCK_SPACE, "key": int(sha256[:8], 16) - 2**31})
+
+
+def unused_uploads_query(now: datetime):
+    """Citizens' uploads no report used whose token expired more than the purge margin ago."""
+    margin = timedelta(minutes=current_settings().public_photo_purge_margin_minutes)
+    return select(Attachment.id).where(
+        Attachment.upload_token_hash.is_not(None), Attachment.uploaded_by.is_(None),
+        Attachment.case_id.is_(None), Attachment.event_id.is_(None),
+        Attachment.upload_expires_at < now - margin)
+
+
+def count_unused_uploads(session, now: datetime | None = None) -> int:
+    return session.scalar(select(func.count()).select_from(unused_uploads_query(now or utcnow()).subquery()))
+
+
+def purge_unused_uploads(session, *, now: datetime | None = None, limit: int = 200) -> dict:
+    """Delete one batch (at most ``limit``) of unused citizen uploads (``unused_uploads_query``)
+    and commit: the rows, and the stored file and its thumbnail when no other attachment row
+    has the same bytes (a staff photo, another upload). Answers ``{"rows", "files"}``; rows <
+    limit means nothing is left. Safe to run twice at once (the stored file's lock, rows
+    locked and skipped)."""
+    now = now or utcnow()
+    query = unused_uploads_query(now).order_by(Attachment.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.scalars(query))
+    if not ids:
+        session.commit()
+        return {"rows": 0, "files": 0}
+    shas = sorted(set(session.scalars(select(Attachment.sha256).where(Attachment.id.in_(ids)))))
+    moved = []  # (tombstone, original): removed for good only once the rows' deletion is committed
+    try:
+        session.execute(delete(Attachment).where(Attachment.id.in_(ids)).execution_options(synchronize_session=False))
+        for sha in shas:  # in order: two purges never wait on each other crosswise
+            lock_stored_file(session, sha)
+        kept = set(session.scalars(select(Attachment.sha256).where(Attachment.sha256.in_(shas))))
+        for sha in shas:
+            if sha in kept:
+                continue
+            for relative in (relative_path(sha), thumbnail_relative_path(sha, "jpg"), thumbnail_relative_path(sha, "png")):
+                path = absolute(relative)
+                if path.exists():
+                    tomb = path.with_name(f".purge-{path.name}")
+                    os.replace(path, tomb)
+                    moved.append((tomb, path))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        for tomb, path in moved:
+            os.replace(tomb, path)
+        raise
+    for tomb, _ in moved:
+        tomb.unlink(missing_ok=True)
+    files = len({path.name.split(".")[0] for _, path in moved})
+    log.info("purged %s unused citizen uploads, %s stored files", len(ids), files)
+    return {"rows": len(ids), "files": files}
+
+
+def purge_tick(session) -> dict:
+    """The worker's periodic share: one bounded batch per tick."""
+    return purge_unused_uploads(session)
+
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
