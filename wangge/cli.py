@@ -110,12 +110,24 @@ def register_commands(app) -> None:
     @click.option("--host", default=None, help="default WANGGE_HOST or 127.0.0.1")
     @click.option("--port", type=int, default=None, help="default WANGGE_PORT or 8000")
     @click.option("--demo/--no-demo", default=None, help="load the demo city on first start")
+    @click.option("--workers", type=click.IntRange(min=1), default=None,
+                  help="gunicorn worker processes (PostgreSQL only); default WANGGE_WEB_WORKERS or 2")
+    @click.option("--threads", type=click.IntRange(min=1), default=None,
+                  help="threads per worker; default WANGGE_WEB_THREADS or 4")
+    @click.option("--dev", is_flag=True,
+                  help="the development server even on PostgreSQL (the embedded default always uses it)")
     @with_appcontext
-    def serve(host, port, demo):
-        """Upgrade the schema, load the demo on first start, and serve HTTP."""
+    def serve(host, port, demo, workers, threads, dev):
+        """Upgrade the schema, load the demo on first start, and serve HTTP: gunicorn on
+        PostgreSQL, the development server for the embedded default (or with --dev)."""
 
 
         settings = current_settings()
+        production = not (settings.embedded or dev)
+        if not production and (workers or threads):
+            why = "--dev" if dev else "the embedded default (SQLite)"
+            raise click.UsageError(f"--workers/--threads run gunicorn on PostgreSQL; {why} uses "
+                                   "the single-process development server")
         upgrade_database()
         demo_hooks = hooks().demo
         if (settings.load_demo if demo is None else demo) and demo_hooks is not None and not demo_hooks[0](db.session):
@@ -130,10 +142,21 @@ def register_commands(app) -> None:
         host, port = host or settings.host, port or settings.port
         backend = "SQLite (embedded)" if settings.embedded else "PostgreSQL/PostGIS"
         jobs = "inline" if settings.run_jobs_inline else f"rq on {settings.redis_url}"
-        click.echo(f"Wangge on http://{host}:{port}  storage: {backend}  jobs: {jobs}  docs: /api/docs")
+        server = "gunicorn" if production else "development server"
+        click.echo(f"Wangge on http://{host}:{port}  storage: {backend}  jobs: {jobs}  server: {server}  "
+                   "docs: /api/docs")
+        if production:
+            from . import serving  # gunicorn is imported only when it serves
 
-        # The built-in threaded server suits the quick start and small sites; for production
-        # put a WSGI server in front of wangge.wsgi:app (see README).
+            # Workers build their own app and engine after the fork (serving.py); the master's
+            # pool is emptied now, and again in each child, so no connection crosses a fork.
+            for engine in db.engines.values():
+                engine.dispose()
+            engines = list(db.engines.values())
+            serving.run(settings, host=host, port=port, workers=workers, threads=threads,
+                        after_fork=lambda: [engine.dispose(close=False) for engine in engines])
+            return
+        # The built-in threaded server: the quick start and small sites on the embedded default.
         run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
     @app.cli.command("worker")

@@ -26,6 +26,14 @@ class Settings:
     secret_key: str = "dev-only-secret-change-me"
     host: str = "127.0.0.1"
     port: int = 8000
+    # The production server (`wangge serve` on PostgreSQL runs gunicorn; docs/operations.md).
+    web_workers: int = 2                 # processes; about one or two per core
+    web_threads: int = 4                 # threads per process (gthread: keep-alive works)
+    web_keepalive_seconds: int = 5       # an idle kept-alive connection is closed after this
+    web_max_requests: int = 1000         # a worker is replaced after about this many requests...
+    web_max_requests_jitter: int = 100   # ...plus up to this many, so they do not all restart at once
+    web_timeout_seconds: int = 60        # a worker silent this long is killed and replaced
+    web_graceful_timeout_seconds: int = 30  # SIGTERM/SIGHUP: requests in flight get this long to finish
     timezone: str = "Asia/Shanghai"
     language: str = "zh"
     working_hours: str = "08:00-12:00,14:00-18:00"
