@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
+WORKERS ?= 2
 
 .PHONY: setup services run run-postgres test test-embedded bench lint clean
 
@@ -22,12 +23,12 @@ services:
 run: $(STAMP)
 	WANGGE_PORT=$(PORT) $(BIN)/wangge serve
 
-## The production parts: PostGIS and Redis on this machine.
+## The production parts: PostGIS and Redis on this machine, served by gunicorn (docs/operations.md).
 run-postgres: setup
 	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='wangge'" | grep -q 1 \
 	  || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE wangge"
 	WANGGE_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/wangge \
-	WANGGE_REDIS_URL=redis://127.0.0.1:6379/0 WANGGE_PORT=$(PORT) $(BIN)/wangge serve
+	WANGGE_REDIS_URL=redis://127.0.0.1:6379/0 WANGGE_PORT=$(PORT) $(BIN)/wangge serve --workers $(WORKERS)
 
 test: setup
 	bash scripts/test.sh
