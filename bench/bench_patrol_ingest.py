@@ -3,8 +3,8 @@
 
 On a scratch PostGIS database migrated with the app's migrations and holding the demo city:
 
-* **HTTP.** ``wangge serve`` runs in a subprocess: the project has no production WSGI server
-  yet, so this is werkzeug's threaded development server, one process, which answers every
+* **HTTP.** ``wangge serve --dev`` runs in a subprocess: werkzeug's threaded development
+  server (production serves with gunicorn: measuring it is issue 10's), one process, which answers every
   request with ``Connection: close`` (each batch opens a new TCP connection and the server a
   new thread; the bench counts the closes and prints them). Demo grid workers sign in and
   start a patrol each; every client thread posts its worker's track in batches of 100 points
@@ -315,8 +315,8 @@ def main(argv=None) -> int:
         }
         print(f"patrol ingest, batches of {BATCH} points, {args.batches * BATCH} points per phone and run, "
               f"{args.rounds} rounds, medians ({os.cpu_count()} CPUs shared by server, database and clients)")
-        print("server: wangge serve = werkzeug's threaded development server (the project has no production "
-              f"WSGI server yet): every answer closes the connection ({closes} of {requests} requests)")
+        print("server: wangge serve = werkzeug's threaded development server (`wangge serve --dev`; production "
+              f"serves with gunicorn): every answer closes the connection ({closes} of {requests} requests)")
         print(f"{'run':<24}{'median/s':>12}" + "".join(f"{f'round {k + 1}':>12}" for k in range(len(rounds))))
         for label in labels:
             print(f"{label:<24}{med[label]:>12,.0f}" + "".join(f"{r[label]['points_per_s']:>12,.0f}" for r in rounds))

@@ -164,7 +164,9 @@ def dispose_app(app) -> None:
 
 
 class Server:
-    """`python -m wangge serve` in a subprocess, as an operator would start it."""
+    """`python -m wangge serve --dev` in a subprocess: the development server (werkzeug,
+    threaded, one process), which the recorded figures were measured on. Production serves
+    with gunicorn (`wangge serve --workers N`); measuring it here is issue 10's work."""
 
     def __init__(self, database_url: str, log_path: Path):
         self.port = _free_port()
@@ -175,7 +177,7 @@ class Server:
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "wangge", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--no-demo"], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+             "--no-demo", "--dev"], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         while True:
             if self.proc.poll() is not None:
