@@ -25,7 +25,7 @@ from dispatch.attachments.service import check_attachable, link
 from dispatch.cases.lifecycle import CITIZEN, OPEN_STATES, SYSTEM
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.intake import rules
-from dispatch.intake.numbering import next_number, tracking_code
+from dispatch.intake.numbering import is_tracking_code_collision, next_number, tracking_code
 from dispatch.intake.rules import KEY_MAX, KEY_MIN, Submission
 from geo.area import distance_m
 from geo.crs import convert_point, parse_crs
@@ -108,16 +108,21 @@ def submit(session, sub: Submission, *, reporter: Staff | None = None, role: str
         raise rules.refusal(problems, names)
 
     check_attachable(session, reporter, sub.attachments)
-    try:
-        with session.begin_nested():
-            case = _create(session, sub, reporter, role)
-    except IntegrityError:
-        # the same key committed by a concurrent retry: return that case
-        existing = replay(session, sub, names)
-        if existing is None:
-            raise
-        return existing, False
-    return case, True
+    for _ in range(3):  # a taken tracking code: again with a new one
+        try:
+            with session.begin_nested():
+                case = _create(session, sub, reporter, role)
+        except IntegrityError as exc:
+            # the same key committed by a concurrent retry: return that case
+            existing = replay(session, sub, names)
+            if existing is not None:
+                return existing, False
+            if not is_tracking_code_collision(exc):
+                raise
+            continue  # a random code already taken (numbering's docstring): again with a new one
+        return case, True
+    # three taken codes in a row: never seen at 50 bits, but a conflict to retry, not a 500
+    raise ApiError("conflict", status=409, detail="tracking code")
 
 
 def _create(session, sub: Submission, reporter: Staff | None, role: str | None) -> Case:
@@ -135,7 +140,7 @@ def _create(session, sub: Submission, reporter: Staff | None, role: str | None) 
             area = top[:6]
     reported_at = sub.reported_at or now
     year = reported_at.astimezone(ZoneInfo(current_settings().timezone)).year  # the year where the case is
-    case = Case(number=next_number(session, area, year), tracking_code=tracking_code(session),
+    case = Case(number=next_number(session, area, year), tracking_code=tracking_code(),
                 channel=sub.channel, external_id=sub.external_id, idempotency_key=stored_key(sub),
                 idempotency_fingerprint=fingerprint(sub) if sub.idempotency_key else None,
                 reporter_staff_id=reporter.id if reporter else None,

@@ -219,9 +219,11 @@ def test_concurrent_intakes_with_one_idempotency_key_make_one_case(world):
                                                       "idempotency_key": key}, {})] * 2)
     assert sorted(status for status, _ in answers) == [200, 201], answers
     assert answers[0][1]["tracking_code"] == answers[1][1]["tracking_code"]
-    # numbers stayed unique, and the losers' rolled-back numbers left no gap
+    # numbers stayed unique; the losers' rolled-back numbers are gaps (PostgreSQL sequences,
+    # docs/dispatch.md "Case numbers"), at most one per race
     with app.app_context():
         numbers = db.session.scalars(select(Case.number).order_by(Case.number)).all()
         assert len(numbers) == len(set(numbers)) == ROUNDS + 1
-        assert [int(x[-6:]) for x in numbers] == list(range(1, ROUNDS + 2))
+        suffixes = [int(x[-6:]) for x in numbers]
+        assert suffixes == sorted(suffixes) and suffixes[-1] <= 2 * (ROUNDS + 1)
         db.session.remove()

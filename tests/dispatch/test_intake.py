@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from dispatch.cases.models import Case, CaseEvent, CaseSequence
 from geo.area import distance_m
@@ -23,7 +23,10 @@ def counts(db_session):
     db_session.expire_all()
     return (db_session.scalar(select(func.count()).select_from(Case)),
             db_session.scalar(select(func.count()).select_from(CaseEvent)),
-            [(s.area, s.year, s.last) for s in db_session.scalars(select(CaseSequence).order_by(CaseSequence.area))])
+            [(s.area, s.year, s.last) for s in db_session.scalars(select(CaseSequence).order_by(CaseSequence.area))],
+            # PostgreSQL numbers from sequences (dispatch.intake.numbering): none drawn either
+            db_session.execute(text("SELECT sequencename, last_value FROM pg_sequences "
+                                    "WHERE sequencename LIKE 'case_seq%' ORDER BY 1")).all())
 
 
 def submit_event(db_session, number) -> CaseEvent:
