@@ -15,10 +15,11 @@ import json
 import math
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from shapely.geometry import Point
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from dispatch.attachments.service import check_attachable, link
@@ -27,7 +28,7 @@ from dispatch.cases.models import Case, CaseEvent
 from dispatch.intake import rules
 from dispatch.intake.numbering import is_tracking_code_collision, next_number, tracking_code
 from dispatch.intake.rules import KEY_MAX, KEY_MIN, Submission
-from geo.area import distance_m
+from geo.area import bounding_box, distance_m
 from geo.crs import convert_point, parse_crs
 from grid.grids import locator
 from grid.grids.service import chain
@@ -36,6 +37,7 @@ from grid.models import Category, Staff
 from grid.patrol.service import open_patrol_id
 from wangge.config import current_settings
 from wangge.errors import ApiError
+from wangge.geometry import SRID
 from wangge.timeutil import utcnow
 
 __all__ = ["KEY_MAX", "KEY_MIN", "Submission", "check", "client_key", "replay", "submit"]
@@ -176,20 +178,51 @@ def _create(session, sub: Submission, reporter: Staff | None, role: str | None) 
     return case
 
 
-def find_duplicate(session, case: Case) -> Case | None:
-    """The nearest open case of the same category within the configured distance and time."""
-    if case.lon is None or not case.category_code:
+class Duplicate(NamedTuple):
+    """The earlier case a report is flagged against: its id (``duplicate_of_id``) and number."""
+
+    id: int
+    number: str
+
+
+SQLITE_CANDIDATES = 64  # the nearest few in the box by a flat approximation, then exactly
+
+
+def find_duplicate(session, case: Case) -> Duplicate | None:
+    """The nearest open case of the same category within the configured geodesic distance,
+    reported within the configured hours (ties: the lower id). One query of two columns.
+
+    PostgreSQL: the GiST index on ``cases.location`` (``ix_cases_location``, migration 0002)
+    finds the cases in the bounding box (``&&``, geo.area.bounding_box: never too small),
+    ``ST_DWithin`` on geography (WGS-84 spheroid) keeps those within the distance, nearest
+    first, ``LIMIT 1``. SQLite: the same box on ``lon``/``lat``, the ``SQLITE_CANDIDATES``
+    nearest by a flat approximation, then the geodesic distance (geo.area.distance_m) here."""
+    if case.lon is None or case.lat is None or not case.category_code:
         return None
     s = current_settings()
     radius, since = s.duplicate_distance_m, case.reported_at - timedelta(hours=s.duplicate_hours)
-    dlat = radius / 111_000
-    dlon = radius / (111_000 * max(math.cos(math.radians(case.lat)), 0.01))
-    candidates = session.scalars(select(Case).where(
-        Case.category_code == case.category_code, Case.reported_at >= since, Case.state.in_(OPEN_STATES),
-        Case.lon.between(case.lon - dlon, case.lon + dlon), Case.lat.between(case.lat - dlat, case.lat + dlat)))
-    best, best_d = None, radius
-    for other in candidates:
-        d = distance_m(case.lon, case.lat, other.lon, other.lat)
-        if d <= best_d:
-            best, best_d = other, d
-    return best
+    min_lon, min_lat, max_lon, max_lat = bounding_box(case.lon, case.lat, radius)
+    where = [Case.category_code == case.category_code, Case.reported_at >= since,
+             Case.state.in_(OPEN_STATES)]
+    if case.id is not None:
+        where.append(Case.id != case.id)
+    if session.get_bind().dialect.name == "postgresql":
+        point = func.ST_SetSRID(func.ST_MakePoint(case.lon, case.lat), SRID)
+        here, there = func.geography(point), func.geography(Case.location)
+        row = session.execute(
+            select(Case.id, Case.number)
+            .where(*where, Case.location.op("&&")(func.ST_MakeEnvelope(min_lon, min_lat, max_lon, max_lat, SRID)),
+                   func.ST_DWithin(there, here, radius))
+            .order_by(func.ST_Distance(there, here), Case.id).limit(1)).first()
+        return Duplicate(row.id, row.number) if row is not None else None
+    k = math.cos(math.radians(case.lat)) ** 2  # flat metric: east-west degrees are shorter
+    flat = (Case.lon - case.lon) * (Case.lon - case.lon) * k + (Case.lat - case.lat) * (Case.lat - case.lat)
+    rows = session.execute(
+        select(Case.id, Case.number, Case.lon, Case.lat)
+        .where(*where, Case.lon.between(min_lon, max_lon), Case.lat.between(min_lat, max_lat))
+        .order_by(flat, Case.id).limit(SQLITE_CANDIDATES)).all()
+    near = [(d, r.id, r.number) for r in rows if (d := distance_m(case.lon, case.lat, r.lon, r.lat)) <= radius]
+    if not near:
+        return None
+    _d, id_, number = min(near)
+    return Duplicate(id_, number)
