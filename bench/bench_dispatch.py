@@ -45,8 +45,7 @@ import numpy as np
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from bench.common import (  # noqa: F401 - re-exported: the other benchmarks used to import them from here
-    INSERT_SQL,
+from bench.common import (
     INSERT_TABLE,
     PGBENCH_SCRIPT,
     BenchError,

@@ -2,7 +2,7 @@
 
 One scratch PostGIS database, migrated with the app's own migrations and holding the demo
 city (``bench.bench_dispatch.setup_city``); ``wangge serve`` in a subprocess on 127.0.0.1
-(``bench.bench_dispatch.Server``). In each round:
+(``bench.common.Server``). In each round:
 
 * **Baseline:** single-row INSERT + COMMIT into a scratch table: a psycopg loop over one
   connection (prepared), and ``pgbench`` with a custom script at 1 and ``--clients`` clients.

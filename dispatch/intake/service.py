@@ -30,6 +30,7 @@ from dispatch.intake.numbering import is_tracking_code_collision, next_number, t
 from dispatch.intake.rules import KEY_MAX, KEY_MIN, Submission
 from geo.area import bounding_box, distance_m
 from geo.crs import convert_point, parse_crs
+from grid import roles as R
 from grid.grids import locator
 from grid.grids.service import chain
 from grid.matrix import service as matrix
@@ -153,7 +154,8 @@ def _create(session, sub: Submission, reporter: Staff | None, role: str | None) 
                 original_lon=sub.lon, original_lat=sub.lat, original_crs=parse_crs(sub.crs) if sub.lon is not None else None,
                 grid_id=grid.id if grid else None, grid_code=grid.code if grid else None,
                 category_code=sub.category_code, state="reported", reported_at=reported_at)
-    case.patrol_id = open_patrol_id(session, reporter.id if reporter else None)  # made during a patrol
+    patroller = reporter is not None and reporter.has_role(R.GRID_WORKER)  # only grid workers patrol
+    case.patrol_id = open_patrol_id(session, reporter.id if patroller else None)  # made during a patrol
     if sub.category_code:
         explanation = matrix.explain(session, sub.category_code, grid, levels)
         if explanation.department is not None:

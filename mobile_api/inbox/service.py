@@ -284,7 +284,7 @@ def items_for(session, staff: Staff, page, *, crs: str = STORED, me=None, now=No
             key = (CASE, c.state, c.department_id == staff.department_id, c.assignee_id == staff.id,
                    c.reporter_staff_id == staff.id)
             item = {"kind": CASE, "number": c.number, "version": c.version, "state": c.state,
-                    "state_name": state_name(c.state), "verbs": _memo(verbs, key, case_verbs, c, staff),
+                    "state_name": state_name(c.state), "verbs": _memo(verbs, key, allowed_verbs, c, staff),
                     "description": _short(c.title or c.description)}
         else:
             e = enfs[row.id]
@@ -336,11 +336,6 @@ def thumbnails(session, case_ids) -> dict[int, list[str]]:
                                           .order_by(ranked.c.case_id, ranked.c.id)):
         found.setdefault(case_id, []).append(thumbnail_url(ident))
     return found
-
-
-def case_verbs(c: Case, staff: Staff) -> list[str]:
-    """The verbs I may use on the case now (dispatch's one rule: ``allowed_verbs``)."""
-    return allowed_verbs(c, staff)
 
 
 def enforcement_verbs(e: EnforcementCase, staff: Staff) -> list[str]:

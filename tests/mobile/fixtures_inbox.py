@@ -18,6 +18,17 @@ def get(client, headers, path, expect=200, **params):
     return r.json
 
 
+def pull_committed(app, headers, cursor=None):
+    """A sync pull through an app of its own (committed data, no outer test transaction)."""
+    r = app.test_client().get(PULL, query_string={"cursor": cursor} if cursor else {}, headers=headers)
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+def updated_descriptions(answer) -> dict:
+    return {i["number"]: i["description"] for i in answer["changes"]["cases"]["updated"]}
+
+
 def inbox(client, city, who, expect=200, **params):
     return get(client, city.h(who), INBOX, expect, **params)
 

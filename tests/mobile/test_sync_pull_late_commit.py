@@ -14,7 +14,8 @@ from grid.accounts.service import issue_token
 from tests.committed import own_app
 from tests.conftest import make_settings
 from tests.factories import CaseFactory, DepartmentFactory, StaffFactory
-from tests.mobile.fixtures_inbox import PULL
+from tests.mobile.fixtures_inbox import pull_committed as _pull
+from tests.mobile.fixtures_inbox import updated_descriptions as _updated
 
 
 @pytest.fixture
@@ -32,16 +33,6 @@ def world(fresh_pg_url):
             ids = {"A": (a.id, a.number), "B": (b.id, b.number)}
             db.session.commit()
         yield app, headers, ids, fresh_pg_url
-
-
-def _pull(app, headers, cursor=None):
-    r = app.test_client().get(PULL, query_string={"cursor": cursor} if cursor else {}, headers=headers)
-    assert r.status_code == 200, r.json
-    return r.json
-
-
-def _updated(answer):
-    return {i["number"]: i["description"] for i in answer["changes"]["cases"]["updated"]}
 
 
 def test_a_change_committed_late_by_an_earlier_transaction_comes_with_the_next_pull(world):

@@ -17,7 +17,8 @@ from tests.committed import own_app
 from tests.conftest import make_settings
 from tests.embedded.test_embedded_smoke import embedded_env, wangge
 from tests.factories import CaseFactory, DepartmentFactory, StaffFactory
-from tests.mobile.fixtures_inbox import PULL
+from tests.mobile.fixtures_inbox import pull_committed as _pull
+from tests.mobile.fixtures_inbox import updated_descriptions as _updated
 from wangge.config import Settings
 
 JOB = "mobile_api.sync.retention.periodic"
@@ -44,16 +45,6 @@ def world(fresh_pg_url):
         with app.app_context():
             headers, ids = _city(db)
         yield app, headers, ids, fresh_pg_url
-
-
-def _pull(app, headers, cursor=None):
-    r = app.test_client().get(PULL, query_string={"cursor": cursor} if cursor else {}, headers=headers)
-    assert r.status_code == 200, r.json
-    return r.json
-
-
-def _updated(answer):
-    return {i["number"]: i["description"] for i in answer["changes"]["cases"]["updated"]}
 
 
 def _pg(url, sql, *args):
