@@ -164,24 +164,34 @@ def dispose_app(app) -> None:
 
 
 class Server:
-    """`python -m wangge serve --dev` in a subprocess: the development server (werkzeug,
-    threaded, one process), which the recorded figures were measured on. Production serves
-    with gunicorn (`wangge serve --workers N`); measuring it here is issue 10's work."""
+    """``python -m wangge serve`` in a subprocess. By default the development server (werkzeug,
+    threaded, one process: ``--dev``), which the older recorded figures were measured on; with
+    ``workers`` the production server, gunicorn (``wangge serve --workers N --threads T``).
+    ``command`` replaces the whole command (the minimal baseline app); ``env`` adds settings."""
 
-    def __init__(self, database_url: str, log_path: Path):
+    def __init__(self, database_url: str, log_path: Path, *, workers: int | None = None,
+                 threads: int | None = None, env: dict | None = None, command: list[str] | None = None):
         self.port = _free_port()
         self.log_path = log_path
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WANGGE_")}
-        env.update({"WANGGE_DATABASE_URL": database_url, "WANGGE_REDIS_URL": "", "WANGGE_JOBS_INLINE": "1",
-                    "WANGGE_LOAD_DEMO": "0", "WANGGE_INDEX_CHECK_SECONDS": "60"})
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("WANGGE_")}
+        environ.update({"WANGGE_DATABASE_URL": database_url, "WANGGE_REDIS_URL": "", "WANGGE_JOBS_INLINE": "1",
+                        "WANGGE_LOAD_DEMO": "0", "WANGGE_INDEX_CHECK_SECONDS": "60"})
+        environ.update(env or {})
+        if command is None:
+            command = [sys.executable, "-m", "wangge", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                       "--no-demo"]
+            if workers:
+                command += ["--workers", str(workers)] + (["--threads", str(threads)] if threads else [])
+            else:
+                command.append("--dev")
+        else:
+            command = [part.replace("{port}", str(self.port)) for part in command]
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "wangge", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--no-demo", "--dev"], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         while True:
             if self.proc.poll() is not None:
-                raise BenchError(f"wangge serve exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise BenchError(f"{command[2:4]} exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("GET", "/healthz")
@@ -191,8 +201,15 @@ class Server:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise BenchError(f"wangge serve did not answer /healthz:\n{self.log_tail()}")
+                raise BenchError(f"{command[2:4]} did not answer /healthz:\n{self.log_tail()}")
             time.sleep(0.2)
+
+    @classmethod
+    def minimal(cls, database_url: str, log_path: Path, *, workers: int = 1, threads: int | None = None) -> Server:
+        """The stack's floor (``bench.minimal_app``) under the same gunicorn settings."""
+        command = [sys.executable, "-m", "bench.minimal_app", "--database-url", database_url,
+                   "--port", "{port}", "--workers", str(workers)] + (["--threads", str(threads)] if threads else [])
+        return cls(database_url, log_path, command=command)
 
     def log_tail(self, n: int = 30) -> str:
         try:

@@ -7,8 +7,9 @@
 Each benchmark is a module with ``main(argv=None) -> int`` that prints its own table
 (ratios against a baseline measured in the same run) and writes ``bench/results/<name>.json``.
 A benchmark fails when its main returns non-zero or raises (e.g. wrong answers, no
-database); a ratio below its target is printed, not treated as a failure, because timings
-on shared machines are noisy.
+database). Each issue's goal is printed with its ratio and PASS/FAIL (``bench.goals``) and
+listed again at the end; a FAIL there is not an error exit, because timings on shared
+machines are noisy.
 """
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # `python bench/run.py`: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import goals  # noqa: E402
+from bench.common import write_json  # noqa: E402
 
 # name -> module with main(argv=None). Add new benchmarks here (e.g. "dispatch").
 BENCHMARKS: dict[str, str] = {
@@ -61,6 +65,11 @@ def main(argv=None) -> int:
         print(f"=== {name}: {status} in {time.perf_counter() - start:.1f} s ===\n", flush=True)
         if code:
             failed.append(name)
+    if goals.RECORDED:
+        print("=== goals ===")
+        for goal in goals.RECORDED:
+            print(goal.line())
+        write_json(Path(__file__).resolve().parent / "results" / "goals.json", {"goals": goals.as_json()})
     if failed:
         print(f"failed benchmarks: {', '.join(failed)}", file=sys.stderr)
         return 1
