@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Make sure what the tests and the production mode need is installed and running:
-# the PostGIS package for the local PostgreSQL, PostgreSQL itself, and Redis.
-# Idempotent; safe to run on every `make test`.
+# the PostGIS package for the local PostgreSQL, PostgreSQL itself, and Redis; node and npm
+# (the console's front-end build) and Debian's chromium (the console's browser tests).
+# Idempotent; safe to run on every `make test`. `services.sh node` or `services.sh chromium`
+# does only that part.
 set -euo pipefail
 
 PG_HOST=${PGHOST:-127.0.0.1}
@@ -70,7 +72,29 @@ ensure_redis() {
     return 1
 }
 
+ensure_node() {
+    if command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then return 0; fi
+    echo "services: installing node and npm (the console's front-end build)" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+}
+
+# Debian's chromium, driven by Playwright with its executable path (no browser download).
+ensure_chromium() {
+    if [ -x /usr/bin/chromium ]; then return 0; fi
+    echo "services: installing chromium (the console's browser tests)" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
+if [ "$#" -gt 0 ]; then
+    for part in "$@"; do "ensure_$part"; done
+    exit 0
+fi
+
 ensure_postgres
 ensure_postgis
 ensure_redis
-echo "services: PostgreSQL+PostGIS on $PG_HOST:$PG_PORT and Redis on 127.0.0.1:$REDIS_PORT are ready" >&2
+ensure_node
+ensure_chromium
+echo "services: PostgreSQL+PostGIS on $PG_HOST:$PG_PORT and Redis on 127.0.0.1:$REDIS_PORT are ready; node, npm and chromium are installed" >&2

@@ -12,8 +12,9 @@ __version__ = "0.1.0"
 
 
 # The domain packages, in the order they register. Each has ``init_app(app, api)``; the core
-# loads them by name so that it imports none of them (see docs/architecture.md).
-DOMAINS = ("grid", "dispatch", "mobile_api")
+# loads them by name so that it imports none of them (see docs/architecture.md). ``console``
+# (the web pages) registers last: it sits on top of the others.
+DOMAINS = ("grid", "dispatch", "mobile_api", "console")
 
 
 def create_app(settings: Settings | None = None) -> Flask:

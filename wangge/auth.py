@@ -5,7 +5,9 @@ map and fails if any endpoint has neither.
 """
 from __future__ import annotations
 
+import hmac
 from functools import wraps
+from hashlib import sha256
 
 from flask import current_app, g, request
 from werkzeug.local import LocalProxy
@@ -27,12 +29,45 @@ def _bearer() -> str:
     return secret.strip()
 
 
+# --- The console's cookie session (docs/console.md) -----------------------------------------
+# A page signed in through the console holds the same kind of token as a phone or a script, in
+# an HttpOnly cookie instead of an Authorization header. A request that carries no
+# Authorization header is authenticated by that cookie; one that changes something (any method
+# but GET/HEAD/OPTIONS) must then also send the session's CSRF token, in the ``X-CSRF-Token``
+# header (pages' fetch calls) or the ``csrf_token`` form field (plain forms). The CSRF token is
+# an HMAC of the session secret under the app's secret key, so another site can neither read
+# nor forge it. Bearer-token requests are unaffected.
+SESSION_COOKIE = "wangge_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def csrf_token(session_secret: str) -> str:
+    """The CSRF token of a cookie session."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"csrf:" + session_secret.encode(), sha256).hexdigest()
+
+
+def _credential() -> str:
+    """The bearer secret, else the console's session cookie (with its CSRF check)."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    if "Authorization" in request.headers or not secret:
+        return _bearer()
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
+        if not hmac.compare_digest(sent.encode(), csrf_token(secret).encode()):
+            raise ApiError("csrf_failed", status=403)
+    g.by_cookie = True
+    return secret
+
+
 def current_token():
     """The request's token (``hooks().token_resolver``): it has ``staff_id``,
     ``has_role(*roles)`` and ``staff`` (the staff row, loaded when first asked for)."""
     token = getattr(g, "token", None)
     if token is None:
-        token = hooks().token_resolver(db.session, _bearer())
+        token = hooks().token_resolver(db.session, _credential())
         g.token = token
         g.staff = LocalProxy(lambda: token.staff)  # the staff row, read only if something uses it
     return token
@@ -82,6 +117,7 @@ def init_app(app) -> None:
     def _fresh_identity():
         g.pop("token", None)
         g.pop("staff", None)
+        g.pop("by_cookie", None)
 
     app.before_request(authorize_request)
 

@@ -40,6 +40,7 @@ class Settings:
     grid_code_rule: str = "free"  # "free" | "national"
     grid_seq_digits: str = "2,3"
     token_ttl_hours: int = 12
+    cookie_secure: bool = False             # the console's session cookie only over HTTPS (docs/console.md)
     login_rate_limit: str = "10 per 15 minutes"          # failed sign-ins per address and username
     login_address_rate_limit: str = "30 per 15 minutes"  # failed sign-ins per address, any username
     open311_rate_limit: str = "120 per minute"           # Open311 requests per address

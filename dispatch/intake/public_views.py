@@ -3,6 +3,7 @@ from flask import request
 from flask.views import MethodView
 from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint
+from shapely.geometry import mapping
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -14,12 +15,15 @@ from dispatch.intake import service as intake
 from dispatch.intake.schemas import (
     PUBLIC_NAMES,
     PublicCaseSchema,
+    PublicGridCollection,
+    PublicGridQuery,
     PublicReceiptSchema,
     PublicReportSchema,
 )
 from dispatch.workflow.actions import Actor, Payload, act
 from dispatch.workflow.presenters import public_case_view, public_state
 from dispatch.workflow.schemas import RatingSchema
+from grid.models import Grid
 from wangge.auth import public
 from wangge.config import current_settings
 from wangge.errors import ApiError, NotFound, validation_error
@@ -31,6 +35,7 @@ blp = Blueprint("public", __name__, url_prefix="/api/v1/public", description="å¸
 # is someone polling or guessing it). Every request counts, refused ones included.
 REPORTS_PER_ADDRESS = "20 per hour"
 READS_PER_ADDRESS, READS_PER_CODE = "60 per minute", "30 per minute"
+OUTLINES_PER_ADDRESS, MAX_OUTLINES = "30 per minute", 5000
 RATINGS_PER_ADDRESS, RATINGS_PER_CODE = "20 per hour", "5 per hour"
 
 
@@ -129,3 +134,20 @@ class Rating(MethodView):
             db.session.rollback()
             raise ApiError("case_conflict", status=409, number=case.number) from None
         return public_case_view(db.session, case)
+
+
+@blp.route("/grids")
+class GridOutlines(MethodView):
+    @public
+    @limiter.limit(OUTLINES_PER_ADDRESS, key_func=get_remote_address)
+    @blp.arguments(PublicGridQuery, location="query")
+    @blp.response(200, PublicGridCollection)
+    @blp.doc(security=[])
+    def get(self, args):
+        """Outlines of the current grids at one level (code, name, WGS-84 geometry; at most
+        5,000): the base map of the citizen page, so no tile server is needed."""
+        grids = db.session.scalars(select(Grid).where(Grid.valid_to.is_(None), Grid.level == args["level"])
+                                   .order_by(Grid.code).limit(MAX_OUTLINES))
+        return {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "id": g.code, "properties": {"code": g.code, "name": g.name, "level": g.level},
+             "geometry": mapping(g.geom)} for g in grids]}

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 from dispatch.cases.models import CHANNELS
 from dispatch.intake import rules
 from wangge import fields as bounded
+from wangge.contract import QuerySchema
 
 
 def _text(max_length: int, *, min_length: int | None = None, **kwargs) -> fields.String:
@@ -113,3 +114,26 @@ class PublicCaseSchema(Schema):
     rating = fields.String(allow_none=True)
     events = fields.List(fields.Nested(PublicEventSchema), required=True)
     merged_into = fields.Nested(MergedIntoSchema, metadata={"description": "The case this report was merged into"})
+
+
+class PublicGridQuery(QuerySchema):
+    level = fields.String(load_default="grid", validate=validate.OneOf(["street", "community", "grid"]),
+                          metadata={"description": "Which grids to outline (default: unit grids)"})
+
+
+class PublicGridProperties(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    level = fields.String(required=True)
+
+
+class PublicGridFeature(Schema):
+    type = fields.String(required=True, metadata={"enum": ["Feature"]})
+    id = fields.String(required=True)
+    properties = fields.Nested(PublicGridProperties, required=True)
+    geometry = fields.Dict(required=True, metadata={"description": "GeoJSON geometry, WGS-84"})
+
+
+class PublicGridCollection(Schema):
+    type = fields.String(required=True, metadata={"enum": ["FeatureCollection"]})
+    features = fields.List(fields.Nested(PublicGridFeature), required=True)
