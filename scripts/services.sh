@@ -81,10 +81,11 @@ ensure_node() {
 
 # Debian's chromium, driven by Playwright with its executable path (no browser download).
 ensure_chromium() {
-    if [ -x /usr/bin/chromium ]; then return 0; fi
-    echo "services: installing chromium (the console's browser tests)" >&2
+    # and a Chinese font, so the screenshots show characters, not boxes
+    if [ -x /usr/bin/chromium ] && fc-list :lang=zh 2>/dev/null | grep -q .; then return 0; fi
+    echo "services: installing chromium and a Chinese font (the console's browser tests)" >&2
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
 }
 
 if [ "$#" -gt 0 ]; then
