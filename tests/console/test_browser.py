@@ -141,6 +141,13 @@ def test_a_clerk_finds_the_report_in_the_queue_and_signs_out(live, new_page, tmp
         page.keyboard.press("k")
     assert page.evaluate("document.activeElement.dataset.number") == first.get_attribute("data-number")
     screenshot(page, f"queue-{locale}")
+    # Enter opens the case
+    page.locator(f'#queue tbody tr[data-number="{number}"]').focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(f"/console/cases/{number}"))
+    expect(page.locator("#c-description")).to_have_text(description)
+    page.go_back()
+    row.wait_for()
     # a change made with the cookie but without the CSRF header is refused
     refused = page.evaluate("""async (n) => {
         const r = await fetch(`/api/v1/cases/${n}/actions/accept`, {method: 'POST', credentials: 'same-origin',
