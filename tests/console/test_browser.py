@@ -68,6 +68,8 @@ def report(new_page, base, locale, tmp_path, *, phone: bool) -> tuple[str, str]:
     assert page.get_by_text(words["expected"]).is_visible()
     assert page.locator("#p-description").inner_text() == description
     assert page.locator("#rate").is_hidden()  # rating only after closure
+    assert page.locator("#p-answers li").count() >= 1
+    assert "verb_" not in page.locator("#p-answers").inner_text()  # every step in words
     screenshot(page, f"citizen-track-{'phone' if phone else 'desktop'}-{locale}")
     return code, description
 
