@@ -224,11 +224,13 @@ def compute(session, start: datetime, end: datetime, by: str, *, now: datetime |
         raise ValueError(f"source must be one of {', '.join(SOURCES)}")
     counts: dict = {}
     for name, query in queries.items():
-        for result in session.execute(query).mappings():
-            row = counts.setdefault(result["key"], dict.fromkeys(COUNTS, 0))
-            for column, value in result.items():
-                if column != "key":
-                    row[column] += int(value or 0)
+        result = session.execute(query)
+        names = list(result.keys())[1:]
+        for key, *values in result:
+            row = counts.get(key) or counts.setdefault(key, dict.fromkeys(COUNTS, 0))
+            for column, value in zip(names, values, strict=True):
+                if value:
+                    row[column] += int(value)
         if progress:
             progress(name)
     if by in ("worker", "grid") and department_id is None:
@@ -268,24 +270,25 @@ def _add_patrols(session, counts: dict, by: str, start: datetime, end: datetime)
 
 
 def group_names(session, by: str, keys: list) -> dict:
-    """key -> {"code", "name"} for the groups found (one query)."""
+    """key -> {"code", "name"} for the groups found (one query of columns: no ORM objects,
+    no relationships, no geometry)."""
     if not keys:
         return {}
     if by == "department":
-        return {d.id: {"code": d.code, "name": d.name}
-                for d in session.scalars(select(Department).where(Department.id.in_(keys)))}
-    if by == "worker":
-        return {s.id: {"code": s.username, "name": s.name}
-                for s in session.scalars(select(Staff).where(Staff.id.in_(keys)))}
-    if by == "category":
-        return {c.code: {"code": c.code, "name": c.name_zh}
-                for c in session.scalars(select(Category).where(Category.code.in_(keys)))}
-    out = {}
-    # a grid keeps its code across redraws: prefer the current version's name
-    for g in session.scalars(select(Grid).where(Grid.code.in_(keys)).order_by(Grid.valid_to.is_(None), Grid.id)):
-        out[g.code] = {"code": g.code, "name": g.name}
-    for key in keys:
-        out.setdefault(key, {"code": key, "name": None})
+        rows = session.execute(select(Department.id, Department.code, Department.name)
+                               .where(Department.id.in_(keys)))
+    elif by == "worker":
+        rows = session.execute(select(Staff.id, Staff.username, Staff.name).where(Staff.id.in_(keys)))
+    elif by == "category":
+        rows = session.execute(select(Category.code, Category.code, Category.name_zh).where(Category.code.in_(keys)))
+    else:
+        # a grid keeps its code across redraws: prefer the current version's name (read last)
+        rows = session.execute(select(Grid.code, Grid.code, Grid.name).where(Grid.code.in_(keys))
+                               .order_by(Grid.valid_to.is_(None), Grid.id))
+    out = {key: {"code": code, "name": name} for key, code, name in rows}
+    if by == "grid":
+        for key in keys:
+            out.setdefault(key, {"code": key, "name": None})
     return out
 
 
