@@ -40,6 +40,7 @@ def init_app(app, api) -> None:
     from .enforcement import service as enforcement
     from .enforcement import views as enforcement_views
     from .indicators import commands as indicator_commands
+    from .indicators import rollup
     from .indicators import views as indicator_views
     from .intake import public_views, staff_views
     from .notifications.outbox import forget_new_rows, relay_after_commit
@@ -60,3 +61,4 @@ def init_app(app, api) -> None:
     registry.after_rollback.append(forget_new_rows)
     registry.periodic.append(tick)
     registry.periodic.append(purge_tick)
+    registry.periodic.append(rollup.tick)

@@ -4,4 +4,5 @@ from dispatch.attachments import models as attachments  # noqa: F401
 from dispatch.cases import models as cases  # noqa: F401
 from dispatch.clocks import models as clocks  # noqa: F401
 from dispatch.enforcement import models as enforcement  # noqa: F401
+from dispatch.indicators import models as indicators  # noqa: F401
 from dispatch.notifications import models as notifications  # noqa: F401

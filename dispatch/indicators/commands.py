@@ -1,13 +1,15 @@
-"""``wangge report kpi``: the evaluation indicators of a period as XLSX, CSV or JSON."""
+"""``wangge report kpi``: the evaluation indicators of a period as XLSX, CSV or JSON.
+``wangge indicators rebuild|fold|status``: the roll-up the indicators are read from."""
 from __future__ import annotations
 
 import json
 import sys
+import time
 
 import click
 from flask.cli import AppGroup
 
-from dispatch.indicators import kpi
+from dispatch.indicators import kpi, rollup
 from wangge.config import current_settings
 from wangge.extensions import db
 
@@ -65,4 +67,38 @@ def kpi_command(first, last, by, fmt, output):
         click.echo(f"{len(rows)} rows by {by}, {first} to {last} -> {output}", err=True)
 
 
-commands = [report]
+indicators = AppGroup("indicators", help="The indicators' roll-up (docs/indicators.md).")
+
+
+@indicators.command("rebuild")
+@click.option("--batch", type=click.IntRange(1, 50000), default=20000, show_default=True,
+              help="cases recomputed per transaction")
+def rebuild_command(batch):
+    """Recompute the roll-up of every case (after the upgrade to migration 0015, or to
+    repair). Answers stay exact while it runs; safe to interrupt and run again."""
+    start = time.perf_counter()
+
+    def progress(done, total):
+        click.echo(f"{done:,}/{total:,} cases ({done / total:.0%}) {time.perf_counter() - start:.0f} s", err=True)
+
+    total = rollup.rebuild(db.session, batch=batch, progress=progress)
+    click.echo(f"roll-up rebuilt: {total:,} cases in {time.perf_counter() - start:.1f} s")
+
+
+@indicators.command("fold")
+def fold_command():
+    """Fold the cases changed since the last fold (what the worker's tick does)."""
+    n = 0
+    while taken := rollup.fold(db.session):
+        db.session.commit()
+        n += taken
+    click.echo(f"folded {n:,} changes")
+
+
+@indicators.command("status")
+def status_command():
+    """How many changes wait to be folded."""
+    click.echo(f"{rollup.dirty_count(db.session):,} changes wait to be folded")
+
+
+commands = [report, indicators]
