@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, str] = {
     "mobile_inbox": "bench.bench_mobile_inbox",      # inbox first page and sync pull, 100k open cases
     "mobile_report": "bench.bench_mobile_report",    # phone report intake vs raw INSERT
     "patrol_ingest": "bench.bench_patrol_ingest",    # track points over HTTP vs COPY
+    "intake": "bench.bench_intake",                  # report intake vs the minimal app and pgbench (issue 10)
 }
 
 
