@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, str] = {
     "mobile_report": "bench.bench_mobile_report",    # phone report intake vs raw INSERT
     "patrol_ingest": "bench.bench_patrol_ingest",    # track points over HTTP vs COPY
     "kpi": "bench.bench_kpi",                        # every indicator, 30 days, 1M cases, from the roll-up
+    "intake": "bench.bench_intake",                  # report intake vs the minimal app and pgbench (issue 10)
 }
 
 

@@ -10,6 +10,7 @@ from functools import wraps
 from hashlib import sha256
 
 from flask import current_app, g, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.local import LocalProxy
 
 from .errors import ApiError
@@ -67,7 +68,16 @@ def current_token():
     ``has_role(*roles)`` and ``staff`` (the staff row, loaded when first asked for)."""
     token = getattr(g, "token", None)
     if token is None:
-        token = hooks().token_resolver(db.session, _credential())
+        secret = _credential()
+        try:
+            token = hooks().token_resolver(db.session, secret)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            # the pooled connection was dead (database restarted, backend terminated): the
+            # pool has dropped it and its older siblings; nothing was done yet, so once more
+            db.session.rollback()
+            token = hooks().token_resolver(db.session, secret)
         g.token = token
         g.staff = LocalProxy(lambda: token.staff)  # the staff row, read only if something uses it
     return token
@@ -135,6 +145,24 @@ def authorize_request() -> None:
 def public(view):
     setattr(view, PUBLIC_ATTR, True)
     return view
+
+
+class Preferences:
+    """The signed-in staff member's language and time zone, as ``g.staff`` offers them to
+    ``wangge.i18n`` and ``wangge.present``."""
+
+    __slots__ = ("language", "timezone")
+
+    def __init__(self, language: str | None, timezone: str | None):
+        self.language, self.timezone = language, timezone
+
+
+def use_preferences(language: str | None, timezone: str | None) -> None:
+    """A request that read the staff member's language and time zone as part of another
+    statement (the intake's INSERT) hands them over here, so the answer's words and times
+    need no SELECT of the staff row."""
+    if getattr(g, "token", None) is not None:
+        g.staff = Preferences(language, timezone)
 
 
 def current_staff():

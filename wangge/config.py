@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.engine import Dialect
 
 PREFIX = "WANGGE_"
 
@@ -45,6 +47,8 @@ class Settings:
     login_address_rate_limit: str = "30 per 15 minutes"  # failed sign-ins per address, any username
     open311_rate_limit: str = "120 per minute"           # Open311 requests per address
     index_check_seconds: float = 2.0
+    db_pool_recycle_seconds: int = 1800   # a pooled connection older than this is replaced
+    db_pool_pre_ping: bool = False        # ping each connection on checkout (a round trip per request)
     queue_name: str = "wangge"
     jobs_inline: bool | None = None
     load_demo: bool = True
@@ -148,7 +152,12 @@ class Settings:
         return tuple(int(x) for x in self.grid_seq_digits.split(",") if x.strip())
 
     def engine_options(self) -> dict:
-        options: dict = {"pool_pre_ping": True}
+        # No ping per checkout (a round trip per request): connections are replaced after
+        # ``db_pool_recycle_seconds``, and one found dead (the server restarted, a backend
+        # terminated) is detected on its first statement, which invalidates the whole pool;
+        # the request's first statement (the token lookup) is retried once on a fresh
+        # connection (``wangge.auth``), others answer a clean 503 that the client retries.
+        options: dict = {"pool_pre_ping": self.db_pool_pre_ping, "pool_recycle": self.db_pool_recycle_seconds}
         if not self.embedded:
             # An unreachable host (packets dropped, not refused) must fail a request or
             # /readyz within seconds, not hang for the TCP timeout.
@@ -178,3 +187,16 @@ def current_settings() -> Settings:
     """The running app's settings: the one way services, views and commands read configuration
     (tests change them on ``app.config["WANGGE"]``, which this returns)."""
     return current_app.config["WANGGE"]
+
+
+# SQLSTATEs meaning "this connection is finished" (a terminated backend, a server shutting
+# down or crashed): the pool must drop it and the connections opened before it. psycopg
+# reports the first as an ordinary error, not as a closed connection, so without this the
+# dead connection would go back to the pool and fail the next request too (no ping).
+DISCONNECT_SQLSTATES = {"57P01", "57P02", "57P03"}
+
+
+@event.listens_for(Dialect, "handle_error")
+def _terminated_is_disconnect(context) -> None:
+    if getattr(context.original_exception, "sqlstate", None) in DISCONNECT_SQLSTATES:
+        context.is_disconnect = True

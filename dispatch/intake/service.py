@@ -20,28 +20,31 @@ from zoneinfo import ZoneInfo
 
 from shapely.geometry import Point
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dispatch.attachments.service import check_attachable, link
 from dispatch.cases.lifecycle import CITIZEN, OPEN_STATES, SYSTEM
 from dispatch.cases.models import Case, CaseEvent
-from dispatch.intake import rules
+from dispatch.intake import fast, rules
 from dispatch.intake.numbering import is_tracking_code_collision, next_number, tracking_code
 from dispatch.intake.rules import KEY_MAX, KEY_MIN, Submission
 from geo.area import bounding_box, distance_m
 from geo.crs import convert_point, parse_crs
 from grid import roles as R
+from grid.catalog import reference
 from grid.grids import locator
-from grid.grids.service import chain
 from grid.matrix import service as matrix
-from grid.models import Category, Staff
+from grid.models import Staff
 from grid.patrol.service import open_patrol_id
+from wangge.auth import use_preferences
 from wangge.config import current_settings
 from wangge.errors import ApiError
 from wangge.geometry import SRID
 from wangge.timeutil import utcnow
 
-__all__ = ["KEY_MAX", "KEY_MIN", "Submission", "check", "client_key", "replay", "submit"]
+__all__ = ["KEY_MAX", "KEY_MIN", "Reporter", "Submission", "check", "client_key", "replay", "submit"]
 
 
 
@@ -94,15 +97,46 @@ def replay(session, sub: Submission, names: dict[str, str] | None = None) -> Cas
 
 
 def check(session, sub: Submission, *, require=()) -> rules.Problems:
-    """The rules of a valid report (``dispatch.intake.rules``), with this database's catalog."""
-    return rules.check(sub, category=lambda code: session.get(Category, code), now=utcnow(), require=require)
+    """The rules of a valid report (``dispatch.intake.rules``), with this database's catalog
+    (the process's cached catalog: ``grid.catalog.reference``)."""
+    return rules.check(sub, category=lambda code: reference.category(session, code), now=utcnow(), require=require)
 
 
-def submit(session, sub: Submission, *, reporter: Staff | None = None, role: str | None = None,
+class Reporter:
+    """The signed-in staff member as a report needs them, from the request's token (no staff
+    SELECT): id and roles; ``name`` and ``department_id`` are filled in by the
+    write that reads them (``fast``). Duck-types ``Staff`` for ``choose_role`` and
+    ``allowed_verbs``."""
+
+    __slots__ = ("id", "roles", "name", "department_id")
+
+    def __init__(self, staff_id: int, roles):
+        self.id, self.roles = staff_id, sorted(roles)
+        self.name = self.department_id = None
+
+    def has_role(self, *roles: str) -> bool:
+        return not set(self.roles).isdisjoint(roles)
+
+
+def _staff(session, reporter) -> Staff | None:
+    """The ORM row of a ``Reporter`` (the embedded path and verbs need it)."""
+    if reporter is None or isinstance(reporter, Staff):
+        return reporter
+    return session.get(Staff, reporter.id)
+
+
+def submit(session, sub: Submission, *, reporter=None, role: str | None = None,
            names: dict[str, str] | None = None) -> tuple[Case, bool]:
     """Create the case, or return the one this idempotency key created before. A submission
     the rules refuse is a 422 ``validation_error`` under the channel's field ``names``
-    (``rules`` field -> the name the channel's client sent)."""
+    (``rules`` field -> the name the channel's client sent). ``reporter``: a ``Staff`` or a
+    ``Reporter`` (None: a citizen or a channel).
+
+    PostgreSQL: one INSERT statement (``dispatch.intake.fast``). SQLite (the embedded
+    default, one writer at a time): the ORM, in a savepoint."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _submit_fast(session, sub, reporter, role, names)
+    reporter = _staff(session, reporter)
     existing = replay(session, sub, names)
     if existing is not None:
         return existing, False
@@ -128,22 +162,156 @@ def submit(session, sub: Submission, *, reporter: Staff | None = None, role: str
     raise ApiError("conflict", status=409, detail="tracking code")
 
 
-def _create(session, sub: Submission, reporter: Staff | None, role: str | None) -> Case:
-    now = utcnow()
-    lon = lat = None
+class Placed(NamedTuple):
+    """Where a report is and what follows from it, worked out from memory before the write."""
+
+    lon: float | None
+    lat: float | None
+    crs: str | None
+    grid: object | None           # locator.GridInfo
+    area: str
+    year: int
+    reported_at: datetime
+    explanation: object | None    # matrix.Explanation
+
+
+def _place(session, sub: Submission, now: datetime) -> Placed:
+    lon = lat = crs = None
     grid = None
     if sub.lon is not None:
-        lon, lat = convert_point(sub.lon, sub.lat, parse_crs(sub.crs), "wgs84")
-        grid = locator.locate(session, lon, lat)
+        crs = parse_crs(sub.crs)
+        lon, lat = convert_point(sub.lon, sub.lat, crs, "wgs84")
+        grid = locator.locate_info(session, lon, lat)
     area = current_settings().area_code
-    levels = chain(session, grid) if grid is not None else []
+    levels = locator.chain_info(session, grid) if grid is not None else []
     if levels:
         top = levels[0].code
         if len(top) >= 6 and top[:6].isdigit():
             area = top[:6]
     reported_at = sub.reported_at or now
     year = reported_at.astimezone(ZoneInfo(current_settings().timezone)).year  # the year where the case is
-    case = Case(number=next_number(session, area, year), tracking_code=tracking_code(),
+    explanation = matrix.explain(session, sub.category_code, grid, levels) if sub.category_code else None
+    return Placed(lon, lat, crs, grid, area, year, reported_at, explanation)
+
+
+def _submit_fast(session, sub: Submission, reporter, role: str | None, names) -> tuple[Case, bool]:
+    _check_key(sub, names)
+    key = stored_key(sub)
+    problems = check(session, sub)
+    if problems:
+        existing = _replay(session, sub, key) if key else None  # a retry of what was accepted before
+        if existing is not None:
+            return existing, False
+        raise rules.refusal(problems, names)
+    if sub.attachments:
+        check_attachable(session, reporter, sub.attachments)
+    now = utcnow()
+    placed = _place(session, sub, now)
+    s = current_settings()
+    patroller = reporter is not None and reporter.has_role(R.GRID_WORKER)  # only grid workers patrol
+    data = {"grid_code": placed.grid.code if placed.grid else None, "crs": placed.crs}
+    if placed.grid is None and placed.lon is not None:
+        data["outside_all_grids"] = True
+    explanation = placed.explanation
+    department = explanation.department if explanation is not None else None
+    params = {
+        "prefix": f"{placed.area}{placed.year}", "pad_below": 10 ** NUMBER_WIDTH, "width": NUMBER_WIDTH,
+        "channel": sub.channel, "external_id": sub.external_id, "idempotency_key": key,
+        "fingerprint": fingerprint(sub) if key else None, "reporter_id": reporter.id if reporter else None,
+        "reporter_name": sub.reporter_name, "reporter_phone": sub.reporter_phone, "title": sub.title,
+        "description": sub.description.strip(), "address": sub.address, "lon": placed.lon, "lat": placed.lat,
+        "original_lon": sub.lon, "original_lat": sub.lat, "original_crs": placed.crs,
+        "grid_id": placed.grid.id if placed.grid else None, "grid_code": placed.grid.code if placed.grid else None,
+        "category_code": sub.category_code, "suggested_department_id": department.id if department else None,
+        "suggestion_reason": explanation.stored_reason() if explanation is not None else None,
+        "patroller_id": reporter.id if patroller else None, "reported_at": placed.reported_at, "now": now,
+        "actor_role": role or (CITIZEN if reporter is None else SYSTEM),
+        "data": json.dumps(data, ensure_ascii=False), "attachment_ids": json.dumps(list(sub.attachments)),
+    }
+    duplicates = placed.lon is not None and bool(sub.category_code)
+    if duplicates:
+        min_lon, min_lat, max_lon, max_lat = bounding_box(placed.lon, placed.lat, s.duplicate_distance_m)
+        params.update(dup_since=placed.reported_at - timedelta(hours=s.duplicate_hours), open_states=list(OPEN_STATES),
+                      min_lon=min_lon, min_lat=min_lat, max_lon=max_lon, max_lat=max_lat,
+                      radius=s.duplicate_distance_m)
+    query = fast.statement(placed.lon is not None, duplicates)
+    for _ in range(3):  # a taken tracking code: again with a new one (and a new number: a gap)
+        params["sequence"] = fast.ensure_sequence(session, placed.area, placed.year)
+        params["tracking_code"] = tracking_code()
+        try:
+            row = session.execute(query, params).first()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                fast.forget_sequences()  # a sequence dropped behind our back is looked up again next time
+            raise
+        if row is not None:
+            break
+        existing = _replay(session, sub, key) if key else None
+        if existing is not None:  # the key's case, committed before or by a request we waited for
+            return existing, False
+    else:
+        raise ApiError("conflict", status=409, detail="tracking code")
+    if reporter is not None and not isinstance(reporter, Staff):
+        reporter.name, reporter.department_id = row.staff_name, row.staff_department_id
+        use_preferences(row.staff_language, row.staff_timezone)
+    if row.duplicate_number is not None:
+        data["possible_duplicate_of"] = row.duplicate_number
+    case = Case(id=row.id, number=row.number, tracking_code=params["tracking_code"], channel=sub.channel,
+                external_id=sub.external_id, idempotency_key=key, idempotency_fingerprint=params["fingerprint"],
+                reporter_staff_id=params["reporter_id"], reporter_name=row.reporter_name,
+                reporter_phone=row.reporter_phone, title=sub.title, description=params["description"],
+                address=sub.address, media_url=None,
+                location=Point(placed.lon, placed.lat) if placed.lon is not None else None,
+                lon=placed.lon, lat=placed.lat, original_lon=sub.lon, original_lat=sub.lat,
+                original_crs=placed.crs, grid_id=params["grid_id"], grid_code=params["grid_code"],
+                category_code=sub.category_code, department_id=None,
+                suggested_department_id=params["suggested_department_id"],
+                suggestion_reason=params["suggestion_reason"], state="reported", resume_state=None,
+                assignee_id=None, merged_into_id=None, duplicate_of_id=row.duplicate_of_id, rating=None,
+                patrol_id=row.patrol_id, supervised=False, review_date=None, reported_at=placed.reported_at,
+                updated_at=now, closed_at=None, version=1, clock_due_at=None, clock_warn_at=None,
+                clock_paused_light=None)
+    event = CaseEvent(id=row.event_id, case_id=row.id, verb="submit", actor_id=params["reporter_id"],
+                      actor_role=params["actor_role"], at=now, from_state=None, to_state="reported",
+                      department_id=None, note=None, data=data, attachment_ids=list(sub.attachments))
+    _as_loaded(session, case, event)
+    case.intake = Created(event, row.duplicate_number, department, row.staff_name)
+    if sub.attachments:
+        link(session, case, event, sub.attachments)  # case, event, kind and photo flags
+    return case, True
+
+
+NUMBER_WIDTH = 6  # numbering.format_number's default
+
+
+class Created(NamedTuple):
+    """What the write of a new case knows beyond its columns, for an answer built from memory
+    (``dispatch.intake.answer``): the event, the duplicate's number, the suggested department
+    (a cached record) and the reporting staff member's name."""
+
+    event: CaseEvent
+    duplicate_number: str | None
+    suggested_department: object | None
+    staff_name: str | None
+
+
+def _as_loaded(session, case: Case, event: CaseEvent) -> None:
+    """Put the just-written case into the session as if read from the database: persistent,
+    nothing pending; its relationships load on first use, as after a query (``events`` too:
+    a verb later in the request, self-handling, adds to them). The event stays detached: only
+    its values are used (the answer, photo links)."""
+    make_transient_to_detached(event)
+    make_transient_to_detached(case)
+    set_committed_value(case, "department", None)
+    session.add(case)
+
+
+def _create(session, sub: Submission, reporter: Staff | None, role: str | None) -> Case:
+    """The embedded path (SQLite): the ORM's unit of work, in the caller's savepoint."""
+    now = utcnow()
+    placed = _place(session, sub, now)
+    lon, lat, grid = placed.lon, placed.lat, placed.grid
+    case = Case(number=next_number(session, placed.area, placed.year), tracking_code=tracking_code(),
                 channel=sub.channel, external_id=sub.external_id, idempotency_key=stored_key(sub),
                 idempotency_fingerprint=fingerprint(sub) if sub.idempotency_key else None,
                 reporter_staff_id=reporter.id if reporter else None,
@@ -151,16 +319,15 @@ def _create(session, sub: Submission, reporter: Staff | None, role: str | None) 
                 reporter_phone=sub.reporter_phone or (reporter.phone if reporter else None),
                 title=sub.title, description=sub.description.strip(), address=sub.address,
                 location=Point(lon, lat) if lon is not None else None, lon=lon, lat=lat,
-                original_lon=sub.lon, original_lat=sub.lat, original_crs=parse_crs(sub.crs) if sub.lon is not None else None,
+                original_lon=sub.lon, original_lat=sub.lat, original_crs=placed.crs,
                 grid_id=grid.id if grid else None, grid_code=grid.code if grid else None,
-                category_code=sub.category_code, state="reported", reported_at=reported_at)
+                category_code=sub.category_code, state="reported", reported_at=placed.reported_at)
     patroller = reporter is not None and reporter.has_role(R.GRID_WORKER)  # only grid workers patrol
     case.patrol_id = open_patrol_id(session, reporter.id if patroller else None)  # made during a patrol
-    if sub.category_code:
-        explanation = matrix.explain(session, sub.category_code, grid, levels)
-        if explanation.department is not None:
-            case.suggested_department_id = explanation.department.id
-        case.suggestion_reason = explanation.stored_reason()  # data: put into words per reader
+    if placed.explanation is not None:
+        if placed.explanation.department is not None:
+            case.suggested_department_id = placed.explanation.department.id
+        case.suggestion_reason = placed.explanation.stored_reason()  # data: put into words per reader
     duplicate = find_duplicate(session, case)
     if duplicate is not None:
         case.duplicate_of_id = duplicate.id

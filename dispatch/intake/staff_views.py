@@ -7,12 +7,14 @@ from flask_smorest import Blueprint
 from dispatch.attachments.service import check_attachable
 from dispatch.cases.lifecycle import VERBS
 from dispatch.intake import service as intake
+from dispatch.intake.answer import answerable, created_detail
 from dispatch.intake.schemas import CaseCreateSchema
 from dispatch.workflow.actions import Actor, Payload, act, choose_role
 from dispatch.workflow.presenters import case_detail
 from dispatch.workflow.schemas import CaseDetailView
 from grid import roles as R
-from wangge.auth import current_staff, requires
+from grid.models import Staff
+from wangge.auth import current_staff, current_token, requires
 from wangge.errors import validation_error
 from wangge.extensions import db
 
@@ -21,8 +23,17 @@ blp = Blueprint("staff_reports", __name__, url_prefix="/api/v1/cases", descripti
 REPORTERS = (R.GRID_WORKER, R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEADER)
 
 
-def detail(case):
+def detail(case, staff):
+    """The case as the reporter sees it: from memory when this request just wrote it."""
+    if answerable(case) and case.state == "reported":
+        return created_detail(case, staff)
     return case_detail(db.session, case, current_staff())
+
+
+def current_reporter() -> intake.Reporter:
+    """The signed-in staff member from the token alone (no staff SELECT)."""
+    token = current_token()
+    return intake.Reporter(token.staff_id, token.roles)
 
 
 def check_self_handle(staff, sub: intake.Submission) -> None:
@@ -44,16 +55,19 @@ class StaffReports(MethodView):
     def post(self, body):
         """Report a case (grid worker on patrol, or desk entry of a phone call). Send an
         ``Idempotency-Key`` header (or ``idempotency_key``): a retry returns the same case (200)."""
-        staff = current_staff()
+        staff = current_reporter()
         key = intake.client_key(request.headers.get("Idempotency-Key"), body.get("idempotency_key"))
         case, created = submit_staff_report(db.session, staff, body, key)
-        return detail(case), 201 if created else 200
+        return detail(case, staff), 201 if created else 200
 
 
 def submit_staff_report(session, staff, body: dict, key: str | None):
     """A staff member's report (``CaseCreateSchema`` body, the client key already checked):
-    ``(case, created)``. The phone API's single report and offline batch use it too."""
+    ``(case, created)``. The phone API's single report and offline batch use it too.
+    ``staff``: a ``Staff`` or an ``intake.Reporter`` (self-handling needs the row: loaded)."""
     self_handled = body["self_handled"]
+    if self_handled and isinstance(staff, intake.Reporter):
+        staff = session.get(Staff, staff.id)
     channel = body.pop("channel")
     if staff.has_role(R.GRID_WORKER) and not staff.has_role(R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEADER):
         channel = "grid_worker"

@@ -4,6 +4,10 @@ Every process keeps one ``geo.index.GridIndex`` of the current grids. Any change
 grid layer changes ``layer_versions['grids']`` in the same transaction; a process compares
 that number with the one its index was built from (at most every
 ``WANGGE_INDEX_CHECK_SECONDS``) and rebuilds when they differ, so no restart is needed.
+
+The index also keeps each current grid's id, code, name, level and parent (no polygon):
+``locate_info`` and ``chain_info`` answer the grid of a point and its chain up to the top
+level from memory (intake: no SELECT per level, no polygon loaded).
 """
 from __future__ import annotations
 
@@ -24,12 +28,37 @@ from wangge.timeutil import utcnow
 LAYER = "grids"
 
 
+@dataclass(frozen=True, slots=True)
+class GridInfo:
+    """A current grid without its polygon, as the index knows it (duck-types ``Grid`` for
+    code, name, level, parent_code and id)."""
+
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+
+
 @dataclass
 class _Built:
     version: str
     index: GridIndex
     ids: dict[str, int]
     checked_at: float
+    grids: dict[str, GridInfo]
+
+    def chain(self, code: str) -> list[GridInfo]:
+        """The grid and its current ancestors, from the top level down (as
+        ``grid.grids.service.chain``; a missing parent or a cycle ends the walk)."""
+        out: list[GridInfo] = []
+        seen: set[str] = set()
+        info = self.grids.get(code)
+        while info is not None and info.code not in seen:
+            out.append(info)
+            seen.add(info.code)
+            info = self.grids.get(info.parent_code) if info.parent_code else None
+        return list(reversed(out))
 
 
 _lock = threading.Lock()
@@ -62,10 +91,11 @@ def _key(session) -> str:
 
 def _build(session, version: str) -> _Built:
     rows = session.execute(
-        select(Grid.id, Grid.code, Grid.level, Grid.geom).where(Grid.valid_to.is_(None))
+        select(Grid.id, Grid.code, Grid.level, Grid.geom, Grid.name, Grid.parent_code).where(Grid.valid_to.is_(None))
     ).all()
-    index = GridIndex((code, geom, level_rank(level)) for _, code, level, geom in rows)
-    return _Built(version, index, {code: gid for gid, code, _, _ in rows}, time.monotonic())
+    index = GridIndex((r.code, r.geom, level_rank(r.level)) for r in rows)
+    return _Built(version, index, {r.code: r.id for r in rows}, time.monotonic(),
+                  {r.code: GridInfo(r.id, r.code, r.name, r.level, r.parent_code) for r in rows})
 
 
 def current_index(session) -> _Built:
@@ -92,6 +122,19 @@ def locate(session, lon: float, lat: float, crs: str = "wgs84") -> Grid | None:
     built = current_index(session)
     code = built.index.locate(lon, lat)
     return None if code is None else session.get(Grid, built.ids[code])
+
+
+def locate_info(session, lon: float, lat: float) -> GridInfo | None:
+    """The current grid of a WGS-84 point from memory (no polygon, no SELECT)."""
+    built = current_index(session)
+    code = built.index.locate(lon, lat)
+    return None if code is None else built.grids[code]
+
+
+def chain_info(session, grid) -> list[GridInfo]:
+    """``grid`` (a ``Grid`` or ``GridInfo``) and its current ancestors, top level first, from
+    the index; an empty list when the grid is not current."""
+    return current_index(session).chain(grid.code)
 
 
 def locate_many(session, points, crs: str = "wgs84") -> list[Grid | None]:

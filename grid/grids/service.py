@@ -12,7 +12,7 @@ from geo.crs import convert_geometry, parse_crs
 from geo.io import GridFeature
 from geo.topology import topology_report
 from geo.validate import FeatureFix, FeatureProblem, validate_features
-from grid.grids.locator import bump_layer
+from grid.grids.locator import bump_layer, chain_info
 from grid.models import GRID_LEVELS, Grid, GridAssignment, Responsibility, Staff
 from wangge.config import current_settings
 from wangge.errors import ApiError, NotFound, validation_error
@@ -160,8 +160,14 @@ def retire(session, code: str) -> Grid:
     return grid
 
 
-def chain(session, grid: Grid) -> list[Grid]:
-    """The grid and its current ancestors, from the top level down."""
+def chain(session, grid) -> list:
+    """The grid and its current ancestors, from the top level down: from the in-process index
+    for a current grid (``locator.GridInfo``: code, name, level, parent, id; no polygon, no
+    SELECT), else (a retired grid of an old case) walked up one SELECT per level."""
+    if getattr(grid, "valid_to", None) is None:
+        levels = chain_info(session, grid)
+        if levels and levels[-1].id == grid.id:
+            return levels
     out = [grid]
     seen = {grid.code}
     code = grid.parent_code

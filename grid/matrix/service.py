@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
+from grid.catalog import reference
 from grid.departments.service import NOT_DISPATCHABLE, not_dispatchable_message
 from grid.grids.service import chain, get_current
 from grid.models import EVERYWHERE, Category, Department, Grid, Responsibility
@@ -22,8 +23,8 @@ CSV_COLUMNS = ["category_code", "grid_code", "department_code", "note",
 class Explanation:
     category_code: str
     grid: Grid | None
-    department: Department | None
-    rule: Responsibility | None
+    department: reference.DepartmentInfo | None
+    rule: reference.RuleInfo | None
     checked: list[dict]
 
     def to_dict(self, lang: str = "zh") -> dict:
@@ -76,15 +77,15 @@ def reason_text(stored: str | None, lang: str | None = None) -> str | None:
 
 
 def explain(session, category_code: str, grid: Grid | None, levels: list[Grid] | None = None) -> Explanation:
-    """``levels``: the grid's chain when the caller has it already (saves the walk up)."""
-    if session.get(Category, category_code) is None:
+    """``levels``: the grid's chain when the caller has it already (saves the walk up). The
+    catalog and the rules come from the process's reference cache (``grid.catalog.reference``):
+    the explanation's ``department`` and ``rule`` are its frozen records, not ORM rows."""
+    if reference.category(session, category_code) is None:
         raise NotFound("category", category_code)
     if levels is None:
         levels = chain(session, grid) if grid is not None else []
     candidates = [g.code for g in reversed(levels)] + [EVERYWHERE]
-    rules = {r.grid_code: r for r in session.scalars(
-        select(Responsibility).where(Responsibility.category_code == category_code,
-                                     Responsibility.grid_code.in_(candidates)))}
+    rules = reference.rules_for(session, category_code, candidates)
     checked, chosen = [], None
     names = {g.code: (g.name, g.level) for g in levels}
     for code in candidates:
@@ -177,6 +178,7 @@ def import_csv(session, fp, *, replace: bool = False,
         stale = [r.id for k, r in existing.items() if k not in seen]
         if stale:
             removed = session.execute(delete(Responsibility).where(Responsibility.id.in_(stale))).rowcount
+            reference.touched(session)
     session.flush()
     return {"created": created, "updated": updated, "unchanged": unchanged, "removed": removed}
 

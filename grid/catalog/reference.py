@@ -1,0 +1,160 @@
+"""Reference data every report reads, cached in each process: the category catalog, the
+responsibility matrix and the departments it names (id, code, name, kind).
+
+Versioned like the grid index (``grid.grids.locator``): database triggers on ``categories``,
+``responsibilities`` and ``departments`` (migration 0017) put a new random token into
+``layer_versions['reference']`` in the transaction of any change, whoever makes it (the API,
+a CLI command, plain SQL). A process compares that token with the one its cache was built
+from at most every ``WANGGE_INDEX_CHECK_SECONDS`` (one indexed SELECT) and reloads when they
+differ, so another process's change is seen within that interval. A change committed by this
+process (an ORM flush touching those tables, or ``touched``) makes the next read check at
+once. Each engine (each app) has its own cache, as each process has.
+
+The cached rows are small frozen records (``CategoryInfo``, ``DepartmentInfo``, ``RuleInfo``),
+never ORM objects: nothing here can be attached to a session or lazy-load."""
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from grid.models import Category, Department, LayerVersion, Responsibility
+from wangge.config import current_settings
+
+LAYER = "reference"
+_CHANGED = "wangge.reference.changed"
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryInfo:
+    code: str
+    kind: str
+    parent_code: str | None
+    name_zh: str
+    name_en: str | None
+    auto_dispatch: bool
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentInfo:
+    id: int
+    code: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    id: int
+    category_code: str
+    grid_code: str
+    department: DepartmentInfo
+    note: str | None
+
+
+@dataclass
+class Reference:
+    version: str
+    categories: dict[str, CategoryInfo]
+    rules: dict[tuple[str, str], RuleInfo]   # (category, grid code or '*') -> rule
+    departments: dict[int, DepartmentInfo]
+    checked_at: float
+
+
+_lock = threading.Lock()
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> Reference
+
+
+def _engine(session):
+    return session.get_bind().engine
+
+
+def version(session) -> str:
+    return session.scalar(select(LayerVersion.version).where(LayerVersion.name == LAYER)) or ""
+
+
+def _load(session, token: str) -> Reference:
+    departments = {d.id: DepartmentInfo(d.id, d.code, d.name, d.kind) for d in session.execute(
+        select(Department.id, Department.code, Department.name, Department.kind))}
+    categories = {c.code: CategoryInfo(c.code, c.kind, c.parent_code, c.name_zh, c.name_en, c.auto_dispatch, c.active)
+                  for c in session.execute(select(Category.code, Category.kind, Category.parent_code, Category.name_zh,
+                                                  Category.name_en, Category.auto_dispatch, Category.active))}
+    rules = {(r.category_code, r.grid_code): RuleInfo(r.id, r.category_code, r.grid_code,
+                                                      departments[r.department_id], r.note)
+             for r in session.execute(select(Responsibility.id, Responsibility.category_code, Responsibility.grid_code,
+                                             Responsibility.department_id, Responsibility.note))}
+    return Reference(token, categories, rules, departments, time.monotonic())
+
+
+def current(session) -> Reference:
+    """This process's reference data, reloaded when the version in the database moved."""
+    engine = _engine(session)
+    built = _cache.get(engine)
+    now = time.monotonic()
+    if built is not None and now - built.checked_at < current_settings().index_check_seconds:
+        return built
+    token = version(session)
+    if built is not None and built.version == token:
+        built.checked_at = now
+        return built
+    with _lock:
+        built = _cache.get(engine)
+        if built is None or built.version != token:
+            built = _load(session, token)
+            _cache[engine] = built
+    return built
+
+
+def category(session, code: str) -> CategoryInfo | None:
+    return current(session).categories.get(code)
+
+
+def rules_for(session, category_code: str, grid_codes) -> dict[str, RuleInfo]:
+    """The matrix rules of a category on these grid codes (and ``'*'``), by grid code."""
+    rules = current(session).rules
+    return {code: rules[(category_code, code)] for code in grid_codes if (category_code, code) in rules}
+
+
+def department(session, department_id: int | None) -> DepartmentInfo | None:
+    return None if department_id is None else current(session).departments.get(department_id)
+
+
+def recheck(session) -> None:
+    """Make the next read of this engine's cache look at the version again."""
+    built = _cache.get(_engine(session))
+    if built is not None:
+        built.checked_at = float("-inf")
+
+
+def touched(session) -> None:
+    """A change to the cached tables that the ORM does not see (a Core UPDATE or DELETE):
+    recheck after this session commits. ORM changes are noticed on their own."""
+    session.info[_CHANGED] = True
+
+
+_CACHED = (Category, Department, Responsibility)
+
+
+@event.listens_for(Session, "after_flush")
+def _notice_changes(session, _flush_context):
+    if any(isinstance(o, _CACHED) for objects in (session.new, session.dirty, session.deleted) for o in objects):
+        session.info[_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _recheck_after_commit(session):
+    if session.info.pop(_CHANGED, False):
+        try:
+            recheck(session)
+        except Exception:  # pragma: no cover - a session without a bind: nothing cached for it
+            pass
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session):
+    session.info.pop(_CHANGED, None)
