@@ -41,9 +41,24 @@ def mark(session) -> Mark:
         last = session.scalar(select(func.max(SyncFeed.id)).where(SyncFeed.txid == txid))
         own = (txid, int(last or 0))
         xip = [x for x in xip if x != txid]
+    if xip:
+        foreign = _running_elsewhere(session, xip)
+        xip = [x for x in xip if x not in foreign]
     if len(xip) > MAX_PENDING:
         return Mark(xmin, (), own)  # every id >= xmin: a superset, some rows are sent again
     return Mark(xmax, tuple(sorted(xip)), own)
+
+
+def _running_elsewhere(session, xip: list[int]) -> set[int]:
+    """Those of ``xip`` running now in another database of the cluster (transaction ids are
+    the cluster's, but a transaction writes one database, so these never write our feed).
+    Waiting for them would only make a later prune look as if it took their rows (a reset
+    for nothing). One not seen here (ended since, prepared, hidden from this role) stays."""
+    low = {x & 0xFFFFFFFF: x for x in xip}  # backend_xid is 32 bits; both within 2^31 of now
+    seen = session.scalars(text(
+        "SELECT backend_xid::text::bigint FROM pg_stat_activity "
+        "WHERE backend_xid IS NOT NULL AND datname <> current_database()"))
+    return {low[x] for x in seen if x in low}
 
 
 def order_key(session):

@@ -88,6 +88,28 @@ def test_a_cursor_before_the_pruned_horizon_gets_a_reset_and_a_snapshot(world):
     assert delta["reset"] == [] and _updated(delta) == {b_number: "later"}
 
 
+def test_a_transaction_of_another_database_is_not_waited_for(world):
+    """Transaction ids are the cluster's: one running in another database when the phone
+    pulled, committed before the prune, never wrote this feed and must not cost a reset."""
+    from tests.conftest import ADMIN_URL
+
+    app, headers, ids, url = world
+    (a_id, a_number), _ = ids["A"], ids["B"]
+    c0 = _pull(app, headers)["cursor"]
+    with psycopg.connect(ADMIN_URL) as elsewhere:
+        foreign = int(elsewhere.execute("SELECT pg_current_xact_id()::text").fetchone()[0])
+        _pg(url, "UPDATE cases SET description = 'seen', version = version + 1 WHERE id = %s", a_id)
+        c1_answer = _pull(app, headers, c0)  # taken while that transaction runs
+        top = _pg(url, "SELECT max(txid) FROM sync_feed")[0][0]
+        assert foreign < top  # else the prune could not be mistaken about it anyway
+    # committed now; then everything already pulled is pruned
+    assert _updated(c1_answer) == {a_number: "seen"}
+    _age_all(url)
+    assert _tick(app)["deleted"] > 0
+    answer = _pull(app, headers, c1_answer["cursor"])
+    assert answer["reset"] == [] and _updated(answer) == {}
+
+
 def test_a_cursor_after_the_horizon_carries_on_with_its_delta(world):
     app, headers, ids, url = world
     (a_id, a_number), (b_id, b_number) = ids["A"], ids["B"]
