@@ -97,16 +97,27 @@ def test_the_writers_mark_is_in_redis_and_only_rises(routed, redis_conn):
 def test_indicators_and_exports_read_on_the_replica(routed, replica_pair, redis_conn):
     app, town = routed
     replica_pair.caught_up()
-    with app.test_client() as client:
-        r = client.get("/api/v1/kpi", query_string={"from": "2020-01-01", "to": "2030-12-31", "by": "department"},
-                       headers=town["headers"]["leader"])
-        assert r.status_code == 200, r.json
-        assert g.wangge_read_from == "replica"
-        r = client.post("/api/v1/kpi/exports?from=2020-01-01&to=2030-12-31&by=department&format=csv",
-                        headers=town["headers"]["leader"])
-        assert r.status_code == 202, r.json
-        # inline jobs: the export ran in this request, its queries on the replica
-        assert r.json["state"] == "done" and g.wangge_read_from == "replica"
+    on_replica: list[str] = []
+    replica_engine = app.extensions["wangge_replica"].engine
+    listener = lambda *a: on_replica.append(a[2])  # noqa: E731
+    event.listen(replica_engine, "before_cursor_execute", listener)
+    try:
+        with app.test_client() as client:
+            r = client.get("/api/v1/kpi", query_string={"from": "2020-01-01", "to": "2030-12-31", "by": "department"},
+                           headers=town["headers"]["leader"])
+            assert r.status_code == 200, r.json
+            assert g.wangge_read_from == "replica"
+            kpi_reads = [s for s in on_replica if "stage_clocks" in s or "cases" in s]
+            assert kpi_reads, on_replica
+            on_replica.clear()
+            r = client.post("/api/v1/kpi/exports?from=2020-01-01&to=2030-12-31&by=department&format=csv",
+                            headers=town["headers"]["leader"])
+            assert r.status_code == 202, r.json
+            # inline jobs: the export ran in this request, its queries on the replica
+            assert r.json["state"] == "done" and g.wangge_read_from == "replica"
+            assert [s for s in on_replica if "stage_clocks" in s or "cases" in s]
+    finally:
+        event.remove(replica_engine, "before_cursor_execute", listener)
 
 
 def test_a_replica_beyond_the_lag_limit_is_not_used(routed, replica_pair, redis_conn):
