@@ -231,3 +231,26 @@ def test_without_a_replica_the_primary_sees_no_extra_statement(routed, replica_p
     routed_app = routed[0]
     on_primary = statements(routed_app)
     assert [s for s in on_primary if "wal" in s.lower()] == ["SELECT pg_current_wal_insert_lsn()::text"]
+
+
+def test_without_redis_nobodys_last_write_is_known_so_reads_go_to_the_primary(routed, replica_pair, caplog):
+    from tests.servers import free_port
+    from wangge import create_app
+    from wangge.extensions import db
+
+    _, town = routed
+    app = create_app(make_settings(replica_pair.primary.url, replica_database_url=replica_pair.replica.url,
+                                   replica_check_seconds=0, jobs_inline=True,
+                                   redis_url=f"redis://127.0.0.1:{free_port()}/0"))  # nothing listens there
+    replica_pair.caught_up()
+    try:
+        with app.test_client() as client, caplog.at_level(logging.WARNING, logger="wangge.replica"):
+            number = report(client, town, "Redis 不在")  # the write succeeds; its position is not kept
+            theirs, served = queue(client, town, "dispatcher")
+        assert served == "primary" and number in theirs
+        assert "could not remember the last write" in caplog.text
+        assert "last writes unknown" in caplog.text
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        app.extensions["wangge_replica"].engine.dispose()
