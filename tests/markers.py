@@ -7,7 +7,7 @@ A marker follows from the fixtures a test requests, directly or through other fi
 
 - ``postgis``: the run's PostGIS database (``pg_template``, under ``pg_url``,
   ``fresh_pg_url``, ``app``, ``db_session``, ``client``, ``login``, ``city`` ...) or a private
-  PostgreSQL cluster (``private_pg``);
+  PostgreSQL cluster (``private_pg``) or a private primary with its replica (``replica_pair``);
 - ``redis``: a Redis server, the test server (``redis_conn``) or one of the test's own
   (``private_redis``, ``own_redis``). Tests that only configure the app with the test Redis
   are not marked: the app keeps working without Redis (jobs and relays wait or run inline);
@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 NEEDS = {
-    "postgis": {"pg_template", "private_pg"},
+    "postgis": {"pg_template", "private_pg", "replica_pair"},
     "redis": {"redis_conn", "private_redis", "own_redis"},
     "shared": {"shared_data"},
 }

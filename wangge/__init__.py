@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-    from . import auth, edge, health, hooks, input_guard
+    from . import auth, edge, health, hooks, input_guard, replica
     from .cli import register_commands
     from .errors import register_error_handlers
     from .extensions import api, compress, db, limiter, migrate
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     hooks.init_app(app)
     db.init_app(app)
     _sqlite_transactions(app, db)
+    replica.init_app(app)  # reads marked @reads_replica, when WANGGE_REPLICA_DATABASE_URL is set
     _one_limiter_per_app(app, limiter)
     _init_compress(app, compress, settings)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)

@@ -99,11 +99,29 @@ class Settings:
     # offline sync (mobile_api.sync): the change feed's rows older than this are pruned; a
     # phone whose cursor is older than what was pruned gets a reset and a fresh snapshot
     sync_feed_retention_days: int = 30
+    # read replica (wangge.replica, docs/operations.md "Read replica"): lists, indicators,
+    # Open311 reads and exports go to this PostgreSQL streaming replica when it is close enough
+    replica_database_url: str = ""          # empty: every read goes to the primary
+    replica_max_lag_seconds: float = 5.0    # a replica further behind than this is not used
+    replica_check_seconds: float = 1.0      # how often a process asks the replica how far it is
 
     def __post_init__(self) -> None:
         if self.sync_feed_retention_days < 1:
             raise ValueError(f"{PREFIX}SYNC_FEED_RETENTION_DAYS must be at least 1 day "
                              f"(got {self.sync_feed_retention_days})")
+        self._check_replica()
+
+    def _check_replica(self) -> None:
+        if not self.replica_database_url:
+            return
+        if self.embedded:
+            raise ValueError(f"{PREFIX}REPLICA_DATABASE_URL is for a PostgreSQL {PREFIX}DATABASE_URL; the embedded "
+                             "SQLite default has no replicas (leave it empty)")
+        if not self.replica_database_url.startswith(("postgresql", "postgres://")):
+            raise ValueError(f"{PREFIX}REPLICA_DATABASE_URL must be a postgresql:// URL of a streaming replica")
+        if self.replica_max_lag_seconds <= 0:
+            raise ValueError(f"{PREFIX}REPLICA_MAX_LAG_SECONDS must be more than 0 "
+                             f"(got {self.replica_max_lag_seconds})")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:

@@ -7,6 +7,8 @@ from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
+from .db_session import RoutingSession
+
 # Stable constraint names so Alembic migrations are the same on PostgreSQL and SQLite.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -16,7 +18,8 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+# RoutingSession: reads marked @reads_replica go to the replica engine (wangge.replica).
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING), session_options={"class_": RoutingSession})
 migrate = Migrate()
 api = Api()
 # Storage comes from the app config: Redis in production, memory in the embedded default.

@@ -15,6 +15,7 @@ from dispatch.indicators import kpi
 from wangge.config import current_settings
 from wangge.extensions import db
 from wangge.jobs import enqueue, with_app
+from wangge.replica import reads_replica
 from wangge.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def start_kpi_export(*, owner_id: int, first: date, last: date, by: str, fmt: st
 
 
 @with_app
+@reads_replica  # below @with_app: it needs the app context
 def run_kpi_export(export_id: str) -> None:
 
     status = read_status(export_id)

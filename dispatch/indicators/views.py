@@ -16,6 +16,7 @@ from wangge.contract import binary_download
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.extensions import db
 from wangge.present import local_iso
+from wangge.replica import reads_replica
 
 blp = Blueprint("kpi", __name__, url_prefix="/api/v1/kpi", description="综合评价 Evaluation indicators")
 
@@ -33,6 +34,7 @@ def weights():
 @blp.route("")
 class Kpi(MethodView):
     @requires(*SEE_ALL, R.DEPARTMENT_HANDLER)
+    @reads_replica
     @blp.arguments(KpiQuery, location="query")
     @blp.response(200, KpiView)
     @binary_download(blp, ("text/csv", XLSX), description="format=csv or xlsx: the table as a file")

@@ -22,6 +22,7 @@ from wangge.auth import current_staff, requires
 from wangge.errors import ApiError, validation_error
 from wangge.extensions import db
 from wangge.i18n import t
+from wangge.replica import reads_replica
 from wangge.timeutil import utcnow
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="案件 Cases: the list, one case, its events and actions")
@@ -46,6 +47,7 @@ def check_codes(args: dict) -> None:
 @blp.route("")
 class Cases(MethodView):
     @requires()
+    @reads_replica
     @blp.arguments(CaseQuery, location="query")
     @blp.response(200, CaseListView)
     def get(self, args):

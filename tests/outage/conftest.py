@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.markers import mark_by_fixtures
-from tests.servers import PrivateRedis, free_port, wait_until  # noqa: F401 - used by the outage tests
+from tests.servers import PrivatePostgres, PrivateRedis, free_port, wait_until  # noqa: F401 - used by the outage tests
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def pytest_collection_modifyitems(items):
@@ -87,57 +84,6 @@ def receiver():
         yield r
     finally:
         r.close()
-
-
-class PrivatePostgres:
-    """A PostgreSQL cluster of the test's own (same binaries as the shared server, so PostGIS
-    is available), run as the ``postgres`` user because initdb refuses root."""
-
-    def __init__(self):
-        if not (PG_BIN / "initdb").exists():
-            pytest.skip(f"{PG_BIN} has no initdb")
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="wangge-pg-"))
-        self.data = self.dir / "data"
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/wangge"
-        self._as_postgres = os.geteuid() == 0
-        if self._as_postgres:
-            shutil.chown(self.dir, "postgres", "postgres")
-
-    def _run(self, *args: str, timeout: float = 60):
-        cmd = [str(PG_BIN / args[0]), *args[1:]]
-        if self._as_postgres:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        if proc.returncode != 0:
-            raise AssertionError(f"{' '.join(cmd)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    def init(self):
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
-
-    def start(self):
-        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "-t", "30", "start")
-
-    def stop(self):
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop")
-
-    def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists()
-
-    def create_database(self, name: str = "wangge"):
-        import psycopg
-
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-    def cleanup(self):
-        try:
-            if self.running():
-                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "30", "stop")
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -45,6 +45,7 @@ from wangge.extensions import db, limiter
 from wangge.i18n import t
 from wangge.input_guard import reads_own_query
 from wangge.present import local_iso
+from wangge.replica import reads_replica
 from wangge.timeutil import utcnow
 
 blp = Blueprint("open311", __name__, url_prefix="/open311/v2",
@@ -215,6 +216,7 @@ def discovery(fmt):
 
 @blp.route("/services.<fmt>")
 @public
+@reads_replica
 @reads_own_query
 @open311_errors
 @answers(ServiceSchema(many=True), description="Service types")
@@ -228,6 +230,7 @@ def services(fmt):
 
 @blp.route("/services/<code>.<fmt>")
 @public
+@reads_replica
 @reads_own_query
 @open311_errors
 @answers(ServiceDefinitionSchema, description="Service definition")
@@ -509,6 +512,7 @@ def _filters(args):
 
 @blp.route("/requests.<fmt>", methods=["GET"])
 @public
+@reads_replica
 @reads_own_query
 @open311_errors
 @answers(ServiceRequestSchema(many=True), description="Requests, newest first")
@@ -527,6 +531,7 @@ def list_requests(fmt):
 
 @blp.route("/requests/<number>.<fmt>")
 @public
+@reads_replica
 @reads_own_query
 @open311_errors
 @answers(ServiceRequestSchema(many=True), description="A list of one request")
