@@ -64,6 +64,8 @@ from bench.common import (
     add_database_options,
     backend_pids,
     child_pids,
+    cpu_by_pid,
+    cpu_delta,
     cpu_seconds,
     create_database,
     dispose_app,
@@ -81,7 +83,9 @@ SEED = 20261127
 WEB_PROCESSES = (1, 2, 4)
 RQ_WORKERS = (1, 2)
 GROWTH_TARGET = 1.3   # 2 processes (or workers) against 1
-SATURATED = 0.90      # share of all cores busy that counts as "the CPU is the limit"
+SATURATED = 0.90      # share of all cores busy that counts as "the CPU is the limit"...
+OWN_WEB = 0.75        # ...when this bench's web processes, backends and client used this share of them
+OWN_RQ = 0.60         # ...or its rq workers this share (their short-lived backends are not counted)
 LOCKED = 0.10         # share of active backends waiting on a lock that counts as "a lock is the limit"
 GRID_WORKERS = [f"wgy{i:03d}" for i in range(1, 13)]
 CASES = "/api/v1/cases"
@@ -127,7 +131,7 @@ class Watch:
             while time.time() < start_at:
                 time.sleep(0.005)
             backends = backend_pids(self.conninfo, self.dbname)
-            w0, d0, c0, (m0, t0) = web_cpu(master), cpu_seconds(backends), cpu_seconds(clients), machine_cpu()
+            w0, d0, c0, (m0, t0) = web_cpu(master), cpu_by_pid(backends), cpu_seconds(clients), machine_cpu()
             active = locked = samples = 0
             while time.time() < stop_at - 0.3:
                 time.sleep(0.25)
@@ -142,8 +146,8 @@ class Watch:
             web = child_pids(master)
             # backends opened during the window count whole (their start is in it)
             backends = sorted(set(backends) | set(backend_pids(self.conninfo, self.dbname)) - {conn.info.backend_pid})
-            d1 = cpu_seconds(backends)
-        return {"web_cpu_s": w1 - w0, "db_cpu_s": d1 - d0, "client_cpu_s": c1 - c0, "machine_busy_s": m1 - m0,
+            d1 = cpu_by_pid(backends)
+        return {"web_cpu_s": w1 - w0, "db_cpu_s": cpu_delta(d0, d1), "client_cpu_s": c1 - c0, "machine_busy_s": m1 - m0,
                 "machine_total_s": t1 - t0, "web_processes": len(web), "backends": len(backends),
                 "active_samples": active, "locked_samples": locked, "samples": samples}
 
@@ -172,6 +176,8 @@ def web_run(server: Server, spec: dict, conninfo: str, dbname: str, args, table:
            "client_cores": w["client_cpu_s"] / args.seconds,
            "machine_busy": w["machine_busy_s"] / w["machine_total_s"] if w["machine_total_s"] else float("nan"),
            "machine_cores": cores,
+           "own_share": (w["web_cpu_s"] + w["db_cpu_s"] + w["client_cpu_s"]) / w["machine_total_s"]
+           if w["machine_total_s"] else float("nan"),
            "lock_share": w["locked_samples"] / w["active_samples"] if w["active_samples"] else 0.0,
            "active_backends": w["active_samples"] / w["samples"] if w["samples"] else 0.0,
            "web_processes": w["web_processes"], "errors": res["errors"]}
@@ -286,7 +292,7 @@ def rq_run(app, k: int, prefix: str, args, db_url: str, conninfo: str, redis_url
         if counts.get("enqueued") != args.jobs:
             raise BenchError(f"relay enqueued {counts} for {args.jobs} rows")
         with psycopg.connect(conninfo, autocommit=True) as pg:
-            limit = time.monotonic() + 60 + args.jobs / 5
+            limit = time.monotonic() + 120 + 2 * args.jobs
             while True:
                 done = pg.execute("SELECT count(*) FROM outbox WHERE id = ANY(%s) AND delivered_at IS NOT NULL",
                                   (ids,)).fetchone()[0]
@@ -316,7 +322,8 @@ def rq_run(app, k: int, prefix: str, args, db_url: str, conninfo: str, redis_url
             log.close()
     return {"jobs": len(ids), "seconds": elapsed, "per_s": len(ids) / elapsed, "relay_s": relayed,
             "worker_cpu_ms": (c1 - c0) / len(ids) * 1000, "worker_cores": (c1 - c0) / elapsed,
-            "machine_busy": (m1 - m0) / (t1 - t0) if t1 > t0 else float("nan"), "receipts": receipts}
+            "machine_busy": (m1 - m0) / (t1 - t0) if t1 > t0 else float("nan"),
+            "own_share": (c1 - c0) / (t1 - t0) if t1 > t0 else float("nan"), "receipts": receipts}
 
 
 def rq_part(args, db_url: str, conninfo: str, redis_url: str, queue_name: str, tmp: Path) -> dict:
@@ -420,7 +427,7 @@ def main(argv=None) -> int:
     summary: dict = {"web": {}, "rq": {}}
     if web:
         p(f"{'server':<24}{'req/s':>9}{'xN=1':>7}{'p50 ms':>8}{'p99 ms':>8}{'web ms':>8}{'db ms':>7}"
-          f"{'cli ms':>8}{'web cores':>10}{'db cores':>9}{'busy':>6}{'locks':>7}")
+          f"{'cli ms':>8}{'web cores':>10}{'db cores':>9}{'busy':>6}{'own':>5}{'locks':>7}")
         for kind in ("wangge", "minimal"):
             base = med(web.get(f"{kind}_1", []), "per_s")
             for n in WEB_PROCESSES:
@@ -429,17 +436,19 @@ def main(argv=None) -> int:
                     continue
                 row = {key: med(runs, key) for key in ("per_s", "p50_ms", "p99_ms", "web_cpu_ms", "db_cpu_ms",
                                                         "client_cpu_ms", "web_cores", "db_cores", "client_cores",
-                                                        "machine_busy", "lock_share", "active_backends")}
+                                                        "machine_busy", "own_share", "lock_share",
+                                                        "active_backends")}
                 row["growth"] = row["per_s"] / base if base else float("nan")
                 row["rounds"] = [r["per_s"] for r in runs]
                 summary["web"][f"{kind}_{n}"] = row
                 label = f"{'Wangge' if kind == 'wangge' else 'minimal app'}, {n} process{'es' if n > 1 else ''}"
                 p(f"{label:<24}{row['per_s']:>9.1f}{row['growth']:>7.2f}{row['p50_ms']:>8.1f}{row['p99_ms']:>8.1f}"
                   f"{row['web_cpu_ms']:>8.2f}{row['db_cpu_ms']:>7.2f}{row['client_cpu_ms']:>8.2f}"
-                  f"{row['web_cores']:>10.2f}{row['db_cores']:>9.2f}{row['machine_busy']:>6.0%}"
+                  f"{row['web_cores']:>10.2f}{row['db_cores']:>9.2f}{row['machine_busy']:>6.0%}{row['own_share']:>5.0%}"
                   f"{row['lock_share']:>7.0%}")
         p("web/db/cli ms: CPU per good answer of the gunicorn processes, the database backends and the client; "
-          "cores: CPU seconds per second; busy: all cores of the machine; locks: active backends waiting on a lock")
+          "cores: CPU seconds per second; busy: all cores of the machine, own: the share of all cores this bench's "
+          "processes used (the rest: other work on the machine); locks: active backends waiting on a lock")
         for n in WEB_PROCESSES:
             w, m = summary["web"].get(f"wangge_{n}"), summary["web"].get(f"minimal_{n}")
             if w and m:
@@ -447,19 +456,19 @@ def main(argv=None) -> int:
                   f"per report (web + db) {w['web_cpu_ms'] + w['db_cpu_ms']:.2f} ms vs "
                   f"{m['web_cpu_ms'] + m['db_cpu_ms']:.2f} ms ({(w['web_cpu_ms'] + w['db_cpu_ms']) / (m['web_cpu_ms'] + m['db_cpu_ms']):.1f}x)")
     if rq:
-        p(f"{'rq workers':<24}{'jobs/s':>9}{'xk=1':>7}{'cpu ms/job':>11}{'cores':>7}{'busy':>6}")
+        p(f"{'rq workers':<24}{'jobs/s':>9}{'xk=1':>7}{'cpu ms/job':>11}{'cores':>7}{'busy':>6}{'own':>5}")
         base = med(rq.get("rq_1", []), "per_s")
         for k in RQ_WORKERS:
             runs = rq.get(f"rq_{k}", [])
             if not runs:
                 continue
             row = {key: med(runs, key) for key in ("per_s", "worker_cpu_ms", "worker_cores", "machine_busy",
-                                                    "relay_s")}
+                                                    "own_share", "relay_s")}
             row["growth"] = row["per_s"] / base if base else float("nan")
             row["rounds"] = [r["per_s"] for r in runs]
             summary["rq"][f"rq_{k}"] = row
             p(f"{f'{k} wangge worker':<24}{row['per_s']:>9.1f}{row['growth']:>7.2f}{row['worker_cpu_ms']:>11.2f}"
-              f"{row['worker_cores']:>7.2f}{row['machine_busy']:>6.0%}")
+              f"{row['worker_cores']:>7.2f}{row['machine_busy']:>6.0%}{row['own_share']:>5.0%}")
         p(f"rq: {args.jobs} notification deliveries (outbox -> rq -> log channel) per run, from the relay's start "
           "until all are delivered; cpu ms/job: the worker processes and their forked work horses")
     for e in errors[:10]:
@@ -477,25 +486,29 @@ def report_goals(summary: dict) -> None:
     w1, w2, w4 = (summary["web"].get(f"wangge_{n}") for n in WEB_PROCESSES)
     if w1 and w2:
         growth = w2["per_s"] / w1["per_s"]
-        saturated = w2["machine_busy"] >= SATURATED and w2["lock_share"] < LOCKED
+        saturated = w2["machine_busy"] >= SATURATED and w2["own_share"] >= OWN_WEB and w2["lock_share"] < LOCKED
         why = ("grows" if growth >= GROWTH_TARGET else
                "CPU-bound: the cores are full" if saturated else
-               "lock-bound" if w2["lock_share"] >= LOCKED else "neither grows nor saturates the CPU")
+               "lock-bound" if w2["lock_share"] >= LOCKED else
+               "other work held the cores" if w2["machine_busy"] >= SATURATED else
+               "neither grows nor fills the cores")
         four = f", 4: {w4['per_s']:.0f}" if w4 else ""
         goals.report(NAME, "intake throughput grows with web processes",
-                     f"1: {w1['per_s']:.0f}, 2: {w2['per_s']:.0f}{four} req/s; machine busy at 2 "
-                     f"{w2['machine_busy']:.0%}, lock waits {w2['lock_share']:.0%} ({why})",
+                     f"1: {w1['per_s']:.0f}, 2: {w2['per_s']:.0f}{four} req/s; at 2: cores {w2['machine_busy']:.0%} "
+                     f"busy, {w2['own_share']:.0%} by this bench, lock waits {w2['lock_share']:.0%} ({why})",
                      passed=growth >= GROWTH_TARGET or saturated, ratio=growth,
-                     target=f">= {GROWTH_TARGET}x at 2, or cores >= {SATURATED:.0%} busy without lock waits")
+                     target=f">= {GROWTH_TARGET}x at 2, or cores >= {SATURATED:.0%} busy ({OWN_WEB:.0%} by the "
+                            "bench) without lock waits")
     r1, r2 = summary["rq"].get("rq_1"), summary["rq"].get("rq_2")
     if r1 and r2:
         growth = r2["per_s"] / r1["per_s"]
-        saturated = r2["machine_busy"] >= SATURATED
+        saturated = r2["machine_busy"] >= SATURATED and r2["own_share"] >= OWN_RQ
         goals.report(NAME, "background jobs drain faster with rq workers",
-                     f"1: {r1['per_s']:.0f}, 2: {r2['per_s']:.0f} jobs/s; machine busy at 2 {r2['machine_busy']:.0%}",
+                     f"1: {r1['per_s']:.1f}, 2: {r2['per_s']:.1f} jobs/s; at 2: cores {r2['machine_busy']:.0%} busy, "
+                     f"{r2['own_share']:.0%} by the workers",
                      passed=growth >= GROWTH_TARGET or saturated, ratio=growth,
-                     target=f">= {GROWTH_TARGET}x at 2, or cores >= {SATURATED:.0%} busy")
-
+                     target=f">= {GROWTH_TARGET}x at 2, or cores >= {SATURATED:.0%} busy ({OWN_RQ:.0%} by the "
+                            "workers)")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -323,6 +323,25 @@ def cpu_seconds(pids, *, children: bool = False) -> float:
     return total / TICK
 
 
+def cpu_by_pid(pids) -> dict[int, float]:
+    """``cpu_seconds`` of each live pid (the gone ones left out)."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[pid] = (int(fields[11]) + int(fields[12])) / TICK
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two ``cpu_by_pid`` readings: processes alive at both count their
+    difference, new ones their whole time; ones gone by the second reading are not known
+    (their last slice is lost; a database backend closed by a recycled pool)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 def child_pids(pid: int) -> list[int]:
     """The live children of ``pid`` (gunicorn's workers under its arbiter)."""
     out = []
