@@ -370,7 +370,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="rounds; medians are reported")
     ap.add_argument("--connections", type=int, default=16, help="keep-alive client connections in all")
     ap.add_argument("--client-processes", type=int, default=2, help="client processes sharing the connections")
-    ap.add_argument("--jobs", type=int, default=100, help="outbox rows drained per rq run")
+    ap.add_argument("--jobs", type=int, default=40, help="outbox rows drained per rq run")
     ap.add_argument("--redis-url", default=os.environ.get("WANGGE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/6"),
                     help="Redis for the queue (only this run's keys are deleted at the end)")
     ap.add_argument("--skip-web", action="store_true")
