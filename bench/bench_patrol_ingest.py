@@ -25,7 +25,7 @@ PostgreSQL backend of the scratch database (``pg_stat_activity``), read before a
 each HTTP run; per point = CPU seconds / points accepted in the run with the most phones.
 
 Printed: points/s of each (median of the rounds), the ratios HTTP / COPY per 100-row
-transaction (the target's baseline: PASS at >= 25%) and HTTP / bulk COPY (printed too), the
+transaction (the goal's baseline, reported through ``bench.goals``: PASS at >= 25%) and HTTP / bulk COPY (printed too), the
 best HTTP run being the one with the most points/s; and for 10,000 points/s (300,000
 workers, a point every 30 s) how many web processes and database cores that takes, from the
 CPU per point measured (a web process is one core at most: Python's GIL). Timings are
@@ -54,12 +54,15 @@ if __package__ in (None, ""):  # `python bench/bench_patrol_ingest.py`
 
 import psycopg
 
+from bench import goals
 from bench.bench_dispatch import setup_city
 from bench.common import (
     BenchError,
     Client,
     Server,
     _sqlalchemy_url,
+    backend_pids,
+    cpu_seconds,
     create_database,
     drop_database,
     login,
@@ -71,26 +74,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / f"{NAME}.json"
 BATCH = 100
 TARGET_RATIO = 0.25
 PROVINCE_POINTS_PER_S = 10_000  # 300,000 workers, one point every 30 s
-TICK = os.sysconf("SC_CLK_TCK")
 COLUMNS = ("patrol_id", "t", "lon", "lat", "accuracy", "speed")
 PHONES = (1, 2, 4)
-
-
-def cpu_seconds(pids) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / TICK
-
-
-def backend_pids(conninfo: str, dbname: str) -> list[int]:
-    with psycopg.connect(conninfo) as conn:
-        return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s "
-                                           "AND pid <> pg_backend_pid()", (dbname,))]
 
 
 def track(start: datetime, lon: float, lat: float, n: int, offset: int = 0) -> list[dict]:
@@ -323,9 +308,11 @@ def main(argv=None) -> int:
         one = statistics.median(r["http_1"]["points_per_s"] / r["copy_per_100"]["points_per_s"] for r in rounds)
         results["ratio_http_1_phone_to_copy_per_100"] = one
         print(f"HTTP (best of {', '.join(map(str, PHONES))} phones, {best_http:,.0f}/s) / COPY of 100 rows per "
-              f"transaction: {ratio_per_100:.1%} -> {verdict} (target >= {TARGET_RATIO:.0%} of COPY per 100-row "
-              f"transaction); / bulk COPY in one transaction: {ratio_bulk:.1%}; one phone (serial, like the "
-              f"COPY loop) / COPY per 100: {one:.1%}")
+              f"transaction: {ratio_per_100:.1%}; / bulk COPY in one transaction: {ratio_bulk:.1%}; one phone "
+              f"(serial, like the COPY loop) / COPY per 100: {one:.1%}")
+        goals.report(NAME, "patrol points over HTTP vs COPY in 100-row transactions",
+                     f"{best_http:,.0f} vs {med['copy_per_100']:,.0f} points/s (bulk COPY {ratio_bulk:.1%})",
+                     passed=verdict == "PASS", ratio=ratio_per_100, target=f">= {TARGET_RATIO:.0%}")
         print(f"CPU per point (/proc/<pid>/stat utime+stime, {max(PHONES)} phones): web process {web_ms:.4f} ms, "
               f"database backends {db_ms:.4f} ms")
         print(f"{PROVINCE_POINTS_PER_S:,} points/s (300,000 workers, a point every 30 s): "

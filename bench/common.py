@@ -302,3 +302,181 @@ def run_pgbench(pgbench: str, admin_url: str, dbname: str, script: Path, clients
     if not tps:
         raise BenchError(f"could not read pgbench output:\n{proc.stdout[-400:]}")
     return {"tps": float(tps.group(1)), "latency_ms": float(latency.group(1)) if latency else None}
+
+
+# ----------------------------------------------------------------------------- CPU (from /proc)
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids, *, children: bool = False) -> float:
+    """utime + stime of ``pids`` from ``/proc/<pid>/stat`` (gone processes count 0); with
+    ``children`` also the CPU of their children that have exited and been waited for (an rq
+    worker's forked work horses)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / TICK
+
+
+def cpu_by_pid(pids) -> dict[int, float]:
+    """``cpu_seconds`` of each live pid (the gone ones left out)."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[pid] = (int(fields[11]) + int(fields[12])) / TICK
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two ``cpu_by_pid`` readings: processes alive at both count their
+    difference, new ones their whole time; ones gone by the second reading are not known
+    (their last slice is lost; a database backend closed by a recycled pool)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live children of ``pid`` (gunicorn's workers under its arbiter)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores (``/proc/stat``);
+    the difference of two readings over a run tells how full the cores were, whoever used them."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already inside user/nice
+    return (total - idle) / TICK, total / TICK
+
+
+def backend_pids(conninfo: str, dbname: str) -> list[int]:
+    """The PostgreSQL backends connected to ``dbname`` (not this query's own)."""
+    with psycopg.connect(conninfo) as conn:
+        return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s "
+                                           "AND pid <> pg_backend_pid()", (dbname,))]
+
+
+# ----------------------------------------------------------------------------- multiprocess HTTP load
+
+
+def _load_process(port: int, spec: dict, first: int, threads: int, start_at: float, stop_at: float, queue) -> None:
+    """One client process: ``threads`` keep-alive connections, each POSTing ``spec``'s
+    pre-encoded bodies in turn (a fresh ``Idempotency-Key`` per request when ``spec['keys']``)
+    from ``start_at`` until ``stop_at`` (``time.time()``). Puts its counts on ``queue``."""
+    lock = threading.Lock()
+    out = {"ok": 0, "late": 0, "status": {}, "latency_s": [], "errors": []}
+
+    def work(t: int):
+        conn_no = first + t
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        token = spec["tokens"][conn_no % len(spec["tokens"])]
+        bodies = spec["bodies"]
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                   "Accept": "application/json"}
+        ok = late = i = 0
+        status_counts: dict = {}
+        lat = []
+        errors = []
+        while time.time() < start_at:
+            time.sleep(0.001)
+        while True:
+            now = time.time()
+            if now >= stop_at:
+                break
+            if spec.get("keys"):
+                headers["Idempotency-Key"] = f"{spec['keys']}-{conn_no}-{i}"
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", spec["path"], body=bodies[(conn_no * 7919 + i) % len(bodies)], headers=headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+                status = resp.status
+            except OSError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                status, raw = 0, b""
+            dt = time.perf_counter() - t0
+            i += 1
+            status_counts[status] = status_counts.get(status, 0) + 1
+            if status == spec.get("expect", 201):
+                if time.time() <= stop_at:
+                    ok += 1
+                    lat.append(dt)
+                else:
+                    late += 1  # finished after the window: done by the server, not counted in the rate
+            elif len(errors) < 5:
+                errors.append(f"HTTP {status} {raw[:200].decode(errors='replace')}")
+        conn.close()
+        with lock:
+            out["ok"] += ok
+            out["late"] += late
+            for k, v in status_counts.items():
+                out["status"][k] = out["status"].get(k, 0) + v
+            out["latency_s"] += lat
+            out["errors"] += errors
+
+    pool = [threading.Thread(target=work, args=(t,), daemon=True) for t in range(threads)]
+    for th in pool:
+        th.start()
+    for th in pool:
+        th.join()
+    queue.put(out)
+
+
+def http_load(port: int, spec: dict, *, seconds: float, processes: int = 2, connections: int = 16,
+              during=None) -> dict:
+    """Drive ``POST spec['path']`` with ``connections`` keep-alive connections spread over
+    ``processes`` client processes (so the client's own GIL does not cap the rate) for
+    ``seconds``. ``spec``: ``path``, ``bodies`` (encoded JSON, used in turn), ``tokens`` (one
+    per connection, in turn), ``keys`` (a prefix: each request gets a unique Idempotency-Key;
+    omit for none), ``expect`` (the good status, 201). ``during(start_at, stop_at, client_pids)`` runs in
+    this process while the clients run (reads CPU counters, samples the database) and its
+    answer is returned as ``during``. Answers ``ok`` (good answers inside the window), ``per_s``,
+    ``status`` counts, ``latency_s``, ``errors`` and ``late`` (good answers that finished after
+    the window)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    per = [connections // processes + (1 if k < connections % processes else 0) for k in range(processes)]
+    start_at = time.time() + 0.3 + 0.05 * processes
+    stop_at = start_at + seconds
+    procs, first = [], 0
+    for k in range(processes):
+        procs.append(ctx.Process(target=_load_process, args=(port, spec, first, per[k], start_at, stop_at, queue),
+                                 daemon=True))
+        first += per[k]
+    for proc in procs:
+        proc.start()
+    extra = during(start_at, stop_at, [p.pid for p in procs]) if during is not None else None
+    parts = [queue.get(timeout=seconds + 180) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+    out = {"ok": 0, "late": 0, "status": {}, "latency_s": [], "errors": []}
+    for part in parts:
+        out["ok"] += part["ok"]
+        out["late"] += part["late"]
+        for k, v in part["status"].items():
+            out["status"][k] = out["status"].get(k, 0) + v
+        out["latency_s"] += part["latency_s"]
+        out["errors"] += part["errors"]
+    out["seconds"] = seconds
+    out["per_s"] = out["ok"] / seconds
+    out["during"] = extra
+    return out
