@@ -35,7 +35,6 @@ BENCHMARKS: dict[str, str] = {
     "patrol_ingest": "bench.bench_patrol_ingest",    # track points over HTTP vs COPY
     "kpi": "bench.bench_kpi",                        # every indicator, 30 days, 1M cases, from the roll-up
     "intake": "bench.bench_intake",                  # report intake vs the minimal app and pgbench (issue 10)
-
     "scale": "bench.bench_scale",                    # 1/2/4 web processes, 1/2 rq workers, CPU per side
 }
 
