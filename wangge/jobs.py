@@ -34,11 +34,13 @@ def enqueue(func, *args, job_id: str | None = None, **kwargs):
 
 
 def with_app(func):
-    """Give a job an app context when it runs in an rq worker (outside any request)."""
+    """Give a job an app context when it runs in an rq worker (outside any request). In
+    ``wangge worker`` every job gets a context of its own, so a job's session (and a failed
+    transaction) never carries over into the next job run by the same process."""
 
     @wraps(func)
     def wrapper(*args, **kwargs):
-        if has_app_context():
+        if has_app_context() and not _one_context_per_job:
             return func(*args, **kwargs)
         with _worker_app().app_context():
             return func(*args, **kwargs)
@@ -48,6 +50,14 @@ def with_app(func):
 
 _app = None
 _app_pid = None
+_one_context_per_job = False
+
+
+def run_jobs_in(app) -> None:
+    """``wangge worker`` without forking: its jobs use this process's app and connection pool
+    (a fresh app context each), instead of building an app, mappers and a connection per job."""
+    global _app, _app_pid, _one_context_per_job
+    _app, _app_pid, _one_context_per_job = app, os.getpid(), True
 
 
 def _worker_app():
