@@ -1,17 +1,20 @@
-"""Dispatch: intake-to-dispatched throughput over HTTP, and the deadline sweep over 1M open cases.
+"""Dispatch: the case verbs over HTTP against the minimal Flask + SQLAlchemy app, throughput,
+and the deadline sweep over 1M open cases.
 
-Two measurements on one scratch PostGIS database migrated with the app's own migrations
-and holding the demo city (grids, departments, responsibility matrix, staff):
+Measured on one scratch PostGIS database migrated with the app's own migrations and holding
+the demo city (grids, departments, responsibility matrix, staff):
 
-* **Throughput.** ``wangge serve`` (werkzeug, threaded) runs in a subprocess on 127.0.0.1;
-  a client (``http.client``) takes each case through the real HTTP API: a grid worker
-  reports it (``POST /api/v1/cases`` with an ``Idempotency-Key``), the intake clerk accepts
-  it, the shift leader opens it, the dispatcher dispatches it to the department the matrix
-  suggests: 4 requests per case. One client, then 2 concurrent clients. The baseline, in
-  the same round, is the database's raw single-row INSERT rate (one INSERT per transaction
-  into a scratch table): ``pgbench`` with a custom script at 1 and 2 clients, and a psycopg
-  loop over one connection. The ratio inserts/s / cases/s is how many raw single-row
-  commits one dispatched case costs.
+* **Verbs.** ``wangge serve --workers 1`` (gunicorn, one process) and ``bench.minimal_app``
+  under the same gunicorn settings run side by side on 127.0.0.1. Each round, one client
+  sends ``--minimal-requests`` reports to the minimal app (token lookup, one INSERT,
+  commit), then takes ``--cases`` cases through the chain one verb at a time: every case is
+  reported, then every case accepted, opened, dispatched, signed, reported back. The
+  server's CPU (utime + stime of its processes from /proc) over each phase, per request,
+  and each phase's p50 are compared with the minimal app's of the same round; each verb is
+  a goal (within 3x, issue 10).
+* **Throughput.** The same chain (6 requests per case) by ``--clients`` concurrent clients,
+  one case after another; baseline in the same round: the database's raw single-row INSERT
+  rate (``pgbench`` with a custom script at 1 and N clients, and a psycopg loop).
 * **Sweep.** 1,000,000 open cases with one running stage clock each are COPYed in (most
   clocks green, a few thousand crossing 80% / 100% since the last sweep, a few hundred more
   every following minute), then ``dispatch.clocks.deadlines.sweep`` runs in an app context: once
@@ -20,7 +23,7 @@ and holding the demo city (grids, departments, responsibility matrix, staff):
 
 Only ratios and counts mean anything between runs; timings are printed, never asserted.
 
-Run:  python -m bench.bench_dispatch [--cases N] [--open-cases N] [--repeat N] [--keep-db]
+Run:  python -m bench.bench_dispatch [--cases N] [--open-cases N] [--repeat N] [--skip-sweep] [--keep-db]
 """
 from __future__ import annotations
 
