@@ -1,17 +1,20 @@
-"""Dispatch: intake-to-dispatched throughput over HTTP, and the deadline sweep over 1M open cases.
+"""Dispatch: the case verbs over HTTP against the minimal Flask + SQLAlchemy app, throughput,
+and the deadline sweep over 1M open cases.
 
-Two measurements on one scratch PostGIS database migrated with the app's own migrations
-and holding the demo city (grids, departments, responsibility matrix, staff):
+Measured on one scratch PostGIS database migrated with the app's own migrations and holding
+the demo city (grids, departments, responsibility matrix, staff):
 
-* **Throughput.** ``wangge serve`` (werkzeug, threaded) runs in a subprocess on 127.0.0.1;
-  a client (``http.client``) takes each case through the real HTTP API: a grid worker
-  reports it (``POST /api/v1/cases`` with an ``Idempotency-Key``), the intake clerk accepts
-  it, the shift leader opens it, the dispatcher dispatches it to the department the matrix
-  suggests: 4 requests per case. One client, then 2 concurrent clients. The baseline, in
-  the same round, is the database's raw single-row INSERT rate (one INSERT per transaction
-  into a scratch table): ``pgbench`` with a custom script at 1 and 2 clients, and a psycopg
-  loop over one connection. The ratio inserts/s / cases/s is how many raw single-row
-  commits one dispatched case costs.
+* **Verbs.** ``wangge serve --workers 1`` (gunicorn, one process) and ``bench.minimal_app``
+  under the same gunicorn settings run side by side on 127.0.0.1. Each round, one client
+  sends ``--minimal-requests`` reports to the minimal app (token lookup, one INSERT,
+  commit), then takes ``--cases`` cases through the chain one verb at a time: every case is
+  reported, then every case accepted, opened, dispatched, signed, reported back. The
+  server's CPU (utime + stime of its processes from /proc) over each phase, per request,
+  and each phase's p50 are compared with the minimal app's of the same round; each verb is
+  a goal (within 3x, issue 10).
+* **Throughput.** The same chain (6 requests per case) by ``--clients`` concurrent clients,
+  one case after another; baseline in the same round: the database's raw single-row INSERT
+  rate (``pgbench`` with a custom script at 1 and N clients, and a psycopg loop).
 * **Sweep.** 1,000,000 open cases with one running stage clock each are COPYed in (most
   clocks green, a few thousand crossing 80% / 100% since the last sweep, a few hundred more
   every following minute), then ``dispatch.clocks.deadlines.sweep`` runs in an app context: once
@@ -20,7 +23,7 @@ and holding the demo city (grids, departments, responsibility matrix, staff):
 
 Only ratios and counts mean anything between runs; timings are printed, never asserted.
 
-Run:  python -m bench.bench_dispatch [--cases N] [--open-cases N] [--repeat N] [--keep-db]
+Run:  python -m bench.bench_dispatch [--cases N] [--open-cases N] [--repeat N] [--skip-sweep] [--keep-db]
 """
 from __future__ import annotations
 
@@ -45,6 +48,7 @@ import numpy as np
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from bench import minimal_app
 from bench.common import (
     INSERT_TABLE,
     PGBENCH_SCRIPT,
@@ -76,7 +80,13 @@ SEED = 20261122
 
 # The demo city (grid/demo.py) covers lon 121.470-121.510, lat 31.210-31.240.
 CITY = (121.4705, 31.2105, 121.5095, 31.2395)
-STEPS = ("submit", "accept", "open", "dispatch")
+STEPS = ("submit", "accept", "open", "dispatch", "sign", "report_back")
+VERB_GOALS = STEPS[1:]  # issue 10: each within 3x of the minimal app (the report is bench_mobile_report's)
+TARGET_VERB_RATIO = 3.0
+STEP_ACTOR = {"accept": "shouli", "open": "zhiban", "dispatch": "paiqian"}  # sign, report_back: the department's
+STEP_STATE = {"submit": "reported", "accept": "accepted", "open": "opened", "dispatch": "dispatched",
+              "sign": "handling", "report_back": "handled"}
+STEP_BODY = {"report_back": {"note": "井盖已更换"}}
 # Non-auto-dispatch small classes routed by a '*' rule of the demo matrix (no street rule),
 # so the department the dispatcher lands on is known in advance.
 HTTP_CATEGORIES = ("C0101", "C0102", "C0103", "C0201", "C0301", "E0103")
@@ -124,32 +134,49 @@ def case_specs(rng: np.random.Generator, n: int, tag: str, workers: list[str]) -
              "lon": round(float(lons[i]), 6), "lat": round(float(lats[i]), 6)} for i in range(n)]
 
 
+def step_actor(step: str, spec: dict, expected_dept: dict) -> str:
+    """Who takes the step: the reporting grid worker, the dispatch center's people, then the
+    handler of the department the matrix sends the case to (demo accounts ``cz-<code>``)."""
+    if step == "submit":
+        return spec["worker"]
+    return STEP_ACTOR.get(step) or f"cz-{expected_dept[spec['category']].lower()}"
+
+
+def run_step(client: Client, tokens: dict, step: str, spec: dict, number: str | None, expected_dept: dict,
+             errors: list) -> tuple[str | None, float]:
+    """One request of a case's chain; checks the answer (state, and the department after dispatch)."""
+    auth = {"Authorization": f"Bearer {tokens[step_actor(step, spec, expected_dept)]}"}
+    if step == "submit":
+        body = {"description": "上水井盖破损，存在安全隐患", "category_code": spec["category"],
+                "lon": spec["lon"], "lat": spec["lat"], "address": "示范区巡查点"}
+        status, j, dt = client.post("/api/v1/cases", body, {**auth, "Idempotency-Key": spec["key"]})
+        ok = status == 201
+    else:
+        status, j, dt = client.post(f"/api/v1/cases/{number}/actions/{step}", STEP_BODY.get(step, {}), auth)
+        ok = status == 200
+    if not ok or j.get("state") != STEP_STATE[step]:
+        errors.append(f"{step} {number or spec['key']}: HTTP {status} {str(j)[:200]}")
+        return None, dt
+    if step == "dispatch" and (j.get("department") or {}).get("code") != expected_dept[spec["category"]]:
+        errors.append(f"dispatch {number}: department {(j.get('department') or {}).get('code')}, "
+                      f"matrix says {expected_dept[spec['category']]}")
+        return None, dt
+    return j["number"], dt
+
+
 def run_case(client: Client, tokens: dict, spec: dict, expected_dept: dict, lat: dict, errors: list) -> str | None:
-    """One case through submit, accept, open, dispatch; checks every answer."""
-    auth = {name: {"Authorization": f"Bearer {tok}"} for name, tok in tokens.items()}
-    body = {"description": "上水井盖破损，存在安全隐患", "category_code": spec["category"],
-            "lon": spec["lon"], "lat": spec["lat"], "address": "示范区巡查点"}
-    status, j, dt = client.post("/api/v1/cases", body, {**auth[spec["worker"]], "Idempotency-Key": spec["key"]})
-    lat["submit"].append(dt)
-    if status != 201 or j.get("state") != "reported":
-        errors.append(f"submit {spec['key']}: HTTP {status} {str(j)[:200]}")
-        return None
-    number = j["number"]
-    for step, who, state in (("accept", "shouli", "accepted"), ("open", "zhiban", "opened"),
-                             ("dispatch", "paiqian", "dispatched")):
-        status, j, dt = client.post(f"/api/v1/cases/{number}/actions/{step}", {}, auth[who])
+    """One case through every step of STEPS; checks every answer."""
+    number = None
+    for step in STEPS:
+        number, dt = run_step(client, tokens, step, spec, number, expected_dept, errors)
         lat[step].append(dt)
-        if status != 200 or j.get("state") != state:
-            errors.append(f"{step} {number}: HTTP {status} {str(j)[:200]}")
+        if number is None:
             return None
-    dept = (j.get("department") or {}).get("code")
-    if dept != expected_dept[spec["category"]]:
-        errors.append(f"dispatch {number}: department {dept}, matrix says {expected_dept[spec['category']]}")
-        return None
     return number
 
 
 def run_http(port: int, tokens: dict, specs: list[dict], clients: int, expected_dept: dict) -> dict:
+    """Cases through the whole chain, ``clients`` at a time (each client one case after another)."""
     chunks = [specs[i::clients] for i in range(clients)]
     lat = [{s: [] for s in STEPS} for _ in range(clients)]
     errs: list[list[str]] = [[] for _ in range(clients)]
@@ -173,6 +200,75 @@ def run_http(port: int, tokens: dict, specs: list[dict], clients: int, expected_
             "latency_s": merged, "errors": [e for part in errs for e in part],
             "numbers": [x for part in numbers for x in part],
             "requests": sum(c.requests for c in conns), "closed_by_server": sum(c.closed_by_server for c in conns)}
+
+
+def run_verbs(server: Server, tokens: dict, specs: list[dict], expected_dept: dict) -> dict:
+    """One client, one verb at a time: every case is submitted, then every case accepted, and
+    so on, so the server's CPU time over each phase is that verb's alone."""
+    client = Client(server.port)
+    errors: list[str] = []
+    numbers: dict[str, str | None] = {spec["key"]: None for spec in specs}
+    live = list(specs)
+    out = {"latency_s": {}, "cpu_s": {}, "requests": {}}
+    gc.collect()
+    for step in STEPS:
+        lat = []
+        cpu0 = server_cpu_seconds(server)
+        for spec in live:
+            number, dt = run_step(client, tokens, step, spec, numbers[spec["key"]], expected_dept, errors)
+            lat.append(dt)
+            numbers[spec["key"]] = number
+        out["cpu_s"][step] = server_cpu_seconds(server) - cpu0
+        out["latency_s"][step] = lat
+        out["requests"][step] = len(lat)
+        live = [spec for spec in live if numbers[spec["key"]] is not None]
+        if len(errors) >= 5:
+            break
+    client.close()
+    out["errors"] = errors
+    out["numbers"] = [numbers[spec["key"]] for spec in live]
+    return out
+
+
+def run_minimal(server: Server, n: int) -> dict:
+    """``n`` reports to the minimal app, one client: its latency and server CPU per request."""
+    client = Client(server.port)
+    auth = {"Authorization": f"Bearer {minimal_app.TOKEN}"}
+    body = {"description": "上水井盖破损，存在安全隐患", "lon": 121.49, "lat": 31.22}
+    lat = []
+    gc.collect()
+    cpu0 = server_cpu_seconds(server)
+    for _ in range(n):
+        status, j, dt = client.post("/reports", body, auth)
+        if status != 201 or "id" not in j:
+            client.close()
+            raise BenchError(f"minimal app: HTTP {status} {str(j)[:200]}")
+        lat.append(dt)
+    cpu = server_cpu_seconds(server) - cpu0
+    client.close()
+    return {"latency_s": lat, "cpu_s": cpu, "requests": n}
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(server: Server) -> float:
+    """utime + stime of the server's master and its live children, plus what the master has
+    reaped of children that exited (cutime + cstime), from /proc: a gunicorn worker's CPU."""
+    master = server.proc.pid
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == master:  # ppid
+                children.append(fields)
+    fields = (Path(f"/proc/{master}/stat")).read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+    ticks += sum(int(f[11]) + int(f[12]) for f in children)
+    return ticks / TICK
 
 
 # ----------------------------------------------------------------------------- raw INSERT baseline
@@ -618,8 +714,9 @@ def server_facts(conninfo: str) -> dict:
 
 
 def check_http_cases(conninfo: str, numbers: list[str]) -> list[str]:
-    """Every case the client saw dispatched is dispatched in the database, with 4 events and
-    exactly one running clock, of the 'sign' stage."""
+    """Every case the client took through the chain is reported back in the database
+    (``handled``), in the matrix's department, with one event per step and no running clock
+    (the check stage starts with ``request_check``)."""
     errors = []
     with psycopg.connect(conninfo) as conn:
         rows = conn.execute("""
@@ -628,9 +725,9 @@ def check_http_cases(conninfo: str, numbers: list[str]) -> list[str]:
                    (SELECT array_agg(k.stage) FROM stage_clocks k WHERE k.case_id = c.id AND k.ended_at IS NULL)
             FROM cases c WHERE c.number = ANY(%s)""", (numbers,)).fetchall()
     if len(rows) != len(numbers):
-        errors.append(f"{len(numbers)} dispatched cases reported over HTTP, {len(rows)} found in the database")
+        errors.append(f"{len(numbers)} cases reported back over HTTP, {len(rows)} found in the database")
     for number, state, same_dept, verbs, running in rows:
-        if state != "dispatched" or not same_dept or verbs != list(STEPS) or running != ["sign"]:
+        if state != STEP_STATE[STEPS[-1]] or not same_dept or verbs != list(STEPS) or running is not None:
             errors.append(f"case {number}: state={state} department=suggested:{same_dept} events={verbs} "
                           f"running clocks={running}")
             if len(errors) > 5:
@@ -650,12 +747,52 @@ def pre_existing_clocks(conninfo: str, truth: Truth) -> int:
     return len(rows)
 
 
+def verb_table(p, rounds: list[dict]) -> dict:
+    """Each verb against the minimal app (one client, phases of one verb): per round the ratio
+    of p50 latencies and of server CPU per request, the median over rounds; one goal line per
+    verb and measure (issue 10: within 3x)."""
+    from bench import goals
+
+    p(f"per request against the minimal app (Flask + SQLAlchemy: token lookup, one INSERT, commit; same gunicorn "
+      f"settings), one client, {len(rounds)} rounds, medians; CPU = the server process's utime + stime")
+    p(f"  {'request':<14}{'p50 ms':>8}{'x minimal':>11}{'CPU ms':>9}{'x minimal':>11}   CPU ratio per round")
+    out = {}
+    for name in ("minimal", *STEPS):
+        per = [r[name] for r in rounds if name in r]
+        if not per:
+            continue
+        p50 = _median([x["p50_ms"] for x in per])
+        cpu = _median([x["cpu_ms"] for x in per])
+        lat_ratio = _median([_ratio(x["p50_ms"], r["minimal"]["p50_ms"]) for x, r in zip(per, rounds, strict=False)])
+        cpu_rounds = [_ratio(x["cpu_ms"], r["minimal"]["cpu_ms"]) for x, r in zip(per, rounds, strict=False)]
+        cpu_ratio = _median(cpu_rounds)
+        out[name] = {"p50_ms": p50, "cpu_ms": cpu, "p50_ratio": lat_ratio, "cpu_ratio": cpu_ratio,
+                     "cpu_ratio_rounds": cpu_rounds}
+        p(f"  {name:<14}{p50:>8.2f}{lat_ratio:>10.2f}x{cpu:>9.2f}{cpu_ratio:>10.2f}x   "
+          f"[{', '.join(f'{x:.2f}' for x in cpu_rounds)}]")
+    for verb in VERB_GOALS:
+        if verb not in out:
+            continue
+        v = out[verb]
+        goals.report(NAME, f"verb {verb}: server CPU per request vs minimal app",
+                     f"{v['cpu_ms']:.2f} ms vs {out['minimal']['cpu_ms']:.2f} ms", ratio=v["cpu_ratio"],
+                     target=f"<= {TARGET_VERB_RATIO:g}x", passed=v["cpu_ratio"] <= TARGET_VERB_RATIO)
+        goals.report(NAME, f"verb {verb}: p50 latency vs minimal app",
+                     f"{v['p50_ms']:.2f} ms vs {out['minimal']['p50_ms']:.2f} ms", ratio=v["p50_ratio"],
+                     target=f"<= {TARGET_VERB_RATIO:g}x", passed=v["p50_ratio"] <= TARGET_VERB_RATIO)
+    return out
+
+
 # ----------------------------------------------------------------------------- main
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="bench.bench_dispatch", description=__doc__.splitlines()[0])
-    ap.add_argument("--cases", type=int, default=150, help="cases per throughput run (4 requests each)")
+    ap.add_argument("--cases", type=int, default=150,
+                    help=f"cases per throughput run ({len(STEPS)} requests each)")
+    ap.add_argument("--minimal-requests", type=int, default=250,
+                    help="requests to the minimal app per round (rounds x this + 50 stay under its max_requests)")
+    ap.add_argument("--db-tag", default="", help="put this in the scratch database's name (who made it)")
     ap.add_argument("--clients", type=int, default=2, help="concurrent clients of the second run (1 = skip it)")
     ap.add_argument("--repeat", type=int, default=3, help="throughput rounds; the median is reported")
     ap.add_argument("--inserts", type=int, default=1000, help="rows of the psycopg INSERT loop per round")
@@ -667,7 +804,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-sweep", action="store_true", help="only the throughput")
     add_database_options(ap, RESULTS)
     args = ap.parse_args(argv)
-    if min(args.cases, args.clients, args.repeat, args.inserts, args.pgbench_seconds, args.open_cases,
+    if min(args.cases, args.minimal_requests, args.clients, args.repeat, args.inserts, args.pgbench_seconds, args.open_cases,
            args.warm_sweeps, args.sweep_interval) < 1:
         ap.error("all counts must be positive")
     if args.warm_sweeps * args.sweep_interval > 1200:
@@ -675,7 +812,7 @@ def main(argv=None) -> int:
 
     p = print
     rng = np.random.default_rng(SEED)
-    dbname = f"wangge_bench_{secrets.token_hex(4)}"
+    dbname = f"wangge_bench_{args.db_tag + '_' if args.db_tag else ''}{secrets.token_hex(4)}"
     conninfo = make_conninfo(args.pg_admin_url, dbname=dbname)
     db_url = _sqlalchemy_url(args.pg_admin_url, dbname)
     admin_db = conninfo_to_dict(args.pg_admin_url).get("dbname", "?")
@@ -686,7 +823,7 @@ def main(argv=None) -> int:
     http_res: dict = {}
     sweep_res: dict = {}
     load: dict = {}
-    server = None
+    server = baseline = None
     app = None
     facts: dict = {}
     demo: dict = {}
@@ -714,22 +851,32 @@ def main(argv=None) -> int:
         if not args.skip_http:
             with psycopg.connect(conninfo) as conn:
                 conn.execute(INSERT_TABLE)
+            minimal_app.setup(conninfo)
             script = tmp / "insert.sql"
             script.write_text(PGBENCH_SCRIPT)
 
             start = time.perf_counter()
-            server = Server(db_url, tmp / "server.log")
+            # No worker recycling while measuring: a replaced worker starts cold (imports, app,
+            # caches) and its CPU would land in one verb's phase. The minimal app keeps the
+            # default and stays below it (--minimal-requests x rounds + warm-up < 1000).
+            server = Server(db_url, tmp / "server.log", workers=1, env={"WANGGE_WEB_MAX_REQUESTS": "0"})
             setup["server_start_s"] = time.perf_counter() - start
+            start = time.perf_counter()
+            baseline = Server.minimal(db_url, tmp / "minimal.log")
+            setup["minimal_start_s"] = time.perf_counter() - start
             from grid.demo import DEMO_PASSWORD
             workers = [f"wgy{i:03d}" for i in range(1, 13)]
+            handlers = sorted({f"cz-{code.lower()}" for code in expected_dept.values()})
             start = time.perf_counter()
-            tokens = {u: login(server.port, u, DEMO_PASSWORD) for u in ("shouli", "zhiban", "paiqian", *workers)}
+            tokens = {u: login(server.port, u, DEMO_PASSWORD)
+                      for u in ("shouli", "zhiban", "paiqian", *handlers, *workers)}
             setup["login_s"] = time.perf_counter() - start
 
             # warm-up (not timed): server caches, grid index, statement caches
             warm_specs = case_specs(rng, 10, "warmup", workers)
             warm = run_http(server.port, tokens, warm_specs, 1, expected_dept)
             errors += warm["errors"]
+            run_minimal(baseline, 50)
             all_numbers = list(warm["numbers"])
             # idempotent retry of the first report: same case, 200
             c = Client(server.port)
@@ -748,19 +895,29 @@ def main(argv=None) -> int:
             runs = {"insert_loop": [], "pgbench_1": [], "pgbench_n": [], "http_1": [], "http_n": []}
             lat1 = {s: [] for s in STEPS}
             latn = {s: [] for s in STEPS}
+            # per round: minimal app's p50 and CPU per request, each verb's p50 and CPU per request
+            verb_rounds: list[dict] = []
             requests = closed = 0
             for r in range(args.repeat):
                 runs["insert_loop"].append(insert_loop(conninfo, args.inserts))
                 if pgbench:
                     runs["pgbench_1"].append(run_pgbench(pgbench, args.pg_admin_url, dbname, script, 1,
                                                          args.pgbench_seconds)["tps"])
-                res = run_http(server.port, tokens, case_specs(rng, args.cases, f"r{r}c1", workers), 1, expected_dept)
+                base = run_minimal(baseline, args.minimal_requests)
+                res = run_verbs(server, tokens, case_specs(rng, args.cases, f"r{r}c1", workers), expected_dept)
                 errors += res["errors"]
                 all_numbers += res["numbers"]
-                runs["http_1"].append(res["cases_per_s"])
-                requests, closed = requests + res["requests"], closed + res["closed_by_server"]
+                phase_s = sum(sum(v) for v in res["latency_s"].values())
+                runs["http_1"].append(len(res["numbers"]) / phase_s if phase_s > 0 else 0.0)
+                requests += sum(res["requests"].values())
                 for s in STEPS:
-                    lat1[s] += res["latency_s"][s]
+                    lat1[s] += res["latency_s"].get(s, [])
+                verb_rounds.append({
+                    "minimal": {"p50_ms": _ms(_pct(base["latency_s"], 50)),
+                                "cpu_ms": _ms(base["cpu_s"] / base["requests"]), "requests": base["requests"]},
+                    **{s: {"p50_ms": _ms(_pct(res["latency_s"][s], 50)),
+                           "cpu_ms": _ms(res["cpu_s"][s] / res["requests"][s]), "requests": res["requests"][s]}
+                       for s in STEPS if res["requests"].get(s)}})
                 if args.clients > 1:
                     if pgbench:
                         runs["pgbench_n"].append(run_pgbench(pgbench, args.pg_admin_url, dbname, script,
@@ -776,16 +933,18 @@ def main(argv=None) -> int:
                 if errors:
                     break
             server.stop()
+            baseline.stop()
             server_log = server.log_tail(5)
-            server = None
+            server = baseline = None
             with psycopg.connect(conninfo) as conn:
                 conn.execute("DROP TABLE bench_raw_inserts")
             db_errors = check_http_cases(conninfo, all_numbers)
             errors += db_errors
             http_res = {"runs": runs, "median": {k: _median(v) for k, v in runs.items()},
-                        "latency_s": {"1": lat1, str(args.clients): latn}, "idempotent_retry_ok": idempotent_ok,
+                        "latency_s": {"1": lat1, **({str(args.clients): latn} if args.clients > 1 else {})},
+                        "idempotent_retry_ok": idempotent_ok,
                         "cases_checked": len(all_numbers), "db_errors": db_errors, "requests": requests,
-                        "closed_by_server": closed, "server_log_tail": server_log}
+                        "closed_by_server": closed, "server_log_tail": server_log, "verb_rounds": verb_rounds}
 
         # ------------------------------------------------------------- sweep
         if not args.skip_sweep and not errors:
@@ -806,6 +965,8 @@ def main(argv=None) -> int:
             server.stop()
             if errors:
                 print(f"server log (tail):\n{errors_tail}", file=sys.stderr)
+        if baseline is not None:
+            baseline.stop()
         if app is not None:
             from wangge.extensions import db
 
@@ -843,10 +1004,13 @@ def main(argv=None) -> int:
         n = args.clients
         p(f"  wangge serve start         {setup['server_start_s']:7.2f} s")
         p("")
-        p(f"intake -> dispatched over HTTP: 4 requests per case ({', '.join(STEPS)}), {args.cases} cases per run")
-        p(f"  server: `python -m wangge serve` (werkzeug threaded) in a subprocess on 127.0.0.1, client: "
-          f"http.client;\n  {http_res['closed_by_server']} of {http_res['requests']} answers said Connection: close "
-          "(werkzeug's server disables keep-alive), so each request opens a new loopback connection")
+        p(f"  minimal app start          {setup['minimal_start_s']:7.2f} s")
+        p("")
+        p(f"report -> reported back over HTTP: {len(STEPS)} requests per case ({', '.join(STEPS)}), "
+          f"{args.cases} cases per run")
+        p(f"  server: `python -m wangge serve --workers 1` (gunicorn gthread, keep-alive) in a subprocess on "
+          f"127.0.0.1, client: http.client; {http_res['closed_by_server']} of {http_res['requests']} answers "
+          "closed the connection")
         p(f"  {'measurement':<40}{'per second':>12}   runs")
 
         def row(label, key, unit=""):
@@ -858,11 +1022,11 @@ def main(argv=None) -> int:
         row("raw INSERT, pgbench -c 1", "pgbench_1")
         if n > 1:
             row(f"raw INSERT, pgbench -c {n}", "pgbench_n")
-        row("dispatched cases, 1 client", "http_1")
+        row("cases, 1 client (one verb at a time)", "http_1")
         if n > 1:
-            row(f"dispatched cases, {n} clients", "http_n")
+            row(f"cases, {n} clients (one case at a time)", "http_n")
         p("")
-        p("ratios (raw single-row INSERTs per second / dispatched cases per second = inserts one case costs;")
+        p("ratios (raw single-row INSERTs per second / cases per second = inserts one case costs;")
         p("        each round's own ratio, median over rounds)")
         runs = http_res["runs"]
 
@@ -899,9 +1063,12 @@ def main(argv=None) -> int:
                     p(f"  {head:<10} {s:<11}{_ms(_pct(v, 50)):>7.1f}{_ms(_pct(v, 90)):>7.1f}"
                       f"{_ms(_pct(v, 99)):>7.1f}{_ms(max(v)):>7.1f}   {len(v)}")
         p("")
+        verb_res = verb_table(p, http_res["verb_rounds"])
+        http_res["verbs"] = verb_res
+        p("")
         p(f"  correctness: {http_res['cases_checked']} cases (incl. 10 warm-up) dispatched to the matrix's "
-          f"department, in the database with events {'/'.join(STEPS)} and one running 'sign' clock each; "
-          f"idempotent retry returned the same case: {'yes' if http_res['idempotent_retry_ok'] else 'NO'} -> "
+          f"department, signed and reported back, in the database with events {'/'.join(STEPS)} and no running "
+          f"clock; idempotent retry returned the same case: {'yes' if http_res['idempotent_retry_ok'] else 'NO'} -> "
           f"{'OK' if not http_res['db_errors'] and http_res['idempotent_retry_ok'] else 'FAIL'}")
 
     sweep_verdict = None

@@ -4,6 +4,7 @@ enforcement team the cases referred to it."""
 from __future__ import annotations
 
 from sqlalchemy import false, or_, select
+from sqlalchemy.orm import defer, joinedload, lazyload
 
 from dispatch.cases.models import Case
 from grid import roles as R
@@ -39,8 +40,14 @@ def visible(staff: Staff):
     return or_(*clauses) if clauses else false()
 
 
+# What a verb and the case's answer need of the case row: its departments (joined, small rows)
+# but not its grid's polygon nor its own point geometry (lon/lat are columns of their own);
+# either still loads if something asks for it.
+CASE_FOR_ACTION = (lazyload(Case.grid), defer(Case.location), joinedload(Case.suggested_department))
+
+
 def get_visible_case(session, staff: Staff, number: str) -> Case:
-    query = select(Case).where(Case.number == number)
+    query = select(Case).where(Case.number == number).options(*CASE_FOR_ACTION)
     clause = visible(staff)
     if clause is not None:
         query = query.where(clause)

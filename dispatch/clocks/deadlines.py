@@ -14,6 +14,7 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import object_session, scoped_session
 
 from dispatch.cases.models import Case
 from dispatch.clocks.models import StageClock
@@ -45,9 +46,34 @@ def _owned_by(owner: Owner):
 
 
 def current_clock(session, owner: Owner) -> StageClock | None:
-    """The running (or paused) clock of a case or an enforcement case."""
-    return session.scalar(select(StageClock).where(_owned_by(owner) == owner.id, StageClock.ended_at.is_(None))
-                          .order_by(StageClock.id.desc()).limit(1))
+    """The running (or paused) clock of a case or an enforcement case. Read once per
+    transaction: the answer is remembered (``_known``) and kept right by ``start_clock`` and
+    ``end_clock``, so a verb's checks, its clock moves and its answer share one SELECT."""
+    key = (owner.CLOCK_KEY, owner.id)
+    known = _known(session)
+    if key in known:
+        return known[key]
+    clock = session.scalar(select(StageClock).where(_owned_by(owner) == owner.id, StageClock.ended_at.is_(None))
+                           .order_by(StageClock.id.desc()).limit(1))
+    _known(session)[key] = clock  # the query began the transaction if none was open
+    return clock
+
+
+_KNOWN = "wangge.running_clocks"
+
+
+def _known(session) -> dict:
+    """The running clocks this transaction has read or started, by (owner key, owner id).
+    Tied to the transaction: after a commit or rollback another process may have moved them."""
+    if isinstance(session, scoped_session):
+        session = session()
+    transaction = session.get_transaction()
+    if transaction is None:
+        return {}  # nothing read in a transaction yet: nothing to remember
+    memo = session.info.get(_KNOWN)
+    if memo is None or memo[0] is not transaction:
+        memo = session.info[_KNOWN] = (transaction, {})
+    return memo[1]
 
 
 def current_clocks(session, owners: list[Owner]) -> dict[int, StageClock]:
@@ -99,6 +125,7 @@ def start_clock(session, owner: Owner, stage: str, *, at: datetime | None = None
                        amount=amount, unit=limit.unit, consumed=0.0, segment_started_at=at)
     _schedule(clock, cal or calendar(session), at)
     session.add(clock)
+    _known(session)[(owner.CLOCK_KEY, owner.id)] = clock
     return clock
 
 
@@ -107,6 +134,13 @@ def end_clock(clock: StageClock, *, at: datetime | None = None) -> None:
     clock.ended_at = at
     clock.ended_late = clock.due_at is not None and at > clock.due_at if clock.segment_started_at else \
         clock.consumed > clock.amount
+    session = object_session(clock)
+    if session is not None:
+        # An owner has one running clock at most: this module ends it before starting the next.
+        known = _known(session)
+        for key, running in list(known.items()):
+            if running is clock:
+                known[key] = None
 
 
 def pause(session, clock: StageClock, *, at: datetime | None = None) -> None:

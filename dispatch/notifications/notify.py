@@ -3,7 +3,7 @@ transaction as the change that caused it, with a key that makes it unique (a ret
 request or a second sweep cannot send it twice). Delivery is ``dispatch.notifications.outbox``'s job."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -60,27 +60,36 @@ class RecipientCache:
         return list(self._cache[key])
 
 
-def staff_recipient(s: Staff) -> dict:
+def staff_recipient(s) -> dict:
+    """A staff member (or a row with their id, name and phone) as a notification's recipient."""
     return {"kind": "staff", "id": s.id, "name": s.name, "phone": s.phone}
 
 
 def with_role(session, role: str, department_id: int | None = None) -> list[dict]:
-    query = select(Staff).join(StaffRole).where(StaffRole.role == role, Staff.active.is_(True))
+    # the recipient's three columns only: staff objects would bring their department and roles
+    query = select(Staff.id, Staff.name, Staff.phone).join(StaffRole).where(StaffRole.role == role,
+                                                                             Staff.active.is_(True))
     if department_id is not None:
         query = query.where(Staff.department_id == department_id)
-    return [staff_recipient(s) for s in session.scalars(query.order_by(Staff.id))]
+    return [staff_recipient(s) for s in session.execute(query.order_by(Staff.id))]
 
 
 def reporters(session, case: Case) -> list[dict]:
-    """The person who raised the case and everyone whose report was merged into it."""
-    cases = [case, *session.scalars(select(Case).where(Case.merged_into_id == case.id))]
+    """The person who raised the case and everyone whose report was merged into it (one
+    SELECT of the columns a recipient needs: the case first, then the merged ones by id)."""
+    rows = session.execute(
+        select(Case.number, Case.tracking_code, Case.reporter_name, Case.reporter_phone, Staff.id, Staff.name,
+               Staff.phone)
+        .outerjoin(Staff, Staff.id == Case.reporter_staff_id)
+        .where(or_(Case.id == case.id, Case.merged_into_id == case.id))
+        .order_by((Case.id != case.id), Case.id))
     out = []
-    for c in cases:
-        if c.reporter is not None:
-            out.append({**staff_recipient(c.reporter), "case": c.number})
-        elif c.reporter_phone:
-            out.append({"kind": "citizen", "name": c.reporter_name, "phone": c.reporter_phone,
-                        "case": c.number, "tracking_code": c.tracking_code})
+    for number, tracking_code, name, phone, staff_id, staff_name, staff_phone in rows:
+        if staff_id is not None:
+            out.append({"kind": "staff", "id": staff_id, "name": staff_name, "phone": staff_phone, "case": number})
+        elif phone:
+            out.append({"kind": "citizen", "name": name, "phone": phone, "case": number,
+                        "tracking_code": tracking_code})
     return out
 
 

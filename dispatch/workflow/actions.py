@@ -21,6 +21,7 @@ from dispatch.cases.lifecycle import (
     Verb,
 )
 from dispatch.cases.models import RATINGS, Case, CaseEvent
+from dispatch.cases.scope import CASE_FOR_ACTION
 from dispatch.clocks import deadlines
 from dispatch.notifications import notify
 from grid import roles as R
@@ -147,32 +148,35 @@ def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | No
     if _not_your_department(case, verb, actor.role, actor.staff):
         raise ApiError("not_your_department", status=403, number=case.number)
 
-    check_attachable(session, actor.staff, payload.attachments, case)
+    # One flush for the whole change (case, clocks, event), not one more before each query the
+    # checks and clocks make: they read only what the request has not changed.
+    with session.no_autoflush:
+        check_attachable(session, actor.staff, payload.attachments, case)
 
-    from_state = case.state
-    target = verb.target_for(payload.outcome)
-    if target == RESUME:
-        target = case.resume_state or from_state
-    elif target == SAME:
-        target = from_state
-    event_data: dict = dict(payload.data)
-    effect = EFFECTS.get(verb.name)
-    if effect is not None:
-        target = effect(session, case, actor, payload, event_data, target) or target
+        from_state = case.state
+        target = verb.target_for(payload.outcome)
+        if target == RESUME:
+            target = case.resume_state or from_state
+        elif target == SAME:
+            target = from_state
+        event_data: dict = dict(payload.data)
+        effect = EFFECTS.get(verb.name)
+        if effect is not None:
+            target = effect(session, case, actor, payload, event_data, target) or target
 
-    now = utcnow()
-    case.state = target
-    if from_state in ("return_requested", "void_requested") and target != from_state:
-        case.resume_state = None
-    if target == "closed" and from_state != "closed":
-        case.closed_at = now
-    _move_clocks(session, case, from_state, target, verb, now)
-    event = CaseEvent(case_id=case.id, verb=verb.name, actor_id=actor.id, actor_role=actor.role, at=now,
-                      from_state=from_state, to_state=target, department_id=event_data.pop("_department_id",
-                                                                                            case.department_id),
-                      note=payload.note, data=event_data, attachment_ids=list(payload.attachments))
-    session.add(event)
-    link(session, case, event, payload.attachments)  # case, event, kind and photo flags
+        now = utcnow()
+        case.state = target
+        if from_state in ("return_requested", "void_requested") and target != from_state:
+            case.resume_state = None
+        if target == "closed" and from_state != "closed":
+            case.closed_at = now
+        _move_clocks(session, case, from_state, target, verb, now)
+        event = CaseEvent(case_id=case.id, verb=verb.name, actor_id=actor.id, actor_role=actor.role, at=now,
+                          from_state=from_state, to_state=target,
+                          department_id=event_data.pop("_department_id", case.department_id),
+                          note=payload.note, data=event_data, attachment_ids=list(payload.attachments))
+        session.add(event)
+        link(session, case, event, payload.attachments)  # case, event, kind and photo flags
     session.flush()  # the version check happens here: a concurrent change raises StaleDataError
     notify.notify_event(session, case, event)
     if target == "closed" and from_state != "closed":  # close, and self_handle of a report others joined
@@ -337,7 +341,7 @@ def _lock_master(session, child: Case, master_id: int) -> Case:
 
 def _merged_into(session, master: Case) -> list[Case]:
     return list(session.scalars(select(Case).where(Case.merged_into_id == master.id, Case.state == "merged")
-                                .order_by(Case.id)))
+                                .options(*CASE_FOR_ACTION).order_by(Case.id)))
 
 
 def _lock(session, case: Case) -> None:
@@ -370,11 +374,13 @@ def _unmerge(session, case, actor, payload, data, target):
 
 
 def _auto_dispatch(session, case: Case) -> None:
-
-    category = session.get(Category, case.category_code) if case.category_code else None
+    # the suggestion is in the session already (loaded with the case): asked first, it spares
+    # the category's SELECT for every case with nothing to dispatch to
     suggested = session.get(Department, case.suggested_department_id) if case.suggested_department_id else None
-    if category is not None and category.auto_dispatch and suggested is not None and case.state == "opened" \
-            and suggested.kind not in NOT_DISPATCHABLE:  # a rule from before the matrix refused it
+    if suggested is None or case.state != "opened" or suggested.kind in NOT_DISPATCHABLE or not case.category_code:
+        return  # (a kind not dispatchable: a rule from before the matrix refused it)
+    category = session.get(Category, case.category_code)
+    if category is not None and category.auto_dispatch:
         act(session, case, "dispatch", Actor(None, SYSTEM), Payload(note="auto-dispatch"))
 
 

@@ -1,0 +1,91 @@
+"""How many SQL statements each verb's request costs (``POST /api/v1/cases/<n>/actions/<verb>``,
+its answer included), counted with an engine listener: the same for a case with a long
+history (many events and ended clocks) as for a fresh one, and within each verb's budget
+(docs/dispatch.md, "A verb's answer"). Statement counts only: never timings."""
+from __future__ import annotations
+
+import pytest
+
+from tests.dispatch.conftest import do, report
+from tests.mobile.fixtures_inbox import count_statements
+
+# Two points of grid 1 (worker1's) more than a kilometre apart: neither report is flagged as
+# a possible duplicate of the other (that would add the other's number to one answer only).
+FRESH, LONG = (121.4015, 31.2015), (121.4085, 31.2085)
+
+# (who, verb, body): the whole life of a C0101 case (ROAD, no auto-dispatch).
+CHAIN = [
+    ("clerk", "accept", {}), ("shift", "open", {}), ("dispatcher", "dispatch", {}), ("road", "sign", {}),
+    ("road", "request_extension", {"note": "需要采购配件"}), ("dispatcher", "decide_extension", {"outcome": "approve"}),
+    ("road", "request_suspend", {"note": "需立项", "review_date": "2027-03-01"}),
+    ("dispatcher", "decide_suspend", {"outcome": "approve"}), ("dispatcher", "restore", {}),
+    ("road", "report_back", {"note": "已更换"}), ("clerk", "request_check", {}),
+    ("worker1", "check", {"outcome": "pass"}), ("shift", "close", {}),
+    ("clerk", "rate", {"rating": "unsatisfied"}), ("clerk", "follow_up", {"outcome": "note", "note": "已回访"}),
+]
+
+# Statements per request on PostgreSQL, test savepoints not counted: the token and the
+# person (3), the case (1), its running clock (1), the writes (case, event, clocks: 2-4), a new
+# clock's time limit and calendar (3), a verb's own reads (department, workers, requests:
+# 0-2), notifications (recipients, outbox, personal notices: 0-4, plus 2 for the relay after
+# commit), the answer's event log and photos (2). A verb may not exceed its budget; reference
+# data caches and the relay's own changes only lower these.
+BUDGET = {
+    "accept": 13, "open": 15, "dispatch": 20, "sign": 14, "request_extension": 16, "decide_extension": 13,
+    "request_suspend": 15, "decide_suspend": 11, "restore": 11, "report_back": 10, "request_check": 20,
+    "check": 14, "close": 18, "rate": 15, "follow_up": 8,
+}
+
+
+def counted(client, city, who: str, number: str, verb: str, body: dict) -> tuple[int, dict]:
+    """(statements, answer) of one verb's request."""
+    from wangge.extensions import db
+
+    with count_statements(db.engine) as seen:
+        answer = do(client, city, who, number, verb, **body)
+    return len([s for s in seen if not s.startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]), answer
+
+
+def grow(client, city, number: str, n: int) -> None:
+    """``n`` more events (urges: the state stays)."""
+    for i in range(n):
+        do(client, city, "leader", number, "urge", note=f"请加快处置 {i}")
+
+
+def test_statements_per_verb_do_not_grow_with_the_history(client, city):
+    fresh = report(client, city, category="C0101", point=FRESH)["number"]
+    long = report(client, city, category="C0101", point=LONG)["number"]
+    grow(client, city, long, 6)
+    counts = {}
+    for who, verb, body in CHAIN:
+        if verb == "sign":  # more ended clocks: redispatched back and forth before it is signed
+            for dept in ("ENV", "ROAD", "ENV", "ROAD"):
+                do(client, city, "dispatcher", long, "redispatch", department_code=dept)
+        if verb not in ("rate", "follow_up"):  # a closed case cannot be urged
+            grow(client, city, long, 2)
+        few, _ = counted(client, city, who, fresh, verb, body)
+        many, answer = counted(client, city, who, long, verb, body)
+        counts[verb] = (few, many)
+        assert len(answer["events"]) >= 10
+    grown = {verb: c for verb, c in counts.items() if c[0] != c[1]}
+    assert not grown, f"statements grow with the history: {grown}"
+    over = {verb: few for verb, (few, _) in counts.items() if few > BUDGET[verb]}
+    assert not over, f"over budget: {over} (budget {BUDGET})"
+
+
+@pytest.mark.parametrize("verb", ["accept", "open", "dispatch", "sign", "report_back"])
+def test_the_answer_is_the_case_as_written(client, city, verb):
+    """What the answer is built from (the session's objects, the running clock the verb
+    started) matches a fresh read of the case."""
+    n = report(client, city, category="C0101", point=FRESH)["number"]
+    answer = None
+    for who, step, body in CHAIN:
+        answer = do(client, city, who, n, step, **body)
+        if step == verb:
+            break
+    r = client.get(f"/api/v1/cases/{n}", headers=city.h("leader"))
+    assert r.status_code == 200
+    fresh = r.json
+    for key in ("state", "version", "department", "clock", "events", "photos", "suggested_department",
+                "assignee_id", "closed_at"):
+        assert answer[key] == fresh[key], key
