@@ -49,7 +49,7 @@ class CaseQuery(QuerySchema):
         "description": "newest (id, newest first) or deadline (running stage clock's due time, soonest "
                        "first; cases without a running clock last)"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    cursor = fields.String(validate=validate.Length(max=512), metadata={
+    cursor = fields.String(metadata={
         "description": "next_cursor of the previous page (same sort); a cursor that is not one is a 400 "
                        "bad_cursor. The documented way to page."})
     offset = bounded.BoundedInt(load_default=0, metadata={
