@@ -29,7 +29,8 @@ by psycopg. Goal (bench.goals): every queue filter's first page under 20 ms.
 
 EXPLAIN check: each request's statements on ``cases`` are captured as the app sends them (a
 ``before_cursor_execute`` listener) and run again under ``EXPLAIN (ANALYZE, BUFFERS)``; the
-bench FAILS when a plan scans a big table sequentially or sorts more than ``SORT_LIMIT`` rows.
+bench FAILS when a plan scans a big table sequentially, sorts more than ``SORT_LIMIT`` rows, or
+reads (returns plus filters out) more than ``READ_LIMIT`` rows of a big table by an index.
 
 Run:  python -m bench.bench_lists [--cases N] [--repeat N] [--rounds N] [--keep-db]
 """
@@ -68,6 +69,7 @@ NAME = "lists"
 RESULTS = Path(__file__).resolve().parent / "results" / "lists.json"
 TARGET_MS = 20.0
 SORT_LIMIT = 1000       # a Sort fed more rows than this, or a Seq Scan of a big table reading more, fails
+READ_LIMIT = 20_000     # a scan of a big table reading (returned + filtered out) more rows than this fails
 BIG_TABLES = ("cases", "stage_clocks", "case_events", "attachments")
 DEPARTMENTS = 20
 STREETS, GRIDS_PER_STREET = 50, 20
@@ -255,6 +257,8 @@ def explain(conn, sql: str, params) -> dict:
         read = rows + node.get("Rows Removed by Filter", 0) * loops
         if node["Node Type"] == "Seq Scan" and node.get("Relation Name") in BIG_TABLES and read > SORT_LIMIT:
             problems.append(f"Seq Scan on {node['Relation Name']} ({read:g} rows)")
+        elif node.get("Relation Name") in BIG_TABLES and read > READ_LIMIT:
+            problems.append(f"{node['Node Type']} on {node['Relation Name']} reads {read:g} rows")
         if node["Node Type"] in ("Sort", "Incremental Sort"):
             fed = sum(c.get("Actual Rows", 0) * c.get("Actual Loops", 1) for c in node.get("Plans", []))
             if fed > SORT_LIMIT:

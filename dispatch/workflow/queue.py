@@ -91,7 +91,8 @@ def conditions(session, staff: Staff, args: dict, now: datetime) -> list:
     if "category" in args:
         out.append(Case.category_code == args["category"])
     if "supervised" in args:
-        out.append(Case.supervised.is_(args["supervised"]))
+        # "= true", not "IS true": the partial index's predicate is proved from the former only
+        out.append(Case.supervised == args["supervised"])
     if "light" in args:
         out.append(light_clause(args["light"], now))
     return out

@@ -46,6 +46,7 @@ def walk(client, headers, limit: int, between=None, **query) -> list[str]:
         assert len(r.json["cases"]) <= limit
         seen += [c["number"] for c in r.json["cases"]]
         cursor, pages = r.json["next_cursor"], pages + 1
+        assert pages <= 100, "the cursor does not move on"
         if cursor is None:
             return seen
         if between is not None and pages == 1:
