@@ -1,10 +1,15 @@
 """How enforcement cases, records and groups look in API answers (times in the user's zone)."""
 
+from sqlalchemy import select
+from sqlalchemy.orm import lazyload
+
+from dispatch.cases.models import Case
 from dispatch.clocks import deadlines
 from dispatch.clocks.models import StageClock
 from dispatch.enforcement import lifecycle, scope, service
 from dispatch.enforcement.models import EnforcementCase, EnforcementGroup
 from dispatch.workflow.actions import state_name
+from grid.models import Department
 from wangge.auth import current_staff
 from wangge.extensions import db
 from wangge.present import local_iso
@@ -43,9 +48,16 @@ def record_view(r) -> dict:
 
 
 def summaries(enfs: list[EnforcementCase], now=None) -> list[dict]:
-    """Summaries of several enforcement cases, their clocks loaded in one query."""
+    """Summaries of several enforcement cases, their clocks, parents and teams loaded in one
+    query each (then ``enf.parent`` and ``enf.team`` are found in the session, not queried;
+    ``loaded`` keeps them there: the session holds objects weakly)."""
     clocks = deadlines.current_clocks(db.session, enfs)
-    return [summary(e, now, clocks.get(e.id)) for e in enfs]
+    loaded = [db.session.scalars(select(model).options(lazyload("*")).where(model.id.in_(ids))).all()
+              for model, ids in ((Case, {e.parent_case_id for e in enfs}), (Department, {e.team_id for e in enfs}))
+              if ids]
+    out = [summary(e, now, clocks.get(e.id)) for e in enfs]
+    del loaded
+    return out
 
 
 def group_view(group: EnforcementGroup, members, exclude_id=None) -> dict:

@@ -2,7 +2,7 @@
 
 The presenters (``dispatch.workflow.presenters``) build the dicts; the views declare these
 schemas with ``@blp.response``, which dump them and document them in the OpenAPI document."""
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from dispatch.attachments.schemas import CasePhotoView
 from dispatch.cases.lifecycle import STATES
@@ -10,6 +10,7 @@ from dispatch.cases.models import CHANNELS, RATINGS
 from grid.catalog.limits import MAX_AMOUNT, STAGES, UNITS
 from wangge import fields as bounded
 from wangge.contract import CommaSeparated, LocalTime, QuerySchema
+from wangge.i18n import t
 
 LIGHTS = ("green", "yellow", "red")
 
@@ -44,8 +45,20 @@ class CaseQuery(QuerySchema):
     category = fields.String(validate=validate.Length(max=32), metadata={"description": "category code"})
     light = fields.String(validate=validate.OneOf(LIGHTS))
     supervised = fields.Boolean()
+    sort = fields.String(load_default="newest", validate=validate.OneOf(("newest", "deadline")), metadata={
+        "description": "newest (id, newest first) or deadline (running stage clock's due time, soonest "
+                       "first; cases without a running clock last)"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    offset = bounded.BoundedInt(load_default=0)
+    cursor = fields.String(metadata={
+        "description": "next_cursor of the previous page (same sort); a cursor that is not one is a 400 "
+                       "bad_cursor. The documented way to page."})
+    offset = bounded.BoundedInt(load_default=0, metadata={
+        "description": "kept for existing clients: rows to skip (slow on deep pages); not with cursor"})
+
+    @validates_schema
+    def _cursor_or_offset(self, data, **kwargs):
+        if data.get("cursor") is not None and data.get("offset"):
+            raise ValidationError(t("cursor_with_offset"), "offset")
 
 
 # --- answers ------------------------------------------------------------------------------
@@ -92,6 +105,8 @@ class CaseSummaryView(Schema):
 
 class CaseListView(Schema):
     cases = fields.List(fields.Nested(CaseSummaryView))
+    next_cursor = fields.String(allow_none=True, metadata={
+        "description": "send as cursor for the next page; null on the last page"})
 
 
 class ActorView(Schema):

@@ -4,9 +4,8 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch.cases.lifecycle import VERBS
-from dispatch.cases.models import Case
-from dispatch.cases.scope import get_visible_case, visible
-from dispatch.clocks.models import StageClock
+from dispatch.cases.scope import get_visible_case
+from dispatch.workflow import queue
 from dispatch.workflow.actions import Actor, Payload, act, choose_role
 from dispatch.workflow.presenters import case_detail, case_summary
 from dispatch.workflow.schemas import (
@@ -16,14 +15,12 @@ from dispatch.workflow.schemas import (
     CaseQuery,
     EventView,
 )
-from grid.grids.service import subtree_codes
 from grid.models import Category, Department, Grid
 from wangge.auth import current_staff, requires
 from wangge.errors import ApiError, validation_error
 from wangge.extensions import db
 from wangge.i18n import t
 from wangge.replica import reads_replica
-from wangge.timeutil import utcnow
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="案件 Cases: the list, one case, its events and actions")
 
@@ -51,40 +48,16 @@ class Cases(MethodView):
     @blp.arguments(CaseQuery, location="query")
     @blp.response(200, CaseListView)
     def get(self, args):
-        """Cases I may see, newest first; filter by state and channel (comma lists), department,
-        grid (any level: a street answers the cases of all its grids), category, light,
-        supervised. An unknown parameter, state, channel or code is a 422 naming it."""
+        """Cases I may see, newest first (``sort=newest``) or soonest deadline first
+        (``sort=deadline``, cases without a running clock last); filter by state and channel
+        (comma lists), department, grid (any level: a street answers the cases of all its
+        grids), category, light, supervised. An unknown parameter, state, channel or code is a
+        422 naming it. Pages by ``cursor`` (``next_cursor`` of the previous page, null on the
+        last; a cursor that is not one is a 400 ``bad_cursor``); ``offset`` still works."""
         check_codes(args)
-        staff = current_staff()
-        query = select(Case)
-        clause = visible(staff)
-        if clause is not None:
-            query = query.where(clause)
-        if "state" in args:
-            query = query.where(Case.state.in_(args["state"]))
-        if "channel" in args:
-            query = query.where(Case.channel.in_(args["channel"]))
-        if "department" in args:
-            query = query.join(Department, Case.department_id == Department.id).where(
-                Department.code == args["department"])
-        if "grid" in args:
-            query = query.where(Case.grid_code.in_(subtree_codes(args["grid"])))
-        if "category" in args:
-            query = query.where(Case.category_code == args["category"])
-        if "supervised" in args:
-            query = query.where(Case.supervised.is_(args["supervised"]))
-        if "light" in args:
-            now = utcnow()
-            running = select(StageClock.case_id).where(StageClock.ended_at.is_(None),
-                                                       StageClock.segment_started_at.is_not(None))
-            cond = {"red": StageClock.due_at < now,
-                    "yellow": (StageClock.warn_at <= now) & (StageClock.due_at >= now),
-                    "green": StageClock.warn_at > now}[args["light"]]
-            query = query.where(Case.id.in_(running.where(cond)))
-        cases = db.session.scalars(query.order_by(Case.id.desc()).limit(args["limit"]).offset(args["offset"])).all()
-        clocks = {c.case_id: c for c in db.session.scalars(select(StageClock).where(
-            StageClock.case_id.in_([c.id for c in cases]), StageClock.ended_at.is_(None)))} if cases else {}
-        return {"cases": [case_summary(c, clocks.get(c.id)) for c in cases]}
+        page = queue.page(db.session, current_staff(), args)
+        return {"cases": [case_summary(c, page.clocks.get(c.id)) for c in page.cases],
+                "next_cursor": page.next.dump() if page.next else None}
 
 
 @blp.route("/<number>")

@@ -5,6 +5,7 @@ with a note (who, when and the note are recorded on the row)."""
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from dispatch.cases.models import Case
 from grid import roles as R
@@ -26,6 +27,8 @@ def conflicts(session, *, unresolved: bool | None = None, case: str | None = Non
         query = query.where(SyncPushItem.resolved_at.is_not(None))
     if case is not None:
         query = query.join(Case, Case.id == SyncPushItem.case_id).where(Case.number == case)
+    # the page's cases and resolvers in one query each, not one per row (tests/api/test_statement_counts.py)
+    query = query.options(selectinload(SyncPushItem.case).lazyload(Case.grid), selectinload(SyncPushItem.resolved_by))
     return list(session.scalars(query.order_by(SyncPushItem.id.desc()).limit(limit).offset(offset)))
 
 

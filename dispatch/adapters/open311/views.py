@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree as ET
 
 from flask import Response, current_app, jsonify, request
 from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy.orm import lazyload
 from werkzeug.exceptions import HTTPException
 
 from dispatch.adapters.open311.schemas import (
@@ -38,6 +39,7 @@ from grid import roles as R
 from grid.accounts.service import resolve_token
 from grid.matrix.service import reason_text
 from grid.models import Category
+from wangge import pagination
 from wangge.auth import public
 from wangge.config import current_settings
 from wangge.errors import ApiError
@@ -510,6 +512,27 @@ def _filters(args):
     return query
 
 
+REQUESTS_CURSOR = "open311"
+
+
+def _after(args):
+    """The position a ``cursor`` names: (reported_at, id) of the last request of a page."""
+    raw = args.get("cursor")
+    if raw is None:
+        return None
+    if args.get("page") is not None:
+        raise bad("cursor", "open311_cursor_with_page")
+    when, ident = pagination.decode(raw, REQUESTS_CURSOR, 2)
+    return pagination.cursor_time(when), pagination.cursor_id(ident)
+
+
+def _next_link(last: Case) -> tuple[str, str]:
+    cursor = pagination.encode(REQUESTS_CURSOR, pagination.time_value(last.reported_at), last.id)
+    query = [(k, v) for k, v in request.args.items(multi=True) if k not in ("cursor", "page")]
+    url = f"{request.base_url}?{urlencode([*query, ('cursor', cursor)])}"
+    return cursor, url
+
+
 @blp.route("/requests.<fmt>", methods=["GET"])
 @public
 @reads_replica
@@ -519,14 +542,26 @@ def _filters(args):
 def list_requests(fmt):
     """Requests, filtered by service_request_id (comma list), service_code, start_date,
     end_date (ISO-8601 with zone, at most 90 days apart, the last 90 days by default) and
-    status (open|closed); page and page_size (at most 200) extensions."""
+    status (open|closed), newest first; page_size (at most 200). Paging extension: the answer
+    of a page that is not the last carries the next page's ``cursor`` in the ``Open311-Next-Cursor``
+    header and a ``Link: <…>; rel="next"`` header; ``page`` (by offset) still works."""
     fmt = _format(fmt)
     query = _filters(request.args)
+    after = _after(request.args)
     page = _count(request.args, "page", 1, PAGE_MAX)
     size = _count(request.args, "page_size", PAGE_SIZE_MAX, PAGE_SIZE_MAX)
-    cases = db.session.scalars(query.order_by(Case.reported_at.desc(), Case.id.desc())
-                               .limit(size).offset((page - 1) * size)).all()
-    return answer(fmt, "service_requests", request_views(cases))
+    if after is not None:
+        at = bindparam(None, after[0], type_=Case.reported_at.type, unique=True)
+        query = query.where(tuple_(Case.reported_at, Case.id) < tuple_(at, after[1]))
+    # the list never shows the grid: neither its row nor its polygon is loaded
+    query = query.options(lazyload(Case.grid)).order_by(Case.reported_at.desc(), Case.id.desc()).limit(size + 1)
+    cases = db.session.scalars(query.offset((page - 1) * size) if page > 1 else query).all()
+    out = answer(fmt, "service_requests", request_views(cases[:size]))
+    response = out if isinstance(out, Response) else out[0]
+    if len(cases) > size:
+        cursor, url = _next_link(cases[size - 1])
+        response.headers.update({"Open311-Next-Cursor": cursor, "Link": f'<{url}>; rel="next"'})
+    return response
 
 
 @blp.route("/requests/<number>.<fmt>")
@@ -540,7 +575,8 @@ def get_request(number, fmt):
     fmt = _format(fmt)
     if "\x00" in number:
         raise bad("service_request_id", "open311_nul")
-    case = db.session.scalar(select(Case).where(Case.number == number)) if len(number) <= NUMBER_MAX else None
+    case = db.session.scalar(select(Case).options(lazyload(Case.grid)).where(Case.number == number)) \
+        if len(number) <= NUMBER_MAX else None
     if case is None:
         raise bad("service_request_id", "open311_no_request", 404, value=number[:40])
     return answer(fmt, "service_requests", request_views([case]))

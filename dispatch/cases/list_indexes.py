@@ -1,0 +1,48 @@
+"""The indexes the case lists page by (migration 0016), declared here so that the models and
+the migrations agree. Each serves one keyset order with one kind of filter, so a first or a
+thousandth page is an ordered index range that stops after ``limit + 1`` rows
+(``dispatch.workflow.queue``, ``dispatch.adapters.open311``; bench/bench_lists.py checks the
+plans at 1,000,000 cases):
+
+* queue ``sort=newest`` (``id`` descending): by department, grid, category, state, each
+  ``(column, id)``; supervised cases ``(id) WHERE supervised``; cases with a running clock
+  ``(id) WHERE clock_due_at IS NOT NULL`` (the light filter, its copy columns carried in the
+  index on PostgreSQL so the light is tested without reading the row);
+* queue ``sort=deadline``: ``(clock_due_at, id)`` and ``(department_id, clock_due_at, id)``,
+  both only over the cases with a running clock (a tenth of a city's cases or less);
+* Open311 ``requests`` (``reported_at`` then ``id``, newest first): ``(reported_at, id)``.
+"""
+from __future__ import annotations
+
+from sqlalchemy import Index
+
+# name, columns, partial predicate (SQL, the same on both backends) or None
+LIST_INDEXES = (
+    ("ix_cases_list_department", ("department_id", "id"), None),
+    ("ix_cases_list_grid", ("grid_code", "id"), None),
+    ("ix_cases_list_category", ("category_code", "id"), None),
+    ("ix_cases_list_state", ("state", "id"), None),
+    ("ix_cases_list_supervised", ("id",), "supervised"),
+    ("ix_cases_list_clocked", ("id",), "clock_due_at IS NOT NULL"),
+    ("ix_cases_list_deadline", ("clock_due_at", "id"), "clock_due_at IS NOT NULL"),
+    ("ix_cases_list_department_deadline", ("department_id", "clock_due_at", "id"), "clock_due_at IS NOT NULL"),
+    ("ix_cases_list_reported", ("reported_at", "id"), None),
+)
+# carried in the light filter's index on PostgreSQL (the owner's copy of the running clock)
+LIGHT_INCLUDE = {"ix_cases_list_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light"]}
+
+
+def _indexes():
+    from sqlalchemy import text
+
+    from dispatch.cases.models import Case
+
+    out = []
+    for name, columns, where in LIST_INDEXES:
+        partial = {} if where is None else {"postgresql_where": text(where), "sqlite_where": text(where)}
+        out.append(Index(name, *(getattr(Case, c) for c in columns), **partial,
+                         postgresql_include=LIGHT_INCLUDE.get(name, [])))
+    return tuple(out)
+
+
+CASE_LIST_INDEXES = _indexes()
