@@ -33,7 +33,7 @@ async function loadOutlines() {
   outlines.addData(answer);
   if (!fitted && outlines.getLayers().length) {
     fitted = true;
-    map.fitBounds(outlines.getBounds());
+    map.fitBounds(outlines.getBounds(), { animate: false });
   }
   box.dataset.grids = String(outlines.getLayers().length);
   box.dataset.gridsReady = "1";
@@ -92,20 +92,24 @@ async function loadCases() {
     status.textContent = t("console_casemap_status", { total: answer.total, pins: answer.pins.length, clusters: answer.clusters.length });
     box.dataset.pins = String(answer.pins.length);
     box.dataset.clusters = String(answer.clusters.length);
+    box.dataset.zoom = String(map.getZoom());
     box.dataset.pinsReady = "1";
   } catch (err) {
     if (mine === asked) status.textContent = `${t("console_load_failed")} ${err.message}`;
   }
 }
 
+// Every change of view ends in one request for the final view (a pan or a zoom animation
+// fires many events; the answer to an older view is dropped).
 let timer = null;
-map.on("moveend", () => {
+function schedule() {
   box.dataset.pinsReady = "";
   clearTimeout(timer);
   timer = setTimeout(loadCases, 150);
-});
+}
+map.on("moveend", schedule);
 level.addEventListener("change", () => loadOutlines().catch((err) => { status.textContent = `${t("console_load_failed")} ${err.message}`; }));
 
 loadOutlines()
   .catch((err) => { status.textContent = `${t("console_load_failed")} ${err.message}`; })
-  .finally(() => { if (!box.dataset.pinsReady) loadCases(); });
+  .finally(schedule);
