@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, str] = {
     "mobile_inbox": "bench.bench_mobile_inbox",      # inbox first page and sync pull, 100k open cases
     "mobile_report": "bench.bench_mobile_report",    # phone report intake vs raw INSERT
     "patrol_ingest": "bench.bench_patrol_ingest",    # track points over HTTP vs COPY
+    "map": "bench.bench_map",                        # console map data and page, 100k open cases
 }
 
 
