@@ -106,6 +106,7 @@ SELECT 'M' || lpad(g::text, 9, '0'), 'T' || lpad(g::text, 12, '0'), 'grid_worker
        CASE WHEN g % 10 <> 0 THEN now() + ((g * 7919) % 600 - 100) * interval '1 minute' END,
        CASE WHEN g % 10 <> 0 THEN now() + ((g * 7919) % 600 - 196) * interval '1 minute' END
 FROM generate_series(1, {int(n)}) AS g""")
+        conn.execute("UPDATE cases SET location = ST_SetSRID(ST_MakePoint(lon, lat), 4326)")  # as intake does
         conn.commit()
         load_s = time.perf_counter() - start
         conn.autocommit = True
