@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, str] = {
     "intake": "bench.bench_intake",                  # report intake vs the minimal app and pgbench (issue 10)
     "scale": "bench.bench_scale",                    # 1/2/4 web processes, 1/2 rq workers, CPU per side
     "lists": "bench.bench_lists",                    # case queue and Open311 pages at 1M cases, with EXPLAIN
+    "map": "bench.bench_map",                        # console map data and page, 100k open cases
 }
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 
 def init_app(app, api) -> None:  # noqa: ARG001 - the domains' signature; pages are not in the OpenAPI
-    from . import pages, session
+    from . import map_page, pages, session
 
     app.register_blueprint(session.blp)
     app.register_blueprint(pages.blp)
+    app.register_blueprint(map_page.blp)

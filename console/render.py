@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
+from dispatch.workflow.map_views import MAP_ROLES
 from grid.roles import ADMIN, DISPATCH_CENTER, LEADER, ROLES
 from wangge.auth import SESSION_COOKIE, csrf_token
 from wangge.errors import ApiError
@@ -18,6 +19,7 @@ LANG_COOKIE = "wangge_lang"
 # (endpoint, message key, roles that see it). Pages not built yet are not listed.
 MENU = (
     ("console_pages.queue", "console_menu_queue", ROLES),
+    ("console_map.map_page", "console_menu_map", MAP_ROLES),
     ("console_pages.citizen_report", "console_menu_citizen", ROLES),
     ("api-docs.openapi_swagger_ui", "console_menu_api_docs", (ADMIN, LEADER, *DISPATCH_CENTER)),
 )

@@ -44,11 +44,11 @@ def init_app(app, api) -> None:
     from .indicators import views as indicator_views
     from .intake import public_views, staff_views
     from .notifications.outbox import forget_new_rows, relay_after_commit
-    from .workflow import actions
+    from .workflow import actions, map_views
     from .workflow import views as case_views
 
     for module in (attachment_views, case_views, enforcement_views, hotline_views, indicator_views,
-                   open311_views, public_views, staff_views):
+                   map_views, open311_views, public_views, staff_views):
         api.register_blueprint(module.blp)
     for module in (attachment_commands, diagrams, clock_commands, hotline_commands, indicator_commands):
         for command in module.commands:

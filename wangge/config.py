@@ -43,6 +43,11 @@ class Settings:
     grid_seq_digits: str = "2,3"
     token_ttl_hours: int = 12
     cookie_secure: bool = False             # the console's session cookie only over HTTPS (docs/console.md)
+    # the console's map (docs/console.md): the grid outlines are the base map; a tile server is optional
+    map_tile_url: str = ""                  # Leaflet URL template, e.g. https://t{s}.example.com/{z}/{x}/{y}.png
+    map_tile_crs: str = "wgs84"             # the tiles' coordinate system: wgs84 (Tianditu, OSM) or gcj02 (AMap, Tencent)
+    map_tile_subdomains: str = "abc"        # the letters or digits {s} takes
+    map_tile_attribution: str = ""          # the provider's credit shown on the map
     login_rate_limit: str = "10 per 15 minutes"          # failed sign-ins per address and username
     login_address_rate_limit: str = "30 per 15 minutes"  # failed sign-ins per address, any username
     open311_rate_limit: str = "120 per minute"           # Open311 requests per address
@@ -106,6 +111,9 @@ class Settings:
     replica_check_seconds: float = 1.0      # how often a process asks the replica how far it is
 
     def __post_init__(self) -> None:
+        if self.map_tile_crs not in ("wgs84", "gcj02"):
+            raise ValueError(f"{PREFIX}MAP_TILE_CRS must be wgs84 or gcj02 (got {self.map_tile_crs!r}); Baidu's "
+                             "BD-09 tiles use a tiling of their own that the map does not draw")
         if self.sync_feed_retention_days < 1:
             raise ValueError(f"{PREFIX}SYNC_FEED_RETENTION_DAYS must be at least 1 day "
                              f"(got {self.sync_feed_retention_days})")
