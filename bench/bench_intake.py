@@ -1,7 +1,7 @@
 """Report intake (issue 10): ``POST /api/v1/cases`` and the phone's ``POST /api/m/v1/reports``
 against the minimal Flask + SQLAlchemy app and pgbench's single-row INSERT, in one run.
 
-A scratch PostGIS database (name with ``h_intake``) holding the demo city
+A scratch PostGIS database (``wangge_bench_<--db-tag>_*``) holding the demo city
 (``bench.bench_dispatch.setup_city``) and the minimal app's tables (``bench.minimal_app``).
 Each round (median of ``--rounds``):
 
@@ -180,12 +180,13 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--paced-seconds", type=float, default=5.0, help="length of the half-load run")
     ap.add_argument("--pgbench-seconds", type=int, default=5)
+    ap.add_argument("--db-tag", default="intake", help="scratch database name: wangge_bench_<tag>_<random>")
     add_database_options(ap, RESULTS)
     args = ap.parse_args(argv)
     if min(args.reports, args.clients, args.rounds, args.pgbench_seconds) < 1:
         ap.error("all counts must be positive")
     rng = np.random.default_rng(SEED)
-    dbname = f"wangge_bench_h_intake_{secrets.token_hex(3)}"
+    dbname = f"wangge_bench_{args.db_tag}_{secrets.token_hex(3)}"
     conninfo = make_conninfo(args.pg_admin_url, dbname=dbname)
     db_url = _sqlalchemy_url(args.pg_admin_url, dbname)
     pgbench = shutil.which("pgbench")
