@@ -1,7 +1,7 @@
 """Report intake (issue 10): ``POST /api/v1/cases`` and the phone's ``POST /api/m/v1/reports``
 against the minimal Flask + SQLAlchemy app and pgbench's single-row INSERT, in one run.
 
-A scratch PostGIS database (name with ``h_intake``) holding the demo city
+A scratch PostGIS database (``wangge_bench_<--db-tag>_*``) holding the demo city
 (``bench.bench_dispatch.setup_city``) and the minimal app's tables (``bench.minimal_app``).
 Each round (median of ``--rounds``):
 
@@ -41,7 +41,7 @@ from psycopg.conninfo import make_conninfo
 
 from bench import goals, minimal_app
 from bench.bench_dispatch import CITY, HTTP_CATEGORIES, setup_city
-from bench.bench_patrol_ingest import cpu_seconds
+from bench.bench_patrol_ingest import TICK, cpu_seconds
 from bench.common import (
     INSERT_TABLE,
     PGBENCH_SCRIPT,
@@ -84,6 +84,19 @@ def server_pids(pid: int) -> list[int]:
     return out
 
 
+def server_cpu(pid: int) -> tuple[float, frozenset[int]]:
+    """CPU seconds of the server so far: its live processes' own time plus what the master
+    collected from workers that exited (gunicorn replaces a worker after ``max_requests``:
+    the replaced one's time moves to the master's cutime/cstime, the new one starts at 0)."""
+    pids = server_pids(pid)
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        reaped = (int(fields[13]) + int(fields[14])) / TICK  # cutime, cstime
+    except (OSError, IndexError, ValueError):
+        reaped = 0.0
+    return cpu_seconds(pids) + reaped, frozenset(pids)
+
+
 def bodies(rng, n: int) -> list[dict]:
     lons, lats = rng.uniform(CITY[0], CITY[2], n), rng.uniform(CITY[1], CITY[3], n)
     cats = rng.integers(0, len(HTTP_CATEGORIES), n)
@@ -100,7 +113,6 @@ def run(server: Server, path: str, tokens: list[str], specs: list[dict], clients
     numbers: list[list[str]] = [[] for _ in range(clients)]
     errors: list[str] = []
     conns = [Client(server.port) for _ in range(clients)]
-    pids = server_pids(server.proc.pid)
     start_at = [0.0]
 
     def work(i):
@@ -123,15 +135,16 @@ def run(server: Server, path: str, tokens: list[str], specs: list[dict], clients
                 return
             numbers[i].append(j.get("number") or j.get("id"))
 
-    cpu0 = cpu_seconds(pids)
+    cpu0, pids0 = server_cpu(server.proc.pid)
     start_at[0] = time.perf_counter()
     elapsed = run_threads(clients, work)
-    cpu = cpu_seconds(pids) - cpu0
+    cpu1, pids1 = server_cpu(server.proc.pid)
+    cpu = cpu1 - cpu0
     for c in conns:
         c.close()
     done = sum(len(n) for n in numbers)
     return {"per_s": done / elapsed if elapsed else 0.0, "cpu_ms": _ms(cpu / done) if done else float("nan"),
-            "latency": [x for part in lat for x in part], "errors": errors,
+            "latency": [x for part in lat for x in part], "errors": errors, "restarts": len(pids1 - pids0),
             "numbers": [x for part in numbers for x in part if path != MINIMAL]}
 
 
@@ -180,12 +193,13 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--paced-seconds", type=float, default=5.0, help="length of the half-load run")
     ap.add_argument("--pgbench-seconds", type=int, default=5)
+    ap.add_argument("--db-tag", default="intake", help="scratch database name: wangge_bench_<tag>_<random>")
     add_database_options(ap, RESULTS)
     args = ap.parse_args(argv)
     if min(args.reports, args.clients, args.rounds, args.pgbench_seconds) < 1:
         ap.error("all counts must be positive")
     rng = np.random.default_rng(SEED)
-    dbname = f"wangge_bench_h_intake_{secrets.token_hex(3)}"
+    dbname = f"wangge_bench_{args.db_tag}_{secrets.token_hex(3)}"
     conninfo = make_conninfo(args.pg_admin_url, dbname=dbname)
     db_url = _sqlalchemy_url(args.pg_admin_url, dbname)
     pgbench = shutil.which("pgbench")
@@ -194,7 +208,8 @@ def main(argv=None) -> int:
         return 1
     tmp = Path(tempfile.mkdtemp(prefix="wangge-bench-intake-"))
     runs: dict[str, list] = {k: [] for k in ("pgbench", "intake_rps", "intake_cpu", "minimal_rps", "minimal_cpu",
-                                             "phone_rps", "phone_cpu", "p99_ms", "paced_rate")}
+                                             "phone_rps", "phone_cpu", "p99_ms", "paced_rate",
+                                             "minimal_restarts", "intake_restarts", "phone_restarts")}
     errors: list[str] = []
     numbers: list[str] = []
     trips: dict = {}
@@ -229,6 +244,7 @@ def main(argv=None) -> int:
                 res = run(srv, path, toks, bodies(rng, args.reports), args.clients)
                 runs[f"{key}_rps"].append(res["per_s"])
                 runs[f"{key}_cpu"].append(res["cpu_ms"])
+                runs[f"{key}_restarts"].append(res["restarts"])
                 errors += res["errors"]
                 numbers += res["numbers"]
             rate = 0.10 * runs["pgbench"][-1] / 2
@@ -261,7 +277,9 @@ def main(argv=None) -> int:
     p(f"pgbench single-row INSERT, {args.clients} clients: {med['pgbench']:.0f} tps")
     for key, label in (("minimal", "minimal app POST /reports"), ("intake", f"POST {CASES}"),
                        ("phone", f"POST {PHONE}")):
-        p(f"{label:34} {med[f'{key}_rps']:8.1f} req/s  server CPU {med[f'{key}_cpu']:6.2f} ms/report")
+        p(f"{label:34} {med[f'{key}_rps']:8.1f} req/s  server CPU {med[f'{key}_cpu']:6.2f} ms/report"
+          f"  (per round: {', '.join(f'{x:.2f}' for x in runs[f'{key}_cpu'])}; worker restarts in the runs:"
+          f" {sum(runs[f'{key}_restarts'])}, their start-up CPU included)")
     p(f"round trips per report (statements + BEGIN + COMMIT): {trips}")
     p(f"paced at {med['paced_rate']:.0f} req/s: p99 {med['p99_ms']:.1f} ms")
     for e in errors[:10]:

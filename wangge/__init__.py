@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import importlib
 import logging
+from inspect import CO_COROUTINE
 
-from flask import Flask, send_from_directory
+from flask import Flask, request, send_from_directory
+from flask.sessions import SecureCookieSessionInterface
 
 from .config import Settings
 
@@ -19,7 +21,7 @@ DOMAINS = ("grid", "dispatch", "mobile_api", "console")
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    app = Flask(__name__)
+    app = _Wangge(__name__)
     app.json.ensure_ascii = False  # JSON is sent as UTF-8, Chinese as characters, not \uXXXX escapes
     app.config.update(settings.flask_config())
     app.config.update(settings.extra)
@@ -32,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .extensions import api, compress, db, limiter, migrate
 
     hooks.init_app(app)
+    app.session_interface = _CookieSessionWhenSent()
     db.init_app(app)
     _sqlite_transactions(app, db)
     replica.init_app(app)  # reads marked @reads_replica, when WANGGE_REPLICA_DATABASE_URL is set
@@ -52,6 +55,28 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
+class _Wangge(Flask):
+    def ensure_sync(self, func):
+        """Flask asks this of every hook, view and decorator layer on every request (~17 times
+        a report), through ``inspect.iscoroutinefunction``. A plain function or method whose
+        code is not a coroutine's is returned at once; anything else goes the usual way."""
+        code = getattr(func, "__code__", None)
+        if code is not None and not code.co_flags & CO_COROUTINE:
+            return func
+        return super().ensure_sync(func)
+
+
+class _CookieSessionWhenSent(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, opened only when the request carries its cookie: no view
+    uses it (the console has its own cookie, ``wangge.auth``), and opening it builds a signing
+    serializer on every request. Without the cookie the answer is the same empty session."""
+
+    def open_session(self, app, request):
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def _one_limiter_per_app(app: Flask, limiter) -> None:
     """Flask-Limiter keeps its storage on the (process-wide) extension object, so the last app
     created would count every app's requests in its own storage: a second app built in the same
@@ -67,6 +92,32 @@ def _one_limiter_per_app(app: Flask, limiter) -> None:
 
     limiter.init_app(app)
     app.extensions["wangge_limiter_storage"] = (limiter._storage, limiter._limiter)
+    _limiter_check_where_limits_are(app, limiter)
+
+
+def _limiter_check_where_limits_are(app: Flask, limiter) -> None:
+    """Flask-Limiter's before-request check resolves the limits of every request (a few percent
+    of a report's CPU), though only sign-in, the citizens' endpoints and Open311 have any. A
+    limit set with ``@limiter.limit`` on a view is checked by its decorator whatever this hook
+    does; the hook itself adds only application and default limits (none are configured, but
+    if some were, it runs everywhere), a blueprint's limits (Open311), limits it learnt from a
+    decorated callable's earlier calls (hints), and the in-memory fallback while the storage is
+    down. Where none of these can apply, it is skipped."""
+    check = limiter._check_request_limit
+    funcs = app.before_request_funcs.setdefault(None, [])
+    manager = limiter.limit_manager
+    by_blueprint: dict[str | None, bool] = {None: False}
+
+    def _check_limits():
+        blueprint = request.blueprint
+        limited = by_blueprint.get(blueprint)
+        if limited is None:  # blueprint limits are set when the blueprint is defined, at import
+            limited = by_blueprint[blueprint] = bool(manager.blueprint_limits(app, blueprint))
+        if (limited or limiter._storage_dead or manager.has_hints(request.endpoint or "")
+                or manager.application_limits or manager.default_limits):
+            check()
+
+    funcs[funcs.index(check)] = _check_limits
 
 
 def _init_compress(app: Flask, compress, settings: Settings) -> None:

@@ -65,7 +65,8 @@ def _credential() -> str:
 
 def current_token():
     """The request's token (``hooks().token_resolver``): it has ``staff_id``,
-    ``has_role(*roles)`` and ``staff`` (the staff row, loaded when first asked for)."""
+    ``has_role(*roles)`` and ``staff`` (the staff row, loaded when first asked for); with
+    ``language`` and ``timezone`` too, the staff member's preferences need no staff row."""
     token = getattr(g, "token", None)
     if token is None:
         secret = _credential()
@@ -79,7 +80,9 @@ def current_token():
             db.session.rollback()
             token = hooks().token_resolver(db.session, secret)
         g.token = token
-        g.staff = LocalProxy(lambda: token.staff)  # the staff row, read only if something uses it
+        # what ``wangge.i18n`` and ``wangge.present`` read of the staff member: language and
+        # time zone, from the token when it has them, else from the staff row when first used
+        g.staff = token if hasattr(token, "timezone") else LocalProxy(lambda: token.staff)
     return token
 
 

@@ -32,8 +32,8 @@ class Settings:
     web_workers: int = 2                 # processes; about one or two per core
     web_threads: int = 4                 # threads per process (gthread: keep-alive works)
     web_keepalive_seconds: int = 5       # an idle kept-alive connection is closed after this
-    web_max_requests: int = 1000         # a worker is replaced after about this many requests...
-    web_max_requests_jitter: int = 100   # ...plus up to this many, so they do not all restart at once
+    web_max_requests: int = 10000        # a worker is replaced after about this many requests...
+    web_max_requests_jitter: int = 1000  # ...plus up to this many, so they do not all restart at once
     web_timeout_seconds: int = 60        # a worker silent this long is killed and replaced
     web_graceful_timeout_seconds: int = 30  # SIGTERM/SIGHUP: requests in flight get this long to finish
     timezone: str = "Asia/Shanghai"

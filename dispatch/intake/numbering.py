@@ -117,10 +117,13 @@ def _next_from_row(session, area: str, year: int) -> int:
     raise RuntimeError("could not allocate a case number")
 
 
+_SYSTEM_RANDOM = secrets.SystemRandom()  # os.urandom, as secrets.choice; one call for all characters
+
+
 def tracking_code(session=None) -> str:
     """A new random code; no query: the unique index on ``cases.tracking_code`` decides
     (``is_tracking_code_collision``). ``session`` is accepted for the callers of old."""
-    return "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
+    return "".join(_SYSTEM_RANDOM.choices(_ALPHABET, k=CODE_LENGTH))
 
 
 def is_tracking_code_collision(exc: IntegrityError) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -59,7 +59,9 @@ def stored_key(sub: Submission) -> str | None:
 
 def fingerprint(sub: Submission) -> str:
     """What the client sent, hashed: a retry has the same, another report under the same key not."""
-    fields_ = {k: v for k, v in asdict(sub).items() if k not in ("idempotency_key", "sender")}
+    # ``Submission`` holds no nested dataclasses: its fields as they are (``asdict`` deep-copies)
+    fields_ = {f.name: getattr(sub, f.name) for f in dataclass_fields(sub)
+               if f.name not in ("idempotency_key", "sender")}
     if isinstance(fields_.get("reported_at"), datetime):
         fields_["reported_at"] = fields_["reported_at"].isoformat()
     raw = json.dumps(fields_, sort_keys=True, ensure_ascii=False, default=str)

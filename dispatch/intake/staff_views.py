@@ -14,6 +14,7 @@ from dispatch.workflow.presenters import case_detail
 from dispatch.workflow.schemas import CaseDetailView
 from grid import roles as R
 from grid.models import Staff
+from wangge.answers import as_built
 from wangge.auth import current_staff, current_token, requires
 from wangge.errors import validation_error
 from wangge.extensions import db
@@ -23,10 +24,16 @@ blp = Blueprint("staff_reports", __name__, url_prefix="/api/v1/cases", descripti
 REPORTERS = (R.GRID_WORKER, R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEADER)
 
 
+def fresh(case) -> bool:
+    """Whether this request just wrote the case through the fast path and it is still as
+    written: its answer comes from memory, and the token's ``Reporter`` is staff enough for it."""
+    return answerable(case) and case.state == "reported"
+
+
 def detail(case, staff):
     """The case as the reporter sees it: from memory when this request just wrote it."""
-    if answerable(case) and case.state == "reported":
-        return created_detail(case, staff)
+    if fresh(case):
+        return as_built(created_detail(case, staff), CaseDetailView)
     return case_detail(db.session, case, current_staff())
 
 

@@ -87,13 +87,25 @@ class ResolvedToken:
     requests and nothing is written: a revoked token or a disabled account is refused on the
     very next request."""
 
-    __slots__ = ("_session", "id", "staff_id", "expires_at", "roles", "device_session_id", "_staff")
+    __slots__ = ("_session", "id", "staff_id", "expires_at", "roles", "device_session_id", "_staff", "_prefs")
 
     def __init__(self, session, token_id: int, staff_id: int, expires_at, roles: frozenset[str],
-                 device_session_id: int | None = None):
+                 device_session_id: int | None = None, preferences: tuple[str | None, str | None] = (None, None)):
         self._session, self.id, self.staff_id, self.expires_at, self.roles = session, token_id, staff_id, expires_at, roles
         self.device_session_id = device_session_id
         self._staff = None
+        self._prefs = preferences
+
+    # The staff member's language and time zone (``wangge.auth``: what an answer's words and
+    # times follow), as read with the token, or from the staff row once a view has loaded it
+    # (a change made in this request shows): no staff SELECT for an error message.
+    @property
+    def language(self) -> str | None:
+        return self._staff.language if self._staff is not None else self._prefs[0]
+
+    @property
+    def timezone(self) -> str | None:
+        return self._staff.timezone if self._staff is not None else self._prefs[1]
 
     def has_role(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -111,7 +123,7 @@ class ResolvedToken:
 
 _T, _S, _R, _D = ApiToken.__table__.c, Staff.__table__.c, StaffRole.__table__.c, DeviceSession.__table__.c
 _RESOLVE = (select(_T.id, _T.staff_id, _T.revoked_at, _T.expires_at, _S.active, _R.role,
-                   _T.device_session_id, _D.revoked_at, _D.last_seen_at)
+                   _T.device_session_id, _D.revoked_at, _D.last_seen_at, _S.language, _S.timezone)
             .join_from(ApiToken.__table__, Staff.__table__, _S.id == _T.staff_id)
             .outerjoin(StaffRole.__table__, _R.staff_id == _S.id)
             .outerjoin(DeviceSession.__table__, _D.id == _T.device_session_id)
@@ -122,7 +134,8 @@ def resolve_token(session, secret: str) -> ResolvedToken:
     rows = session.execute(_RESOLVE, {"digest": _token_digest(secret)}).all()
     if not rows:
         raise ApiError("unauthorized", status=401)
-    token_id, staff_id, revoked_at, expires_at, active, _, device_id, device_revoked_at, last_seen_at = rows[0]
+    (token_id, staff_id, revoked_at, expires_at, active, _, device_id, device_revoked_at, last_seen_at,
+     language, timezone) = rows[0]
     now = utcnow()
     if revoked_at is not None or device_revoked_at is not None:  # a phone's token dies with its device
         raise ApiError("token_revoked", status=401)
@@ -133,7 +146,7 @@ def resolve_token(session, secret: str) -> ResolvedToken:
     if device_id is not None and now - last_seen_at >= LAST_SEEN_EVERY:
         session.execute(update(DeviceSession).where(DeviceSession.id == device_id).values(last_seen_at=now))
     return ResolvedToken(session, token_id, staff_id, expires_at, frozenset(r[5] for r in rows if r[5] is not None),
-                         device_id)
+                         device_id, (language, timezone))
 
 
 def revoke_token(token: ApiToken | ResolvedToken) -> None:

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from dispatch.intake import service as intake
-from dispatch.intake.staff_views import REPORTERS, submit_staff_report
+from dispatch.intake.staff_views import REPORTERS, current_reporter, fresh, submit_staff_report
 from dispatch.workflow.actions import allowed_verbs, state_name
 from mobile_api import PREFIX
 from mobile_api.crs import CrsQuery, point_out
@@ -22,6 +22,7 @@ from mobile_api.push.schemas import (
     PushSchema,
     ResolveSchema,
 )
+from wangge.answers import as_built
 from wangge.auth import current_staff, requires
 from wangge.extensions import db
 from wangge.present import local_iso
@@ -36,12 +37,15 @@ DISPATCH_CENTER = conflicts.DISPATCH_CENTER
 
 def phone_case(case, staff, crs: str) -> dict:
     lon, lat = point_out(case.lon, case.lat, crs)
-    duplicate = db.session.get(type(case), case.duplicate_of_id) if case.duplicate_of_id else None
+    created = getattr(case, "intake", None)  # written by this request: it knows its duplicate's number
+    if created is not None:
+        duplicate = created.duplicate_number
+    else:
+        duplicate = db.session.get(type(case), case.duplicate_of_id).number if case.duplicate_of_id else None
     return {"number": case.number, "tracking_code": case.tracking_code, "state": case.state,
             "state_name": state_name(case.state), "version": case.version, "category_code": case.category_code,
             "grid_code": case.grid_code, "address": case.address, "lon": lon, "lat": lat, "crs": crs,
-            "reported_at": local_iso(case.reported_at),
-            "possible_duplicate_of": duplicate.number if duplicate else None,
+            "reported_at": local_iso(case.reported_at), "possible_duplicate_of": duplicate,
             "allowed_verbs": allowed_verbs(case, staff)}
 
 
@@ -57,10 +61,13 @@ class PhoneReports(MethodView):
         """Report a case from the phone: the desk's report rules, with the phone's ``client_id``
         (or the ``Idempotency-Key`` header). Sent again with the same body it answers the same
         case (200); the same client id with another body is 409 ``idempotency_key_reused``."""
-        staff = current_staff()
+        reporter = current_reporter()  # from the token: no staff SELECT for a new report
         key = intake.client_key(request.headers.get("Idempotency-Key"), body.pop("client_id", None))
-        case, created = submit_staff_report(db.session, staff, {**body, "channel": "staff"}, key)
-        return phone_case(case, staff, crs), 201 if created else 200
+        case, created = submit_staff_report(db.session, reporter, {**body, "channel": "staff"}, key)
+        status = 201 if created else 200
+        if fresh(case):
+            return as_built(phone_case(case, reporter, crs), PhoneCaseView), status
+        return phone_case(case, current_staff(), crs), status
 
 
 @blp.route("/sync/push")

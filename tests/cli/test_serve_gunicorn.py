@@ -174,6 +174,6 @@ def test_gunicorn_options_from_settings():
     opts = gunicorn_options(settings, host="::1", port=8000)
     assert opts["bind"] == ["[::1]:8000"] and opts["workers"] == 3 and opts["threads"] == 4
     assert opts["worker_class"] == "gthread" and opts["keepalive"] == 7
-    assert opts["max_requests"] == 500 and opts["max_requests_jitter"] == 100
+    assert opts["max_requests"] == 500 and opts["max_requests_jitter"] == 1000
     assert opts["preload_app"] is False
     assert gunicorn_options(settings, host="0.0.0.0", port=80, workers=5, threads=2)["workers"] == 5
