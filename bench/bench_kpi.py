@@ -204,10 +204,19 @@ FROM bench_life WHERE {when}""")
         start = time.perf_counter()
         conn.execute("VACUUM ANALYZE")
         t["vacuum_analyze_s"] = time.perf_counter() - start
-        counts = dict(conn.execute(
+    return {"timings": t, "counts": counts(conninfo)}
+
+
+def counts(conninfo: str) -> dict:
+    with psycopg.connect(conninfo) as conn:
+        return dict(conn.execute(
             "SELECT 'cases', count(*) FROM cases UNION ALL SELECT 'events', count(*) FROM case_events "
             "UNION ALL SELECT 'clocks', count(*) FROM stage_clocks").fetchall())
-    return {"timings": t, "counts": counts}
+
+
+def database_exists(admin_url: str, dbname: str) -> bool:
+    with psycopg.connect(admin_url) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone() is not None
 
 
 def rebuild(app, conninfo: str) -> float:
@@ -302,25 +311,43 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-scratch", action="store_true", help="skip the from-scratch baseline (slow at 1M)")
+    ap.add_argument("--db", help="database name to use and keep (created and loaded if missing, reused "
+                                 "as it is if it exists: no load)")
+    ap.add_argument("--load-only", action="store_true", help="stop after loading (with --db, to load once)")
+    ap.add_argument("--no-rebuild", action="store_true",
+                    help="with a reused --db: keep the roll-up as it is (fold what is dirty only)")
     add_database_options(ap, RESULTS)
     args = ap.parse_args(argv)
     if args.cases < 1000 or args.rounds < 1:
         ap.error("--cases >= 1000, --rounds >= 1")
     p = print
-    dbname = f"wangge_bench_h_kpi_{secrets.token_hex(4)}"
+    dbname = args.db or f"wangge_bench_h_kpi2_{secrets.token_hex(4)}"
+    keep = args.keep_db or bool(args.db)
     conninfo = make_conninfo(args.pg_admin_url, dbname=dbname)
     errors: list[str] = []
     result: dict = {}
-    create_database(args.pg_admin_url, dbname)
+    reused = args.db is not None and database_exists(args.pg_admin_url, dbname)
+    if not reused:
+        create_database(args.pg_admin_url, dbname)
     app = None
     try:
         app = make_app(_sqlalchemy_url(args.pg_admin_url, dbname))
-        ids = setup(app)
-        loaded = load(conninfo, args.cases, ids)
-        p(f"kpi: {loaded['counts']['cases']:,} cases, {loaded['counts']['events']:,} events, "
-          f"{loaded['counts']['clocks']:,} clocks loaded in {sum(loaded['timings'].values()):.0f} s")
-        rebuild_s = rebuild(app, conninfo)
-        p(f"  rebuild of the roll-up (wangge indicators rebuild): {rebuild_s:.0f} s")
+        if reused:
+            loaded = {"timings": {}, "counts": counts(conninfo), "reused": dbname}
+            p(f"kpi: reusing {dbname}: {loaded['counts']['cases']:,} cases, {loaded['counts']['events']:,} "
+              f"events, {loaded['counts']['clocks']:,} clocks")
+        else:
+            loaded = load(conninfo, args.cases, setup(app))
+            p(f"kpi: {loaded['counts']['cases']:,} cases, {loaded['counts']['events']:,} events, "
+              f"{loaded['counts']['clocks']:,} clocks loaded in {sum(loaded['timings'].values()):.0f} s "
+              f"({', '.join(f'{k} {v:.0f}' for k, v in loaded['timings'].items())})")
+        if args.load_only:
+            return 0
+        if reused and args.no_rebuild:
+            rebuild_s = None
+        else:
+            rebuild_s = rebuild(app, conninfo)
+            p(f"  rebuild of the roll-up (wangge indicators rebuild): {rebuild_s:.0f} s")
         res = measure(app, conninfo, args.rounds, not args.no_scratch)
         base = res["bare_select_s"]
         p(f"  period {res['period']['from']} .. {res['period']['to']} (30 local days), median of {args.rounds}")
@@ -357,7 +384,7 @@ def main(argv=None) -> int:
     finally:
         if app is not None:
             dispose_app(app)
-        if not args.keep_db:
+        if not keep:
             drop_database(args.pg_admin_url, dbname)
         for e in errors:
             print(f"error: {e}", file=sys.stderr)
