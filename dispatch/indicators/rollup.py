@@ -173,9 +173,9 @@ def clock_facts(cases=None):
 
 # --- folding dirty cases into the stored facts ---------------------------------------------
 
-def _store(session, case_ids: Sequence[int]) -> None:
+def _store(session, case_ids: Sequence[int] | range) -> None:
     for table, live in ((KpiEventFact.__table__, event_facts), (KpiClockFact.__table__, clock_facts)):
-        session.execute(delete(table).where(table.c.case_id.in_(case_ids)))
+        session.execute(delete(table).where(*_scope(table.c.case_id, case_ids)))
         session.execute(insert(table).from_select([col.name for col in table.columns], live(case_ids)))
 
 
@@ -210,19 +210,30 @@ def tick(session) -> dict:
 
 def rebuild(session, *, batch: int = 20000, progress: Callable[[int, int], None] | None = None) -> int:
     """Recompute the facts of every case: mark them all dirty (committed: answers stay
-    exact meanwhile, read from the event log for the cases not folded yet), then fold batch
-    after batch, each committed, calling ``progress(done, total)``. Safe to interrupt and
-    run again. Answers the number of cases."""
-    session.execute(insert(KpiDirty).from_select(["case_id"], select(Case.id)))
+    exact meanwhile, read from the event log for the cases not folded yet), then fold ranges
+    of ``batch`` case ids in id order, each committed, calling ``progress(done, total)``.
+    Safe to interrupt and run again. Answers the number of cases.
+
+    Each range is folded like ``fold`` folds its rows: its dirty rows deleted first, then its
+    facts recomputed, so a case dirtied meanwhile keeps its later row and is folded again."""
+    session.execute(insert(KpiDirty).from_select(["case_id"], select(Case.id).order_by(Case.id)))
+    for table in (KpiEventFact.__table__, KpiClockFact.__table__):  # facts of cases deleted meanwhile
+        session.execute(delete(table).where(table.c.case_id.not_in(select(Case.id))))
     session.commit()
-    total = session.scalar(select(func.count()).select_from(KpiDirty)) or 0
+    total = session.scalar(select(func.count()).select_from(Case)) or 0
     done = 0
-    while n := fold(session, batch):
+    low = session.scalar(select(func.min(KpiDirty.case_id)))
+    while low is not None:
+        ids = range(low, low + batch)
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(select(func.pg_advisory_xact_lock(FOLD_LOCK)))
+        session.execute(delete(KpiDirty).where(*_scope(KpiDirty.case_id, ids)))
+        _store(session, ids)
+        done += session.scalar(select(func.count()).select_from(Case).where(*_scope(Case.id, ids))) or 0
         session.commit()
-        done = min(total, done + n)
         if progress:
-            progress(done, total)
-    session.commit()
+            progress(min(done, total), total)
+        low = session.scalar(select(func.min(KpiDirty.case_id)).where(KpiDirty.case_id >= ids.stop))
     return total
 
 
@@ -240,8 +251,8 @@ def _facts(table, live, dirty):
     return union_all(stored, live(dirty)).subquery(table.name)
 
 
-def _count(cond):
-    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+def _n(cond):
+    return func.count().filter(cond)
 
 
 def _count_cases(cond, case_id):
@@ -249,6 +260,11 @@ def _count_cases(cond, case_id):
 
 
 class _Period:
+    """The grouped statements of a period: one per table and one for the distinct cases of
+    the handle clocks (plus the miss rate by worker, joined with the assignments). Each reads
+    the index ranges of the period once and aggregates every family at once with
+    ``COUNT(*) FILTER (WHERE ...)``, so one row per group reaches Python."""
+
     def __init__(self, by, start, end, now, department_id, events, clocks):
         self.by, self.start, self.end, self.now, self.department_id = by, start, end, now, department_id
         self.events, self.clocks = events, clocks
@@ -268,63 +284,65 @@ class _Period:
     def before_end(self, column):
         return column < self.end
 
-    def event_query(self, verbs: tuple[str, ...], measures: dict, **kwargs):
-        f = self.events
-        return self.grouped(f, [f.c.verb.in_(verbs), f.c.at >= self.start, f.c.at < self.end], measures, **kwargs)
+    def in_period(self, f, verbs):
+        return [f.c.verb.in_(verbs), f.c.at >= self.start, f.c.at < self.end]
 
-    def reports(self):
-        return self.event_query(("submit",), {"reports": func.count(),
-                                              "valid_reports": _count(self.before_end(self.events.c.valid_at))})
-
-    def opened(self):
-        f = self.events
-        return self.event_query(("open",), {"opened": func.count(), "opened_on_time": _count(f.c.on_time.is_(True)),
-                                            "voided": _count(self.before_end(f.c.voided_at))})
-
-    def misses(self):
-        f = self.events
-        measures = {"miss_opened": func.count(), "missed": _count(f.c.from_public.is_(True))}
+    def event_counts(self):
+        """reports, opening, (miss rate), dispatches and ratings: the event facts of the period."""
+        f, end = self.events, self.before_end
+        submit, opened, rate = f.c.verb == "submit", f.c.verb == "open", f.c.verb == "rate"
+        dispatched = f.c.verb.in_(DISPATCH_VERBS)
+        measures = {
+            "reports": _n(submit), "valid_reports": _n(and_(submit, end(f.c.valid_at))),
+            "opened": _n(opened), "opened_on_time": _n(and_(opened, f.c.on_time.is_(True))),
+            "voided": _n(and_(opened, end(f.c.voided_at))),
+            "dispatched": _n(dispatched), "returned": _n(and_(dispatched, end(f.c.returned_at))),
+            "return_accepted": _n(and_(dispatched, end(f.c.return_accepted_at))),
+            "rated": _n(rate),
+            **{name: _n(and_(rate, f.c.rating == name)) for name in ("satisfied", "basically_satisfied",
+                                                                      "unsatisfied")}}
         if self.by != "worker":
-            return self.event_query(("open",), measures)
+            measures.update(miss_opened=_n(opened), missed=_n(and_(opened, f.c.from_public.is_(True))))
+        return self.grouped(f, self.in_period(f, EVENT_VERBS), measures)
+
+    def worker_misses(self):
+        """The miss rate by worker: open facts per grid worker assigned to the grid then."""
+        f = self.events
         ga = aliased(GridAssignment)
         source = f.join(ga, and_(ga.grid_code == f.c.grid_code, ga.valid_from <= f.c.at,
                                  or_(ga.valid_to.is_(None), ga.valid_to > f.c.at)))
-        return self.event_query(("open",), measures, key=ga.staff_id, source=source)
+        return self.grouped(f, self.in_period(f, ("open",)), {
+            "miss_opened": func.count(), "missed": _n(f.c.from_public.is_(True))}, key=ga.staff_id, source=source)
 
-    def dispatches(self):
-        f = self.events
-        return self.event_query(DISPATCH_VERBS, {"dispatched": func.count(),
-                                                 "returned": _count(self.before_end(f.c.returned_at)),
-                                                 "return_accepted": _count(self.before_end(f.c.return_accepted_at))})
-
-    def ratings(self):
-        f = self.events
-        return self.event_query(("rate",), {"rated": func.count(), **{
-            name: _count(f.c.rating == name) for name in ("satisfied", "basically_satisfied", "unsatisfied")}})
-
-    def due(self, stage: str):
-        """Clocks of ``stage`` due in the period: settled on time in it, or fell due in it
+    def due(self, stages: tuple[str, ...]):
+        """Clocks of ``stages`` due in the period: settled on time in it, or fell due in it
         without being done on time or withdrawn before its end (one index range each)."""
         f, start, end, now = self.clocks, self.start, self.end, self.now
-        return or_(and_(f.c.stage == stage, f.c.ontime_at >= start, f.c.ontime_at < end, f.c.ontime_at <= now),
-                   and_(f.c.stage == stage, f.c.due_at >= start, f.c.due_at < end, f.c.due_at <= now,
+        stage = f.c.stage.in_(stages)
+        return or_(and_(stage, f.c.ontime_at >= start, f.c.ontime_at < end, f.c.ontime_at <= now),
+                   and_(stage, f.c.due_at >= start, f.c.due_at < end, f.c.due_at <= now,
                         or_(f.c.ontime_at.is_(None), f.c.ontime_at >= end),
                         or_(f.c.withdrawn_at.is_(None), f.c.withdrawn_at >= end)))
 
-    def clock(self, stage: str):
-        f = self.clocks
-        return self.grouped(f, [self.due(stage)], {
-            f"{stage}_due": func.count(), f"{stage}_done": _count(self.before_end(f.c.done_at)),
-            f"{stage}_on_time": _count(self.before_end(f.c.ontime_at))})
+    def clock_counts(self):
+        """due, done and on time per stage, and the extended handle clocks."""
+        f, end = self.clocks, self.before_end
+        measures = {}
+        for stage in CLOCK_STAGES:
+            due, done, on_time = (("due_handling", "handled", "handled_on_time") if stage == "handle"
+                                  else (f"{stage}_due", f"{stage}_done", f"{stage}_on_time"))
+            this = f.c.stage == stage
+            measures.update({due: _n(this), done: _n(and_(this, end(f.c.done_at))),
+                             on_time: _n(and_(this, end(f.c.ontime_at)))})
+        measures["extended"] = _n(and_(f.c.stage == "handle", end(f.c.extended_at)))
+        return self.grouped(f, [self.due(CLOCK_STAGES)], measures)
 
-    def handling(self):
+    def closing(self):
+        """The distinct cases of the due handle clocks: closed, on time, reworked."""
         f = self.clocks
         closed = self.before_end(f.c.closed_at)
         not_late = or_(f.c.case_late_at.is_(None), f.c.case_late_at >= self.end)
-        return self.grouped(f, [self.due("handle")], {
-            "due_handling": func.count(), "handled": _count(self.before_end(f.c.done_at)),
-            "handled_on_time": _count(self.before_end(f.c.ontime_at)),
-            "extended": _count(self.before_end(f.c.extended_at)),
+        return self.grouped(f, [self.due(("handle",))], {
             "due_closing": func.count(distinct(f.c.case_id)),
             "closed": _count_cases(closed, f.c.case_id),
             "closed_on_time": _count_cases(and_(closed, not_late), f.c.case_id),
@@ -342,6 +360,7 @@ def queries(session, by: str, start: datetime, end: datetime, now: datetime, dep
     dirty = dirty_cases(session)
     p = _Period(by, start, end, now, department_id, _facts(KpiEventFact.__table__, event_facts, dirty),
                 _facts(KpiClockFact.__table__, clock_facts, dirty))
-    return {"reports": p.reports(), "opened": p.opened(), "misses": p.misses(), "verify": p.clock("verify"),
-            "dispatch": p.clock("dispatch"), "dispatches": p.dispatches(), "check": p.clock("check"),
-            "handling": p.handling(), "ratings": p.ratings()}
+    out = {"events": p.event_counts(), "clocks": p.clock_counts(), "closing": p.closing()}
+    if by == "worker":
+        out["misses"] = p.worker_misses()
+    return out
