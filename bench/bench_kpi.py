@@ -315,6 +315,7 @@ def measure(app, conninfo: str, rounds: int, scratch: bool) -> dict:
             res["by"][by] = {"median_s": statistics.median(times), "rounds_s": times, "rows": len(rows),
                              "due_handling": sum(r["due_handling"] for r in rows),
                              "reports": sum(r["reports"] for r in rows)}
+            print(f"  (by {by}: median {statistics.median(times):.3f} s)", flush=True)
             if by == "department":
                 department_rows = rows
 
@@ -325,6 +326,9 @@ def measure(app, conninfo: str, rounds: int, scratch: bool) -> dict:
         kpi.compute(s, start, end, "worker", now=now)
         event.remove(engine, "before_cursor_execute", capture)
         res["dirty"] = measure_dirty(s, start, end, now, rounds, department_rows)
+        print(f"  (by department, {DIRTY} dirty: {res['dirty']['median_s']:.3f} s)", flush=True)
+        if scratch:
+            print("  (from scratch by department ...)", flush=True)
         if scratch:
             t0 = time.perf_counter()
             expected = kpi.compute(s, start, end, "department", now=now, source="scratch")
