@@ -34,6 +34,7 @@ import platform
 import re
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -250,6 +251,25 @@ def run_minimal(server: Server, n: int) -> dict:
 
 
 TICK = os.sysconf("SC_CLK_TCK")
+
+
+def start_worker(database_url: str, env: dict, log_path: Path) -> subprocess.Popen:
+    """``wangge worker`` delivering the server's jobs (``--redis``): its CPU is its own,
+    outside the server's figures."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("WANGGE_")}
+    environ.update({"WANGGE_DATABASE_URL": database_url, "WANGGE_LOAD_DEMO": "0", **env})
+    log = open(log_path, "wb")  # noqa: SIM115 - the child holds it; closed with the process
+    return subprocess.Popen([sys.executable, "-m", "wangge", "worker"], cwd=Path(__file__).resolve().parents[1],
+                            env=environ, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
 
 
 def server_cpu_seconds(server: Server) -> float:
@@ -802,6 +822,9 @@ def main(argv=None) -> int:
     ap.add_argument("--sweep-interval", type=int, default=60, help="simulated seconds between warm sweeps")
     ap.add_argument("--skip-http", action="store_true", help="only the sweep")
     ap.add_argument("--skip-sweep", action="store_true", help="only the throughput")
+    ap.add_argument("--redis", default="", metavar="URL",
+                    help="production shape: jobs through this Redis (its own queue name) and a `wangge worker` "
+                         "delivering them; default: the embedded shape, notifications delivered inline")
     add_database_options(ap, RESULTS)
     args = ap.parse_args(argv)
     if min(args.cases, args.minimal_requests, args.clients, args.repeat, args.inserts, args.pgbench_seconds, args.open_cases,
@@ -823,7 +846,7 @@ def main(argv=None) -> int:
     http_res: dict = {}
     sweep_res: dict = {}
     load: dict = {}
-    server = baseline = None
+    server = baseline = worker = None
     app = None
     facts: dict = {}
     demo: dict = {}
@@ -859,7 +882,13 @@ def main(argv=None) -> int:
             # No worker recycling while measuring: a replaced worker starts cold (imports, app,
             # caches) and its CPU would land in one verb's phase. The minimal app keeps the
             # default and stays below it (--minimal-requests x rounds + warm-up < 1000).
-            server = Server(db_url, tmp / "server.log", workers=1, env={"WANGGE_WEB_MAX_REQUESTS": "0"})
+            shape = {"WANGGE_WEB_MAX_REQUESTS": "0"}
+            if args.redis:
+                shape.update({"WANGGE_REDIS_URL": args.redis, "WANGGE_JOBS_INLINE": "0",
+                              "WANGGE_QUEUE_NAME": f"bench-{secrets.token_hex(4)}"})
+            server = Server(db_url, tmp / "server.log", workers=1, env=shape)
+            if args.redis:
+                worker = start_worker(db_url, shape, tmp / "worker.log")
             setup["server_start_s"] = time.perf_counter() - start
             start = time.perf_counter()
             baseline = Server.minimal(db_url, tmp / "minimal.log")
@@ -934,6 +963,9 @@ def main(argv=None) -> int:
                     break
             server.stop()
             baseline.stop()
+            if worker is not None:
+                stop_worker(worker)
+                worker = None
             server_log = server.log_tail(5)
             server = baseline = None
             with psycopg.connect(conninfo) as conn:
@@ -967,6 +999,8 @@ def main(argv=None) -> int:
                 print(f"server log (tail):\n{errors_tail}", file=sys.stderr)
         if baseline is not None:
             baseline.stop()
+        if worker is not None:
+            stop_worker(worker)
         if app is not None:
             from wangge.extensions import db
 
@@ -1008,6 +1042,8 @@ def main(argv=None) -> int:
         p("")
         p(f"report -> reported back over HTTP: {len(STEPS)} requests per case ({', '.join(STEPS)}), "
           f"{args.cases} cases per run")
+        p("  notifications: " + (f"through Redis ({args.redis}) to a `wangge worker` (its CPU is not the server's)"
+                                 if args.redis else "delivered inline by the server (the embedded shape, no Redis)"))
         p(f"  server: `python -m wangge serve --workers 1` (gunicorn gthread, keep-alive) in a subprocess on "
           f"127.0.0.1, client: http.client; {http_res['closed_by_server']} of {http_res['requests']} answers "
           "closed the connection")

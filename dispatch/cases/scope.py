@@ -46,12 +46,15 @@ def visible(staff: Staff):
 CASE_FOR_ACTION = (lazyload(Case.grid), defer(Case.location), joinedload(Case.suggested_department))
 
 
-def get_visible_case(session, staff: Staff, number: str) -> Case:
+def visible_case_query(staff: Staff, number: str):
+    """The SELECT of case ``number`` if ``staff`` may see it (parts above add columns to it)."""
     query = select(Case).where(Case.number == number).options(*CASE_FOR_ACTION)
     clause = visible(staff)
-    if clause is not None:
-        query = query.where(clause)
-    case = session.scalar(query)
+    return query if clause is None else query.where(clause)
+
+
+def get_visible_case(session, staff: Staff, number: str) -> Case:
+    case = session.scalar(visible_case_query(staff, number))
     if case is None:  # not found and not yours look the same: no leaking of case numbers
         raise NotFound("case", number)
     return case

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import object_session, scoped_session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import aliased, object_session, scoped_session
 
+from dispatch.cases import scope
 from dispatch.cases.models import Case
 from dispatch.clocks.models import StageClock
 from dispatch.clocks.notices import notify_deadlines
@@ -24,6 +25,7 @@ from grid.calendar.workcal import WorkCalendar
 from grid.catalog.limits import MAX_AMOUNT, amount_error, limit_for
 from grid.models import EVERYWHERE
 from wangge.config import current_settings
+from wangge.errors import NotFound
 from wangge.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,22 @@ def current_clock(session, owner: Owner) -> StageClock | None:
                            .order_by(StageClock.id.desc()).limit(1))
     _known(session)[key] = clock  # the query began the transaction if none was open
     return clock
+
+
+def visible_case_and_clock(session, staff, number: str) -> Case:
+    """``scope.get_visible_case`` with the case's running clock in the same SELECT (an outer
+    join on its latest unended clock), remembered for the transaction like ``current_clock``:
+    a verb's request reads its case and clock in one statement."""
+    latest = aliased(StageClock)
+    running = select(func.max(latest.id)).where(latest.case_id == Case.id, latest.ended_at.is_(None)) \
+        .correlate(Case).scalar_subquery()
+    row = session.execute(scope.visible_case_query(staff, number).add_columns(StageClock)
+                          .outerjoin(StageClock, StageClock.id == running)).first()
+    if row is None:  # not found and not yours look the same (as in ``get_visible_case``)
+        raise NotFound("case", number)
+    case, clock = row
+    _known(session)[(Case.CLOCK_KEY, case.id)] = clock
+    return case
 
 
 _KNOWN = "wangge.running_clocks"

@@ -8,8 +8,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dispatch.cases.models import Case, CaseEvent
+from dispatch.notifications import outbox
 from dispatch.notifications.models import Outbox
-from dispatch.notifications.outbox import NEW_ROWS
 from dispatch.notifications.personal import write_notices
 from grid import roles as R
 from grid.models import Staff, StaffRole
@@ -33,13 +33,16 @@ def add_many(session, rows: list[tuple[str, str, dict]]) -> list[int]:
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
+    claim = outbox.claim_at_birth(session)
     values = [{"dedup_key": key, "topic": topic, "payload": payload, "created_at": now, "available_at": now,
-               "attempts": 0} for key, topic, payload in rows]
+               "attempts": 0, "enqueued_at": now if claim else None} for key, topic, payload in rows]
     stmt = insert(Outbox).values(values).on_conflict_do_nothing(index_elements=["dedup_key"]) \
         .returning(Outbox.id, Outbox.dedup_key)
     new = dict(session.execute(stmt).all())
     ids = list(new)
-    session.info.setdefault(NEW_ROWS, set()).update(ids)
+    session.info.setdefault(outbox.NEW_ROWS, set()).update(ids)
+    if claim:
+        outbox.claimed(session, ids)
     # each person's own inbox, in this same transaction (never lost, no Redis needed)
     by_key = {key: (topic, payload) for key, topic, payload in rows}
     write_notices(session, [(outbox_id, *by_key[key]) for outbox_id, key in new.items()])

@@ -20,7 +20,7 @@ import logging
 import re
 from datetime import datetime, timedelta
 
-from flask import current_app
+from flask import current_app, has_request_context
 from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
@@ -42,6 +42,7 @@ BACKOFF_CAP_SECONDS = 3600.0
 STALE_AFTER = timedelta(minutes=5)  # enqueued this long ago and undelivered: check that the job still exists
 ALIVE = {"queued", "started", "scheduled", "deferred", "created"}
 NEW_ROWS = "wangge.outbox.new"
+CLAIMED = "wangge.outbox.claimed"  # new rows marked enqueued by their INSERT
 
 
 
@@ -103,6 +104,7 @@ def _remember_new_row(mapper, connection, target):
 
 def take_new_ids(session) -> set[int]:
     """Ids of outbox rows inserted through ``session`` since the last call (then forgotten)."""
+    session.info.pop(CLAIMED, None)
     return session.info.pop(NEW_ROWS, set())
 
 
@@ -111,13 +113,38 @@ def forget_new_rows(session) -> None:
     take_new_ids(session)
 
 
+def claim_at_birth(session) -> bool:
+    """Whether rows written now are marked enqueued in their own INSERT: in a request, when
+    jobs go through Redis. The edge relays them right after the commit (``relay_after_commit``
+    enqueues their jobs with no second transaction); should that never happen (the process
+    died in between), the relay treats them as lost jobs after ``STALE_AFTER``. Outside a
+    request (the sweep, a CLI command, a job) rows stay unclaimed for the relay to claim."""
+    return has_request_context() and not current_settings().run_jobs_inline
+
+
+def claimed(session, ids) -> None:
+    session.info.setdefault(CLAIMED, set()).update(ids)
+
+
 def relay_after_commit(session, limit: int = 50) -> dict | None:
     """Relay the rows the just-committed request created. Never raises: the request is done."""
+    mine = session.info.get(CLAIMED, set())
     ids = take_new_ids(session)
     if not ids:
         return None
     try:
-        return relay_pending(session, limit=limit, ids=ids)
+        if current_settings().run_jobs_inline:
+            # delivered now, each in its own short transaction (no claiming SELECT first)
+            results = [deliver(session, outbox_id) for outbox_id in sorted(ids)]
+            return {"redis": "inline", "delivered": sum(r["status"] == "delivered" for r in results),
+                    "failed": sum(r["status"] == "retry" for r in results)}
+        counts = {"redis": "up", "enqueued": 0, "requeued": 0, "alive": 0}
+        if ids & mine:
+            _enqueue_claimed(session, sorted(ids & mine), counts)
+        if ids - mine and counts["redis"] == "up":
+            found = relay_pending(session, limit=limit, ids=ids - mine)
+            counts = {k: counts.get(k, 0) + v if k != "redis" else v for k, v in found.items()}
+        return counts
     except Exception:  # the rows are committed; the ticker or ``wangge sla relay`` sends them later
         log.exception("relaying outbox rows %s after the request failed; they stay pending", sorted(ids))
         try:
@@ -125,6 +152,29 @@ def relay_after_commit(session, limit: int = 50) -> dict | None:
         except Exception:  # pragma: no cover - the session is beyond help; the request is over anyway
             pass
         return None
+
+
+def _enqueue_claimed(session, ids: list[int], counts: dict) -> None:
+    """Enqueue the jobs of rows claimed at birth (first attempt). Redis failing: the rows not
+    enqueued are unclaimed again (one UPDATE), so the relay hands them over when it is back."""
+    q = relay_queue()
+    queue_name = current_settings().queue_name
+    for index, outbox_id in enumerate(ids):
+        try:
+            q.enqueue(deliver_job, outbox_id, job_id=job_id(outbox_id, 0, queue_name), unique=True, result_ttl=3600,
+                      failure_ttl=7 * 86400, description=f"deliver outbox {outbox_id}")
+        except DuplicateJobError:
+            counts["alive"] += 1
+            continue
+        except Exception as exc:
+            rest = ids[index:]
+            log.warning("Redis unreachable (%s): %d outbox rows stay pending until it is back", exc, len(rest))
+            session.execute(update(Outbox).where(Outbox.id.in_(rest), Outbox.delivered_at.is_(None),
+                                                 Outbox.attempts == 0).values(enqueued_at=None))
+            session.commit()
+            counts["redis"] = "down"
+            return
+        counts["enqueued"] += 1
 
 
 # --- relaying ------------------------------------------------------------------------------
@@ -287,8 +337,11 @@ def deliver(session, outbox_id: int, *, channels: list | None = None, now: datet
         return {"status": "waiting", "sent": 0}
 
     channels = configured_channels() if channels is None else channels
-    done = {(c, r) for c, r in session.execute(select(Delivery.channel, Delivery.recipient)
-                                               .where(Delivery.outbox_id == row.id))}
+    # receipts are committed only with ``delivered_at`` or a failed attempt: a row on its
+    # first attempt has none, so its first delivery reads nothing more
+    done = set() if row.attempts == 0 else {
+        (c, r) for c, r in session.execute(select(Delivery.channel, Delivery.recipient)
+                                           .where(Delivery.outbox_id == row.id))}
     payload = row.payload or {}
     message = {k: v for k, v in payload.items() if k != "recipients"}
     message.update(topic=row.topic, key=row.dedup_key)

@@ -14,7 +14,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Text,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -47,29 +59,39 @@ def staff_ids(recipients) -> list[int]:
     return list(out)
 
 
+CHUNK = 200  # outbox rows per INSERT ... SELECT (SQLite allows 500 terms in a compound SELECT)
+
+
 def write_notices(session, rows: list[tuple[int, str, dict]]) -> int:
     """One notice per (new outbox row, staff recipient): ``rows`` are (outbox id, topic,
-    payload). Recipients that are not (or no longer) staff are skipped. Idempotent (ON
-    CONFLICT DO NOTHING on person and row). Returns how many were written."""
+    payload). Recipients that are not (or no longer) staff are skipped: the notices are
+    selected from ``staff`` (``INSERT ... SELECT``, one SELECT per outbox row joined by UNION
+    ALL), so the check costs no statement of its own. Idempotent (ON CONFLICT DO NOTHING on
+    person and row). Returns how many were written."""
     wanted = [(outbox_id, topic, payload, staff_ids(payload.get("recipients"))) for outbox_id, topic, payload in rows]
-    every = {sid for *_, ids in wanted for sid in ids}
-    if not every:
+    wanted = [w for w in wanted if w[3]]
+    if not wanted:
         return 0
-    existing = set(session.scalars(select(Staff.id).where(Staff.id.in_(sorted(every)))))
     now = utcnow()
-    values = [{"staff_id": sid, "outbox_id": outbox_id, "topic": topic[:32],
-               "template": (str(payload.get("template"))[:64] if payload.get("template") else None),
-               "case_number": (str(payload.get("case"))[:64] if payload.get("case") else None),
-               "text_zh": str(payload.get("text_zh") or payload.get("text_en") or ""),
-               "text_en": str(payload.get("text_en") or payload.get("text_zh") or ""),
-               "created_at": now}
-              for outbox_id, topic, payload, ids in wanted for sid in ids if sid in existing]
-    if not values:
-        return 0
     insert = postgresql_insert if _postgres(session) else sqlite_insert
-    stmt = insert(PersonalNotice).values([{**v, "change_seq": _change_seq(session)} for v in values]) \
-        .on_conflict_do_nothing(index_elements=["staff_id", "outbox_id"])
-    return session.execute(stmt).rowcount or 0
+    change_seq = literal_column(PG_XID) if _postgres(session) else _change_seq(session)
+    columns = ["staff_id", "outbox_id", "topic", "template", "case_number", "text_zh", "text_en", "created_at",
+               "change_seq"]
+    written = 0
+    for start in range(0, len(wanted), CHUNK):
+        selects = [select(Staff.id, literal(outbox_id, Integer), literal(topic[:32], String),
+                          literal(str(payload.get("template"))[:64] if payload.get("template") else None, String),
+                          literal(str(payload.get("case"))[:64] if payload.get("case") else None, String),
+                          literal(str(payload.get("text_zh") or payload.get("text_en") or ""), Text),
+                          literal(str(payload.get("text_en") or payload.get("text_zh") or ""), Text),
+                          literal(now, PersonalNotice.__table__.c.created_at.type), change_seq)
+                   .where(Staff.id.in_(ids))
+                   for outbox_id, topic, payload, ids in wanted[start:start + CHUNK]]
+        source = selects[0] if len(selects) == 1 else union_all(*selects)
+        stmt = insert(PersonalNotice).from_select(columns, source) \
+            .on_conflict_do_nothing(index_elements=["staff_id", "outbox_id"])
+        written += session.execute(stmt).rowcount or 0
+    return written
 
 
 def notice_title(topic: str | None, lang: str) -> str:

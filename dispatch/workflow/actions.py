@@ -25,9 +25,10 @@ from dispatch.cases.scope import CASE_FOR_ACTION
 from dispatch.clocks import deadlines
 from dispatch.notifications import notify
 from grid import roles as R
+from grid.catalog import reference
 from grid.departments.service import NOT_DISPATCHABLE, not_dispatchable_message
 from grid.grids.service import workers_of
-from grid.models import Category, Department, Staff
+from grid.models import Department, Staff
 from wangge.auth import role_names
 from wangge.config import current_settings
 from wangge.errors import ApiError, NotFound, validation_error
@@ -374,12 +375,11 @@ def _unmerge(session, case, actor, payload, data, target):
 
 
 def _auto_dispatch(session, case: Case) -> None:
-    # the suggestion is in the session already (loaded with the case): asked first, it spares
-    # the category's SELECT for every case with nothing to dispatch to
-    suggested = session.get(Department, case.suggested_department_id) if case.suggested_department_id else None
+    # the suggested department and the category come from the process's reference cache
+    suggested = reference.department(session, case.suggested_department_id)
     if suggested is None or case.state != "opened" or suggested.kind in NOT_DISPATCHABLE or not case.category_code:
         return  # (a kind not dispatchable: a rule from before the matrix refused it)
-    category = session.get(Category, case.category_code)
+    category = reference.category(session, case.category_code)
     if category is not None and category.auto_dispatch:
         act(session, case, "dispatch", Actor(None, SYSTEM), Payload(note="auto-dispatch"))
 

@@ -5,6 +5,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch.cases.lifecycle import VERBS
 from dispatch.cases.scope import get_visible_case
+from dispatch.clocks import deadlines
 from dispatch.workflow import queue
 from dispatch.workflow.actions import Actor, Payload, act, choose_role
 from dispatch.workflow.presenters import case_detail, case_summary
@@ -82,7 +83,7 @@ class CaseAction(MethodView):
         See docs/lifecycle.md. 409 when the verb is not possible in the current state or
         someone else changed the case at the same moment; 403 when not your role."""
         staff = current_staff()
-        case = get_visible_case(db.session, staff, number)
+        case = deadlines.visible_case_and_clock(db.session, staff, number)
         if verb not in VERBS:
             raise ApiError("unknown_verb", status=404, verb=verb)
         role = choose_role(staff, VERBS[verb], body.pop("role", None))

@@ -6,9 +6,10 @@ import io
 import json
 from datetime import date
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from grid.calendar.workcal import WorkCalendar, parse_working_hours
+from grid.catalog import reference
 from grid.models import CalendarDay
 from wangge.config import current_settings
 from wangge.errors import ApiError, validation_error
@@ -17,10 +18,17 @@ from wangge.i18n import t
 
 
 def work_calendar(session) -> WorkCalendar:
+    """The calendar in force, shared by the requests of this process until the local
+    overrides (``calendar_days``, part of the cached reference data) or the settings change;
+    its day cache stays warm. Treat it as read-only."""
     s = current_settings()
-    overrides = {row.day: (row.is_workday, row.name) for row in session.scalars(select(CalendarDay))}
-    return WorkCalendar(tz=s.timezone, working_hours=parse_working_hours(s.working_hours),
-                        overrides=overrides)
+    built, overrides = reference.calendar_overrides(session)
+    key = (s.timezone, s.working_hours)
+    cal = built.calendars.get(key)
+    if cal is None:
+        cal = built.calendars[key] = WorkCalendar(tz=s.timezone, working_hours=parse_working_hours(s.working_hours),
+                                                  overrides=overrides)
+    return cal
 
 
 def set_day(session, day: date, is_workday: bool, name: str | None = None) -> CalendarDay:
@@ -32,6 +40,7 @@ def set_day(session, day: date, is_workday: bool, name: str | None = None) -> Ca
 
 
 def clear_day(session, day: date) -> bool:
+    reference.touched(session)
     return session.execute(delete(CalendarDay).where(CalendarDay.day == day)).rowcount > 0
 
 

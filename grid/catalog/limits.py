@@ -5,6 +5,7 @@ import math
 
 from sqlalchemy import select
 
+from grid.catalog import reference
 from grid.models import EVERYWHERE, Category, TimeLimit
 from wangge.errors import NotFound, validation_error
 from wangge.i18n import t
@@ -20,19 +21,18 @@ UNITS = ("urgent_hours", "work_hours", "work_days", "calendar_days")
 MAX_AMOUNT = {"urgent_hours": 8760, "work_hours": 8760, "work_days": 365, "calendar_days": 3650}
 
 
-def limit_for(session, category_code: str, stage: str) -> TimeLimit:
-    """The category's own limit, else its big class's, else the default (``*``)."""
+def limit_for(session, category_code: str, stage: str) -> reference.LimitInfo:
+    """The category's own limit, else its big class's, else the default (``*``); from the
+    process's reference cache (``grid.catalog.reference``): no statement when it is warm."""
     codes = [category_code]
-    category = session.get(Category, category_code)
+    category = reference.category(session, category_code)
     if category is not None and category.parent_code:
         codes.append(category.parent_code)
     codes.append(EVERYWHERE)
-    rows = {r.category_code: r for r in session.scalars(
-        select(TimeLimit).where(TimeLimit.stage == stage, TimeLimit.category_code.in_(codes)))}
-    for code in codes:
-        if code in rows:
-            return rows[code]
-    raise NotFound("time_limit", f"{category_code}/{stage}")
+    found = reference.limit(session, codes, stage)
+    if found is None:
+        raise NotFound("time_limit", f"{category_code}/{stage}")
+    return found
 
 
 def check_limit(stage: str, amount, unit: str) -> None:

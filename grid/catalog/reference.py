@@ -1,8 +1,10 @@
-"""Reference data every report reads, cached in each process: the category catalog, the
-responsibility matrix and the departments it names (id, code, name, kind).
+"""Reference data every report and verb reads, cached in each process: the category catalog,
+the responsibility matrix and the departments it names (id, code, name, kind), the time
+limits and the work calendar's local overrides (``calendar_days``).
 
 Versioned like the grid index (``grid.grids.locator``): database triggers on ``categories``,
-``responsibilities`` and ``departments`` (migration 0017) put a new random token into
+``responsibilities`` and ``departments`` (migration 0017), ``time_limits`` and ``calendar_days``
+(migration 0018) put a new random token into
 ``layer_versions['reference']`` in the transaction of any change, whoever makes it (the API,
 a CLI command, plain SQL). A process compares that token with the one its cache was built
 from at most every ``WANGGE_INDEX_CHECK_SECONDS`` (one indexed SELECT) and reloads when they
@@ -10,19 +12,19 @@ differ, so another process's change is seen within that interval. A change commi
 process (an ORM flush touching those tables, or ``touched``) makes the next read check at
 once. Each engine (each app) has its own cache, as each process has.
 
-The cached rows are small frozen records (``CategoryInfo``, ``DepartmentInfo``, ``RuleInfo``),
-never ORM objects: nothing here can be attached to a session or lazy-load."""
+The cached rows are small frozen records (``CategoryInfo``, ``DepartmentInfo``, ``RuleInfo``,
+``LimitInfo``), never ORM objects: nothing here can be attached to a session or lazy-load."""
 from __future__ import annotations
 
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
-from grid.models import Category, Department, LayerVersion, Responsibility
+from grid.models import CalendarDay, Category, Department, LayerVersion, Responsibility, TimeLimit
 from wangge.config import current_settings
 
 LAYER = "reference"
@@ -57,6 +59,14 @@ class RuleInfo:
     note: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class LimitInfo:
+    category_code: str
+    stage: str
+    amount: float
+    unit: str
+
+
 @dataclass
 class Reference:
     version: str
@@ -64,6 +74,11 @@ class Reference:
     rules: dict[tuple[str, str], RuleInfo]   # (category, grid code or '*') -> rule
     departments: dict[int, DepartmentInfo]
     checked_at: float
+    limits: dict[tuple[str, str], LimitInfo] = field(default_factory=dict)  # (category or '*', stage)
+    overrides: dict = field(default_factory=dict)   # calendar day -> (is_workday, name)
+    # work calendars built over ``overrides``, by (time zone, working hours): each keeps its
+    # day cache warm across requests
+    calendars: dict = field(default_factory=dict)
 
 
 _lock = threading.Lock()
@@ -88,7 +103,33 @@ def _load(session, token: str) -> Reference:
                                                       departments[r.department_id], r.note)
              for r in session.execute(select(Responsibility.id, Responsibility.category_code, Responsibility.grid_code,
                                              Responsibility.department_id, Responsibility.note))}
-    return Reference(token, categories, rules, departments, time.monotonic())
+    limits = {(r.category_code, r.stage): LimitInfo(r.category_code, r.stage, r.amount, r.unit)
+              for r in session.execute(select(TimeLimit.category_code, TimeLimit.stage, TimeLimit.amount,
+                                              TimeLimit.unit))}
+    overrides = {r.day: (r.is_workday, r.name)
+                 for r in session.execute(select(CalendarDay.day, CalendarDay.is_workday, CalendarDay.name))}
+    return Reference(token, categories, rules, departments, time.monotonic(), limits, overrides)
+
+
+_SEEN = "wangge.reference.seen"
+
+
+def _checked_in_this_transaction(session, built: Reference) -> bool:
+    """Whether this transaction compared ``built`` with the database already: a request
+    checks the version once, however many reference reads it makes."""
+    if isinstance(session, scoped_session):
+        session = session()
+    transaction = session.get_transaction()
+    seen = session.info.get(_SEEN)
+    return transaction is not None and seen is not None and seen[0] is transaction and seen[1] is built
+
+
+def _mark_checked(session, built: Reference) -> None:
+    if isinstance(session, scoped_session):
+        session = session()
+    transaction = session.get_transaction()
+    if transaction is not None:  # the version query began one
+        session.info[_SEEN] = (transaction, built)
 
 
 def current(session) -> Reference:
@@ -96,17 +137,20 @@ def current(session) -> Reference:
     engine = _engine(session)
     built = _cache.get(engine)
     now = time.monotonic()
-    if built is not None and now - built.checked_at < current_settings().index_check_seconds:
+    if built is not None and (now - built.checked_at < current_settings().index_check_seconds
+                              or _checked_in_this_transaction(session, built)):
         return built
     token = version(session)
     if built is not None and built.version == token:
         built.checked_at = now
+        _mark_checked(session, built)
         return built
     with _lock:
         built = _cache.get(engine)
         if built is None or built.version != token:
             built = _load(session, token)
             _cache[engine] = built
+    _mark_checked(session, built)
     return built
 
 
@@ -124,6 +168,23 @@ def department(session, department_id: int | None) -> DepartmentInfo | None:
     return None if department_id is None else current(session).departments.get(department_id)
 
 
+def limit(session, codes, stage: str) -> LimitInfo | None:
+    """The first of ``codes`` (most specific first) with a limit for ``stage``."""
+    limits = current(session).limits
+    for code in codes:
+        found = limits.get((code, stage))
+        if found is not None:
+            return found
+    return None
+
+
+def calendar_overrides(session) -> tuple[Reference, dict]:
+    """(the reference data, the calendar's local overrides by day): build calendars in
+    ``Reference.calendars`` so they go with the version they were built from."""
+    built = current(session)
+    return built, built.overrides
+
+
 def recheck(session) -> None:
     """Make the next read of this engine's cache look at the version again."""
     built = _cache.get(_engine(session))
@@ -137,7 +198,7 @@ def touched(session) -> None:
     session.info[_CHANGED] = True
 
 
-_CACHED = (Category, Department, Responsibility)
+_CACHED = (Category, Department, Responsibility, TimeLimit, CalendarDay)
 
 
 @event.listens_for(Session, "after_flush")
