@@ -35,8 +35,10 @@ class Pair:
     replica: PrivatePostgres
 
     def caught_up(self) -> None:
-        """Wait until the replica has replayed everything the primary has written so far."""
-        target = _one(self.primary.url, "SELECT pg_current_wal_insert_lsn()::text")
+        """Wait until the replica has replayed everything the primary has written so far.
+        The target is the end of a record written now, which replay reaches exactly; the insert
+        position could lie past the last record (a page header) on an idle primary, forever."""
+        target = _one(self.primary.url, "SELECT pg_logical_emit_message(false, 'wangge-test', 'caught up?')::text")
         wait_until(lambda: _one(self.replica.url, f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"),
                    20, "the replica to replay the primary's WAL", interval=0.02)
 
