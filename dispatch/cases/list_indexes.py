@@ -26,10 +26,16 @@ LIST_INDEXES = (
     ("ix_cases_list_clocked", ("id",), "clock_due_at IS NOT NULL"),
     ("ix_cases_list_deadline", ("clock_due_at", "id"), "clock_due_at IS NOT NULL"),
     ("ix_cases_list_department_deadline", ("department_id", "clock_due_at", "id"), "clock_due_at IS NOT NULL"),
+    ("ix_cases_list_state_deadline", ("state", "clock_due_at", "id"), "clock_due_at IS NOT NULL"),
+    ("ix_cases_list_warning", ("clock_warn_at", "id"), "clock_warn_at IS NOT NULL"),
+    ("ix_cases_list_reporter", ("reporter_staff_id", "id"), "reporter_staff_id IS NOT NULL"),
+    ("ix_cases_list_assignee", ("assignee_id", "id"), "assignee_id IS NOT NULL"),
     ("ix_cases_list_reported", ("reported_at", "id"), None),
 )
 # carried in the light filter's index on PostgreSQL (the owner's copy of the running clock)
-LIGHT_INCLUDE = {"ix_cases_list_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light"]}
+LIGHT_INCLUDE = {"ix_cases_list_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light"],
+                  "ix_cases_list_deadline": ["clock_warn_at", "clock_paused_light"],
+                  "ix_cases_list_warning": ["clock_due_at", "clock_paused_light"]}
 
 
 def _indexes():
