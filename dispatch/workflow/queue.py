@@ -14,9 +14,21 @@ The light filter reads the owner's copy too (``clock_due_at``, ``clock_warn_at``
 before. A grid filter is resolved to its codes first (one small recursive query), so the
 planner sees a list of values, not a recursive CTE it cannot estimate.
 
+* ``warning`` (``sort=deadline`` with ``light=green``): the warning time ``clock_warn_at``,
+  ties by ``id``. In due order the first green cases come after every yellow one (due soon,
+  warned already), which an index walk would read and drop on every page; the warning time is
+  when a green case turns yellow, the deadline that matters to it next (docs/api.md).
+
 Cost: every page (first or thousandth) is an ordered index range that stops after
-``limit + 1`` rows; bench/bench_lists.py checks the plans at 1,000,000 cases. The indexes are
-``dispatch.cases.list_indexes`` (migration 0016). The page's clocks are one batch query.
+``limit + 1`` rows, or a union of such ranges (:func:`branches`): one per filtered state,
+written as a range of ``state`` and ordered by it so that PostgreSQL must take the
+``(state, ...)`` index (with ``state = :s`` it drops the ORDER BY column and may walk the
+primary key past every newer case of other states: closed cases are the oldest 90%); one per
+branch of an OR of what the caller may see (a grid worker: reported, assigned, each grid).
+The ranges select ids only (the light copies are carried in the deadline and warning indexes,
+so a light filter is an index-only test), the cases are read by id after. bench/bench_lists.py
+checks the plans at 1,000,000 cases. The indexes are ``dispatch.cases.list_indexes``
+(migration 0016). The page's clocks are one batch query.
 """
 from __future__ import annotations
 
