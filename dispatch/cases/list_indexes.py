@@ -39,8 +39,8 @@ LIST_INDEXES = (
 # deadline indexes, the filters' columns: a filtered page is read from the index alone (the
 # queue selects ids first, then the cases by id)
 FILTERS = ["department_id", "category_code", "channel", "grid_code", "supervised"]
-LIGHT_INCLUDE = {"ix_cases_list_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light"],
-                  "ix_cases_list_deadline": ["clock_warn_at", "clock_paused_light", *FILTERS],
+LIGHT_INCLUDE = {"ix_cases_list_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light", "state", *FILTERS],
+                  "ix_cases_list_deadline": ["clock_warn_at", "clock_paused_light", "state", *FILTERS],
                   "ix_cases_list_state_deadline": ["clock_warn_at", "clock_paused_light", *FILTERS],
                   "ix_cases_list_state": ["clock_due_at", "clock_warn_at", "clock_paused_light", *FILTERS],
                   "ix_cases_list_warning": ["clock_due_at", "clock_paused_light"]}

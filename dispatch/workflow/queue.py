@@ -8,22 +8,22 @@ Sort orders, each with its keyset (``wangge.pagination``):
   ``id``. Read as two ranges, each one index range: the dated rows after the position
   (``(clock_due_at, id) > (:due, :id)``), then, when the page is not full, the undated ones
   (``clock_due_at IS NULL AND id > :id``). One OR of the two would not be a range.
+* ``warning`` (``sort=deadline`` with ``light=green``): the warning time ``clock_warn_at``,
+  ties by ``id``. In due order the first green cases come after every yellow one (due soon,
+  warned already), which an index walk would read and drop on every page; the warning time is
+  when a green case turns yellow, the deadline that matters to it next (docs/api.md).
 
 The light filter reads the owner's copy too (``clock_due_at``, ``clock_warn_at`` and
 ``clock_paused_light``, NULL while the clock runs): a paused clock has no light here, as
 before. A grid filter is resolved to its codes first (one small recursive query), so the
 planner sees a list of values, not a recursive CTE it cannot estimate.
 
-* ``warning`` (``sort=deadline`` with ``light=green``): the warning time ``clock_warn_at``,
-  ties by ``id``. In due order the first green cases come after every yellow one (due soon,
-  warned already), which an index walk would read and drop on every page; the warning time is
-  when a green case turns yellow, the deadline that matters to it next (docs/api.md).
-
 Cost: every page (first or thousandth) is an ordered index range that stops after
 ``limit + 1`` rows, or a union of such ranges (:func:`branches`): one per filtered state,
 written as a range of ``state`` and ordered by it so that PostgreSQL must take the
 ``(state, ...)`` index (with ``state = :s`` it drops the ORDER BY column and may walk the
-primary key past every newer case of other states: closed cases are the oldest 90%); one per
+primary key past every newer case of other states: closed cases are the oldest 90%; with a
+light filter the states stay a filter on the indexes of the cases with a clock); one per
 branch of an OR of what the caller may see (a grid worker: reported, assigned, each grid).
 The ranges select ids only (the light copies are carried in the deadline and warning indexes,
 so a light filter is an index-only test), the cases are read by id after. bench/bench_lists.py
@@ -135,8 +135,13 @@ def branches(session, staff: Staff, args: dict) -> list[tuple[list, str | None]]
             views += [[clause]] if codes is None else [[Case.grid_code == code] for code in codes]
     else:
         views = [[seen]]
-    states = args.get("state") or [None]
-    return [(view, state) for view in views for state in states]
+    # with a light (only cases with a running clock: the newest tenth), the states are a filter
+    # on the clocked indexes, which carry them; the planner would otherwise read every case of
+    # the state with that light from the (state, ...) index and sort them
+    states = args.get("state") if "light" not in args else None
+    if states is None and "light" in args and "state" in args:
+        views = [[*view, Case.state.in_(args["state"])] for view in views]
+    return [(view, state) for view in views for state in (states or [None])]
 
 
 def _grid_codes(session, clause) -> list[str] | None:

@@ -131,6 +131,9 @@ def check_branches(client, session, headers, worker_headers, worker_id) -> None:
         assert walk(client, worker_headers, 2, sort=sort) == theirs and 5 < len(theirs) < 30, sort
         both = expected(session, sort, lambda r: mine(r) and r.state in ("closed", "handling"), now)
         assert walk(client, worker_headers, 3, sort=sort, state="closed,handling") == both and both, sort
+        red = expected(session, sort, lambda r: r.state in ("dispatched", "handling") and r.clock_paused_light is None
+                       and r.clock_due_at is not None and r.clock_due_at < now, now)
+        assert walk(client, headers, 2, sort=sort, state="dispatched,handling", light="red") == red and red, sort
     greens = expected(session, "warning", green, now)
     assert walk(client, headers, 2, sort="deadline", light="green") == greens and greens
     greens = expected(session, "warning", lambda r: green(r) and mine(r), now)

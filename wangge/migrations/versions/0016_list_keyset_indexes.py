@@ -37,8 +37,8 @@ INDEXES = (
 # the filters' columns, carried in the open cases' deadline indexes: a filtered page of them is
 # read from the index alone (the queue selects ids first)
 FILTERS = ["department_id", "category_code", "channel", "grid_code", "supervised"]
-INCLUDE = {"ix_cases_list_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light"],
-           "ix_cases_list_deadline": ["clock_warn_at", "clock_paused_light", *FILTERS],
+INCLUDE = {"ix_cases_list_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light", "state", *FILTERS],
+           "ix_cases_list_deadline": ["clock_warn_at", "clock_paused_light", "state", *FILTERS],
            "ix_cases_list_state_deadline": ["clock_warn_at", "clock_paused_light", *FILTERS],
            "ix_cases_list_state": ["clock_due_at", "clock_warn_at", "clock_paused_light", *FILTERS],
            "ix_cases_list_warning": ["clock_due_at", "clock_paused_light"]}
