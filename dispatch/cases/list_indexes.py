@@ -7,9 +7,12 @@ plans at 1,000,000 cases):
 * queue ``sort=newest`` (``id`` descending): by department, grid, category, state, each
   ``(column, id)``; supervised cases ``(id) WHERE supervised``; cases with a running clock
   ``(id) WHERE clock_due_at IS NOT NULL`` (the light filter, its copy columns carried in the
-  index on PostgreSQL so the light is tested without reading the row);
-* queue ``sort=deadline``: ``(clock_due_at, id)`` and ``(department_id, clock_due_at, id)``,
-  both only over the cases with a running clock (a tenth of a city's cases or less);
+  index on PostgreSQL so the light is tested without reading the row); a grid worker's own
+  cases ``(reporter_staff_id, id)`` and ``(assignee_id, id)`` (each branch of what they see);
+* queue ``sort=deadline``: ``(clock_due_at, id)`` (carrying the light copies),
+  ``(department_id, clock_due_at, id)`` and ``(state, clock_due_at, id)``, all only over the
+  cases with a running clock (a tenth of a city's cases or less); ``light=green`` in that sort
+  is ordered by ``(clock_warn_at, id)`` (carrying the due time and paused light);
 * Open311 ``requests`` (``reported_at`` then ``id``, newest first): ``(reported_at, id)``.
 """
 from __future__ import annotations
@@ -26,10 +29,21 @@ LIST_INDEXES = (
     ("ix_cases_list_clocked", ("id",), "clock_due_at IS NOT NULL"),
     ("ix_cases_list_deadline", ("clock_due_at", "id"), "clock_due_at IS NOT NULL"),
     ("ix_cases_list_department_deadline", ("department_id", "clock_due_at", "id"), "clock_due_at IS NOT NULL"),
+    ("ix_cases_list_state_deadline", ("state", "clock_due_at", "id"), "clock_due_at IS NOT NULL"),
+    ("ix_cases_list_warning", ("clock_warn_at", "id"), "clock_warn_at IS NOT NULL"),
+    ("ix_cases_list_reporter", ("reporter_staff_id", "id"), "reporter_staff_id IS NOT NULL"),
+    ("ix_cases_list_assignee", ("assignee_id", "id"), "assignee_id IS NOT NULL"),
     ("ix_cases_list_reported", ("reported_at", "id"), None),
 )
-# carried in the light filter's index on PostgreSQL (the owner's copy of the running clock)
-LIGHT_INCLUDE = {"ix_cases_list_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light"]}
+# carried on PostgreSQL: the light copies (the owner's running clock) and, in the open cases'
+# deadline indexes, the filters' columns: a filtered page is read from the index alone (the
+# queue selects ids first, then the cases by id)
+FILTERS = ["department_id", "category_code", "channel", "grid_code", "supervised"]
+LIGHT_INCLUDE = {"ix_cases_list_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light", "state", *FILTERS],
+                  "ix_cases_list_deadline": ["clock_warn_at", "clock_paused_light", "state", *FILTERS],
+                  "ix_cases_list_state_deadline": ["clock_warn_at", "clock_paused_light", *FILTERS],
+                  "ix_cases_list_state": ["clock_due_at", "clock_warn_at", "clock_paused_light", *FILTERS],
+                  "ix_cases_list_warning": ["clock_due_at", "clock_paused_light"]}
 
 
 def _indexes():

@@ -8,6 +8,10 @@ Sort orders, each with its keyset (``wangge.pagination``):
   ``id``. Read as two ranges, each one index range: the dated rows after the position
   (``(clock_due_at, id) > (:due, :id)``), then, when the page is not full, the undated ones
   (``clock_due_at IS NULL AND id > :id``). One OR of the two would not be a range.
+* ``warning`` (``sort=deadline`` with ``light=green``): the warning time ``clock_warn_at``,
+  ties by ``id``. In due order the first green cases come after every yellow one (due soon,
+  warned already), which an index walk would read and drop on every page; the warning time is
+  when a green case turns yellow, the deadline that matters to it next (docs/api.md).
 
 The light filter reads the owner's copy too (``clock_due_at``, ``clock_warn_at`` and
 ``clock_paused_light``, NULL while the clock runs): a paused clock has no light here, as
@@ -15,16 +19,27 @@ before. A grid filter is resolved to its codes first (one small recursive query)
 planner sees a list of values, not a recursive CTE it cannot estimate.
 
 Cost: every page (first or thousandth) is an ordered index range that stops after
-``limit + 1`` rows; bench/bench_lists.py checks the plans at 1,000,000 cases. The indexes are
-``dispatch.cases.list_indexes`` (migration 0016). The page's clocks are one batch query.
+``limit + 1`` rows, or a union of such ranges (:func:`branches`): one per filtered state,
+written as a range of ``state`` and ordered by it so that PostgreSQL must take the
+``(state, ...)`` index (with ``state = :s`` it drops the ORDER BY column and may walk the
+primary key past every newer case of other states: closed cases are the oldest 90%; with a
+light filter the states stay a filter on the indexes of the cases with a clock); one per
+branch of an OR of what the caller may see (a grid worker: reported, assigned, each grid).
+The ranges select ids only (the light copies are carried in the deadline and warning indexes,
+so a light filter is an index-only test), the cases are read by id after. bench/bench_lists.py
+checks the plans at 1,000,000 cases. The indexes are ``dispatch.cases.list_indexes``
+(migration 0016). The page's clocks are one batch query.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import bindparam, select, tuple_, union
 from sqlalchemy.orm import lazyload
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from dispatch.cases.models import Case
 from dispatch.cases.scope import visible
@@ -36,12 +51,14 @@ from wangge import pagination
 from wangge.timeutil import utcnow
 
 SORTS = ("newest", "deadline")
+MAX_BRANCH_GRIDS = 20  # a grid worker with more grids is read with one IN over them
 CURSOR = "cases"
 
 
 @dataclass(frozen=True)
 class Position:
-    """Where a page ended: the sort order, the last row's due time (deadline order) and id."""
+    """Where a page ended: the order key (``order_key``), the last row's due time (its warning
+    time in ``warning`` order; None in ``newest`` order or for a case without clock) and id."""
     sort: str
     due: datetime | None
     id: int
@@ -55,7 +72,8 @@ class Position:
         sort_, due, ident = pagination.decode(text, CURSOR, 3)
         if sort_ != sort or (sort == "newest" and due is not None):
             raise pagination.bad_cursor()
-        return cls(sort, pagination.cursor_time(due, nullable=True), pagination.cursor_id(ident))
+        # every case of the warning order has a clock: its cursor always carries a time
+        return cls(sort, pagination.cursor_time(due, nullable=sort != "warning"), pagination.cursor_id(ident))
 
 
 @dataclass
@@ -72,15 +90,10 @@ def light_clause(light: str, now: datetime):
     return running & {"red": due < now, "yellow": (warn <= now) & (due >= now), "green": warn > now}[light]
 
 
-def conditions(session, staff: Staff, args: dict, now: datetime) -> list:
-    """The WHERE clauses of the filters in ``args`` (codes already checked) and of what
-    ``staff`` may see."""
+def conditions(session, args: dict, now: datetime) -> list:
+    """The WHERE clauses of the filters in ``args`` (codes already checked) but the state and
+    what the caller may see, which are branches (:func:`branches`)."""
     out = []
-    clause = visible(staff)
-    if clause is not None:
-        out.append(clause)
-    if "state" in args:
-        out.append(Case.state.in_(args["state"]))
     if "channel" in args:
         out.append(Case.channel.in_(args["channel"]))
     if "department" in args:
@@ -108,38 +121,134 @@ def _param(column, value):
     return bindparam(None, value, type_=column.type, unique=True)
 
 
-def _deadline_rows(session, where: list, after: Position | None, want: int) -> list[Case]:
-    due, ident = Case.clock_due_at, Case.id
+def branches(session, staff: Staff, args: dict) -> list[tuple[list, str | None]]:
+    """The query as a union of branches, each ``(clauses, state)``: one per disjunct of what
+    ``staff`` may see (an OR read as one index range per branch, as the phone inbox does; a
+    grid worker's grids resolved to one branch per grid) times one per filtered state."""
+    seen = visible(staff)
+    if seen is None:
+        views = [[]]
+    elif isinstance(seen, BooleanClauseList) and seen.operator is operators.or_:
+        views = []
+        for clause in seen.clauses:
+            codes = _grid_codes(session, clause)
+            views += [[clause]] if codes is None else [[Case.grid_code == code] for code in codes]
+    else:
+        views = [[seen]]
+    # with a light (only cases with a running clock: the newest tenth), the states are a filter
+    # on the clocked indexes, which carry them; the planner would otherwise read every case of
+    # the state with that light from the (state, ...) index and sort them
+    states = args.get("state") if "light" not in args else None
+    if states is None and "light" in args and "state" in args:
+        views = [[*view, Case.state.in_(args["state"])] for view in views]
+    return [(view, state) for view in views for state in (states or [None])]
+
+
+def _grid_codes(session, clause) -> list[str] | None:
+    """The codes of ``grid_code IN (SELECT ...)`` (a worker's grids: a few), else None."""
+    if (isinstance(clause, BinaryExpression) and clause.operator is operators.in_op
+            and getattr(clause.left, "key", None) == "grid_code" and isinstance(clause.right, ScalarSelect)):
+        codes = list(session.scalars(clause.right.element))
+        return codes if len(codes) <= MAX_BRANCH_GRIDS else None
+    return None
+
+
+def _state(state: str | None) -> list:
+    # a range, not "= :state": PostgreSQL drops an ORDER BY column fixed by an equality and
+    # may then walk the primary key past every newer case of other states (closed cases are
+    # the old 90%); ordered by the range's column, only the (state, ...) index gives the order
+    if state is None:
+        return []
+    return [Case.state >= _param(Case.state, state), Case.state <= _param(Case.state, state)]
+
+
+def _ids(key: str, part: str, where: list, state: str | None, after: Position | None, want: int):
+    """One branch's ids after ``after`` in ``key`` order, as one range of one index."""
+    due, warn, ident = Case.clock_due_at, Case.clock_warn_at, Case.id
+    st = [Case.state] if state is not None else []
+    st_at = [_param(Case.state, state)] if state is not None else []
+    cond = [*where, *_state(state)]
+    if key == "newest":
+        if after is not None:
+            cond.append(tuple_(*st, ident) < tuple_(*st_at, _param(ident, after.id)))
+        order = [c.desc() for c in st] + [ident.desc()]
+    elif part == "undated":
+        cond.append(due.is_(None))
+        if after is not None and after.due is None:
+            cond.append(tuple_(*st, ident) > tuple_(*st_at, _param(ident, after.id)))
+        order = [*st, ident]
+    else:
+        column = warn if key == "warning" else due
+        cond.append(column.is_not(None))
+        if key == "warning":  # no (state, warn) index: the state stays a filter
+            cond, st, st_at = [*where, *([Case.state == state] if state else [])], [], []
+            cond.append(column.is_not(None))
+        if after is not None:
+            cond.append(tuple_(*st, column, ident) > tuple_(*st_at, _param(column, after.due), _param(ident, after.id)))
+        order = [*st, column, ident]
+    return select(ident).where(*cond).order_by(*order).limit(want)
+
+
+def _fetch(session, key: str, part: str, parts: list, want: int) -> list[Case]:
+    """The cases of the union of ``parts`` (id selects), in ``key`` order, ``want`` at most."""
+    if not parts:
+        return []
+    if len(parts) == 1:
+        ids = parts[0].subquery("page")
+    else:  # UNION, not UNION ALL: a case may be in two branches (reported by me, in my grid)
+        ids = union(*(select(p.subquery().c.id) for p in parts)).subquery("page")
+    if key == "newest":
+        order = [Case.id.desc()]
+    elif part == "undated":
+        order = [Case.id]
+    else:
+        order = [Case.clock_warn_at if key == "warning" else Case.clock_due_at, Case.id]
+    query = select(Case).options(lazyload(Case.grid)).join(ids, ids.c.id == Case.id).order_by(*order).limit(want)
+    return list(session.scalars(query))
+
+
+def _page_rows(session, key: str, where: list, split: list, after: Position | None, want: int,
+               light: bool) -> list[Case]:
+    if key == "newest":
+        return _fetch(session, key, "", [_ids(key, "", where + view, state, after, want)
+                                         for view, state in split], want)
     rows = []
     if after is None or after.due is not None:
-        dated = [due.is_not(None)]
-        if after is not None:
-            dated.append(tuple_(due, ident) > tuple_(_param(due, after.due), _param(ident, after.id)))
-        rows = _rows(session, [*where, *dated], [due, ident], want)
-    if len(rows) < want:
-        undated = [due.is_(None)]
-        if after is not None and after.due is None:
-            undated.append(ident > after.id)
-        rows += _rows(session, [*where, *undated], [ident], want - len(rows))
+        rows = _fetch(session, key, "dated", [_ids(key, "dated", where + view, state, after, want)
+                                              for view, state in split], want)
+    if len(rows) < want and not light:  # a light needs a running clock: no undated case has one
+        rows += _fetch(session, key, "undated", [_ids(key, "undated", where + view, state, after, want - len(rows))
+                                                 for view, state in split], want - len(rows))
     return rows
+
+
+def order_key(args: dict) -> str:
+    """The keyset order: ``newest``, ``deadline``, or ``warning`` (``sort=deadline`` with
+    ``light=green``: by the warning time, see the module's text)."""
+    if args["sort"] == "deadline" and args.get("light") == "green":
+        return "warning"
+    return args["sort"]
 
 
 def page(session, staff: Staff, args: dict, *, now: datetime | None = None) -> Page:
     """One page of the queue: ``args`` as loaded by ``CaseQuery`` (``sort``, ``limit``, and
     ``cursor`` or the old ``offset``)."""
     now = now or utcnow()
-    sort, limit = args["sort"], args["limit"]
-    after = Position.load(args["cursor"], sort) if "cursor" in args else None
-    where = conditions(session, staff, args, now)
+    key, limit = order_key(args), args["limit"]
+    after = Position.load(args["cursor"], key) if "cursor" in args else None
+    where = conditions(session, args, now)
     offset = args.get("offset", 0)
     if offset:  # the old way, kept for existing clients: reads and drops ``offset`` rows
-        order = [Case.id.desc()] if sort == "newest" else [Case.clock_due_at.asc().nulls_last(), Case.id]
+        seen = visible(staff)
+        where += [c for c in (seen, Case.state.in_(args["state"]) if "state" in args else None) if c is not None]
+        column = Case.clock_warn_at if key == "warning" else Case.clock_due_at
+        order = [Case.id.desc()] if key == "newest" else [column.asc().nulls_last(), Case.id]
         rows = _rows(session, where, order, limit + 1, offset)
-    elif sort == "newest":
-        rows = _rows(session, where + ([Case.id < after.id] if after else []), [Case.id.desc()], limit + 1)
     else:
-        rows = _deadline_rows(session, where, after, limit + 1)
+        rows = _page_rows(session, key, where, branches(session, staff, args), after, limit + 1, "light" in args)
     cases, more = rows[:limit], len(rows) > limit
     last = cases[-1] if cases else None
-    following = Position(sort, last.clock_due_at if sort == "deadline" else None, last.id) if more else None
+    value = None if key == "newest" or last is None else \
+        last.clock_warn_at if key == "warning" else last.clock_due_at
+    following = Position(key, value, last.id) if more else None
     return Page(cases, current_clocks(session, cases), following)

@@ -8,11 +8,12 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from dispatch.cases.models import Case
 from dispatch.clocks.models import StageClock
 from grid.accounts.service import issue_token
+from grid.models import GridAssignment
 from tests.conftest import REDIS_URL, make_settings
 from tests.factories import CaseFactory, DepartmentFactory, StaffFactory
 from wangge import pagination
@@ -90,6 +91,55 @@ def check_paging(client, session, headers, dept) -> None:
         assert len(walked) == len(set(walked)) and before <= set(walked), sort
 
 
+def expected(session, sort: str, where, now) -> list[str]:
+    """The numbers the queue should answer, in its order, computed here from the rows."""
+    rows = [r for r in session.execute(select(Case.number, Case.id, Case.clock_due_at, Case.clock_warn_at,
+                                              Case.clock_paused_light, Case.state, Case.grid_code,
+                                              Case.reporter_staff_id)).all() if where(r)]
+    if sort == "newest":
+        return [r.number for r in sorted(rows, key=lambda r: -r.id)]
+    if sort == "warning":
+        return [r.number for r in sorted(rows, key=lambda r: (r.clock_warn_at, r.id))]
+    dated = sorted((r for r in rows if r.clock_due_at is not None), key=lambda r: (r.clock_due_at, r.id))
+    return [r.number for r in dated + sorted((r for r in rows if r.clock_due_at is None), key=lambda r: r.id)]
+
+
+def check_branches(client, session, headers, worker_headers, worker_id) -> None:
+    """The queries read as a union of index ranges (one per state, one per branch of what a grid
+    worker sees) and the warning order of ``light=green``: every page walked gives the rows
+    computed here, in order, each once."""
+    session.execute(update(Case).where(Case.id % 3 == 0).values(state="closed"))
+    session.execute(update(Case).where(Case.id % 4 == 1).values(state="dispatched"))
+    session.execute(update(Case).where(Case.id % 5 == 2).values(grid_code="W1"))
+    session.execute(update(Case).where(Case.id % 7 == 3).values(grid_code="W2"))
+    session.execute(update(Case).where(Case.id % 6 == 1).values(reporter_staff_id=worker_id))
+    session.add_all([GridAssignment(staff_id=worker_id, grid_code=code, valid_from=utcnow() - timedelta(days=1))
+                     for code in ("W1", "W2")])
+    session.commit()
+    now = utcnow()
+
+    def mine(r):
+        return r.reporter_staff_id == worker_id or r.grid_code in ("W1", "W2")
+
+    def green(r):
+        return r.clock_paused_light is None and r.clock_warn_at is not None and r.clock_warn_at > now
+
+    for sort in ("newest", "deadline"):
+        two = expected(session, sort, lambda r: r.state in ("closed", "dispatched"), now)
+        assert walk(client, headers, 2, sort=sort, state="closed,dispatched") == two and len(two) > 10, sort
+        theirs = expected(session, sort, mine, now)
+        assert walk(client, worker_headers, 2, sort=sort) == theirs and 5 < len(theirs) < 30, sort
+        both = expected(session, sort, lambda r: mine(r) and r.state in ("closed", "handling"), now)
+        assert walk(client, worker_headers, 3, sort=sort, state="closed,handling") == both and both, sort
+        red = expected(session, sort, lambda r: r.state in ("dispatched", "handling") and r.clock_paused_light is None
+                       and r.clock_due_at is not None and r.clock_due_at < now, now)
+        assert walk(client, headers, 2, sort=sort, state="dispatched,handling", light="red") == red and red, sort
+    greens = expected(session, "warning", green, now)
+    assert walk(client, headers, 2, sort="deadline", light="green") == greens and greens
+    greens = expected(session, "warning", lambda r: green(r) and mine(r), now)
+    assert walk(client, worker_headers, 1, sort="deadline", light="green") == greens and greens
+
+
 def check_bad_cursors(client, headers) -> None:
     first = client.get("/api/v1/cases", query_string={"limit": 1, "sort": "deadline", "lang": "en"}, headers=headers)
     other_sort = first.json["next_cursor"]
@@ -129,6 +179,9 @@ def check_open311(client) -> None:
 
 def test_paging_on_postgresql(client, db_session, city):
     check_paging(client, db_session, city.h("dispatcher"), city.departments["env"])
+    worker = StaffFactory(roles=["grid_worker"])
+    secret, _ = issue_token(db_session, worker, ttl_hours=1)
+    check_branches(client, db_session, city.h("dispatcher"), {"Authorization": f"Bearer {secret}"}, worker.id)
     check_bad_cursors(client, city.h("dispatcher"))
     check_open311(client)
 
@@ -164,6 +217,9 @@ def test_paging_on_sqlite(tmp_path):
         client = app.test_client()
         headers = {"Authorization": f"Bearer {secret}"}
         check_paging(client, session, headers, dept)
+        worker = StaffFactory(roles=["grid_worker"])
+        secret, _ = issue_token(session, worker, ttl_hours=1)
+        check_branches(client, session, headers, {"Authorization": f"Bearer {secret}"}, worker.id)
         check_bad_cursors(client, headers)
         check_open311(client)
 

@@ -28,9 +28,20 @@ INDEXES = (
     ("ix_cases_list_clocked", ["id"], "clock_due_at IS NOT NULL"),
     ("ix_cases_list_deadline", ["clock_due_at", "id"], "clock_due_at IS NOT NULL"),
     ("ix_cases_list_department_deadline", ["department_id", "clock_due_at", "id"], "clock_due_at IS NOT NULL"),
+    ("ix_cases_list_state_deadline", ["state", "clock_due_at", "id"], "clock_due_at IS NOT NULL"),
+    ("ix_cases_list_warning", ["clock_warn_at", "id"], "clock_warn_at IS NOT NULL"),
+    ("ix_cases_list_reporter", ["reporter_staff_id", "id"], "reporter_staff_id IS NOT NULL"),
+    ("ix_cases_list_assignee", ["assignee_id", "id"], "assignee_id IS NOT NULL"),
     ("ix_cases_list_reported", ["reported_at", "id"], None),
 )
-INCLUDE = {"ix_cases_list_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light"]}
+# the filters' columns, carried in the open cases' deadline indexes: a filtered page of them is
+# read from the index alone (the queue selects ids first)
+FILTERS = ["department_id", "category_code", "channel", "grid_code", "supervised"]
+INCLUDE = {"ix_cases_list_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light", "state", *FILTERS],
+           "ix_cases_list_deadline": ["clock_warn_at", "clock_paused_light", "state", *FILTERS],
+           "ix_cases_list_state_deadline": ["clock_warn_at", "clock_paused_light", *FILTERS],
+           "ix_cases_list_state": ["clock_due_at", "clock_warn_at", "clock_paused_light", *FILTERS],
+           "ix_cases_list_warning": ["clock_due_at", "clock_paused_light"]}
 
 
 def _create(postgresql: bool):
