@@ -41,10 +41,10 @@ from psycopg.conninfo import make_conninfo
 
 from bench import goals, minimal_app
 from bench.bench_dispatch import CITY, HTTP_CATEGORIES, setup_city
-from bench.bench_patrol_ingest import TICK, cpu_seconds
 from bench.common import (
     INSERT_TABLE,
     PGBENCH_SCRIPT,
+    TICK,
     BenchError,
     Client,
     Server,
@@ -53,6 +53,7 @@ from bench.common import (
     _pct,
     _sqlalchemy_url,
     add_database_options,
+    cpu_seconds,
     create_database,
     dispose_app,
     drop_database,
