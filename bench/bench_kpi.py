@@ -1,6 +1,6 @@
 """Indicators (综合评价) of a 30-day period over 1,000,000 cases, from the roll-up.
 
-One scratch PostGIS database (name ``wangge_bench_h_kpi2_<hex>``, or ``--db NAME``: created
+One scratch PostGIS database (name ``wangge_bench_kpi_<hex>``, or ``--db NAME``: created
 and loaded if missing, reused without loading if present, and kept) migrated with the app's own
 migrations, holding the catalog, 20 departments and 2,000 grid workers each assigned to a
 grid, and ``--cases`` case lives spread over the last 365 days, bulk-loaded by
@@ -361,7 +361,7 @@ def main(argv=None) -> int:
     if args.cases < 1000 or args.rounds < 1:
         ap.error("--cases >= 1000, --rounds >= 1")
     p = print
-    dbname = args.db or f"wangge_bench_h_kpi2_{secrets.token_hex(4)}"
+    dbname = args.db or f"wangge_bench_kpi_{secrets.token_hex(4)}"
     keep = args.keep_db or bool(args.db)
     conninfo = make_conninfo(args.pg_admin_url, dbname=dbname)
     errors: list[str] = []

@@ -343,7 +343,7 @@ def main(argv=None) -> int:
     if args.cases < 150_000 or args.repeat < 1 or args.rounds < 1:
         ap.error("--cases >= 150000 (page 2,001 by offset), --repeat >= 1, --rounds >= 1")
     p = print
-    dbname = f"wangge_bench_h_lists2_{secrets.token_hex(4)}"
+    dbname = f"wangge_bench_lists_{secrets.token_hex(4)}"
     conninfo = make_conninfo(args.pg_admin_url, dbname=dbname)
     errors: list[str] = []
     result: dict = {}
