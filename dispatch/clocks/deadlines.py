@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import aliased, object_session, scoped_session
 
 from dispatch.cases import scope
@@ -243,3 +243,26 @@ def mark_paused_for_extension(session, clock: StageClock) -> None:
         pause(session, clock)
 
 
+def owner_light(due: datetime | None, warn: datetime | None, paused: str | None, now: datetime) -> str | None:
+    """The light from the owner's copy of its running clock: ``deadlines.light``'s rule (green
+    under 80% of the limit, yellow to 100%, red beyond; a paused clock frozen at what it used,
+    ``clock_paused_light``); None without a clock. tests/mobile/test_inbox_deadlines.py compares
+    it (and ``light_sql``) with ``deadlines.light`` for clocks in every situation."""
+    if paused is not None:
+        return paused
+    if due is None:
+        return None
+    if now > due:
+        return "red"
+    if now >= warn:
+        return "yellow"
+    return "green"
+
+
+def light_sql(model, now: datetime):
+    """``owner_light`` in SQL, over the owner's columns ('none' without a clock)."""
+    return case((model.clock_paused_light.is_not(None), model.clock_paused_light),
+                (model.clock_due_at.is_(None), "none"),
+                (model.clock_due_at < now, "red"),
+                (model.clock_warn_at <= now, "yellow"),
+                else_="green")

@@ -22,6 +22,7 @@ from sqlalchemy import Integer, case, cast, func, select
 from dispatch.cases.lifecycle import OPEN_STATES
 from dispatch.cases.models import Case
 from dispatch.cases.scope import visible
+from dispatch.clocks.deadlines import light_sql
 from geo.crs import convert_coords, convert_geometry
 from grid import roles as R
 from grid.grids.schemas import CrsField
@@ -116,15 +117,6 @@ class OutlineCollection(Schema):
                            metadata={"description": "Features with properties code, name, level and the geometry in `crs`"})
 
 
-def light_of(now):
-    """``deadlines.light``'s rule over the case's copy of its running clock ('none': no clock)."""
-    return case((Case.clock_paused_light.is_not(None), Case.clock_paused_light),
-                (Case.clock_due_at.is_(None), "none"),
-                (Case.clock_due_at < now, "red"),
-                (Case.clock_warn_at <= now, "yellow"),
-                else_="green")
-
-
 def cell_size(zoom: int, west: float, south: float, east: float, north: float) -> float:
     """Degrees per cluster cell: about CELL_PX pixels at ``zoom``, coarser when the box would
     hold more than MAX_CELLS cells."""
@@ -168,7 +160,7 @@ def pins(session, staff, bbox, zoom: int, crs: str, now=None) -> dict:
     clause = visible(staff)
     if clause is not None:
         where.append(clause)
-    light = light_of(now)
+    light = light_sql(Case, now)
     rows = session.execute(
         select(Case.number, Case.lon, Case.lat, light)
         .where(*where, *_in_box(west, south, east, north))

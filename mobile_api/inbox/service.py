@@ -26,13 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, case, false, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import and_, bindparam, false, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.orm import defer, lazyload
 
 from dispatch.attachments.models import Attachment
 from dispatch.cases import scope as case_scope
 from dispatch.cases.lifecycle import VERBS
 from dispatch.cases.models import Case
+from dispatch.clocks.deadlines import light_sql, owner_light
 from dispatch.enforcement import lifecycle as enf_lifecycle
 from dispatch.enforcement import scope as enf_scope
 from dispatch.enforcement.models import EnforcementCase, EnforcementOfficer
@@ -124,31 +125,6 @@ def enforcement_clause(staff: Staff):
     """WHERE on EnforcementCase: the enforcement cases in my inbox (None: none)."""
     mine = [b.where for b in branches(staff) if b.kind == ENFORCEMENT]
     return or_(*mine) if mine else None
-
-
-def owner_light(due: datetime | None, warn: datetime | None, paused: str | None, now: datetime) -> str | None:
-    """The light from the owner's copy of its running clock: ``deadlines.light``'s rule (green
-    under 80% of the limit, yellow to 100%, red beyond; a paused clock frozen at what it used,
-    ``clock_paused_light``); None without a clock. tests/mobile/test_inbox_deadlines.py compares
-    it (and ``light_sql``) with ``deadlines.light`` for clocks in every situation."""
-    if paused is not None:
-        return paused
-    if due is None:
-        return None
-    if now > due:
-        return "red"
-    if now >= warn:
-        return "yellow"
-    return "green"
-
-
-def light_sql(model, now: datetime):
-    """``owner_light`` in SQL, over the owner's columns ('none' without a clock)."""
-    return case((model.clock_paused_light.is_not(None), model.clock_paused_light),
-                (model.clock_due_at.is_(None), "none"),
-                (model.clock_due_at < now, "red"),
-                (model.clock_warn_at <= now, "yellow"),
-                else_="green")
 
 
 @dataclass(frozen=True)
