@@ -11,8 +11,12 @@ from __future__ import annotations
 
 
 def init_app(app, api) -> None:  # noqa: ARG001 - the domains' signature; pages are not in the OpenAPI
-    from . import map_page, pages, session
+    from . import admin_pages, case_page, dashboard_page, enforcement_page, map_page, pages, session
 
     app.register_blueprint(session.blp)
     app.register_blueprint(pages.blp)
     app.register_blueprint(map_page.blp)
+    app.register_blueprint(case_page.blp)
+    app.register_blueprint(dashboard_page.blp)
+    app.register_blueprint(enforcement_page.blp)
+    app.register_blueprint(admin_pages.blp)

@@ -22,8 +22,6 @@ blp = Blueprint("console_pages", __name__, template_folder="templates")
 QUEUE_WORDS = ("console_loading", "console_no_cases", "console_updated", "console_load_failed",
                "console_more", "console_light_none", *(f"console_light_{x}" for x in LIGHTS),
                "console_overdue")
-CASE_WORDS = ("console_loading", "console_load_failed", "console_overdue",
-              *(f"console_light_{x}" for x in LIGHTS), "console_light_none")
 CITIZEN_WORDS = ("console_sending", "console_uploading_photo", "console_report_sent", "console_locating",
                  "console_location_set", "console_location_failed", "console_need_description",
                  "console_track_none", "console_rated", "console_send_failed", "console_not_yet",
@@ -70,13 +68,6 @@ def queue():
                 lights=[(x, t(f"console_light_{x}", lang=lang)) for x in LIGHTS],
                 departments=departments, grids=grids, categories=_categories(lang),
                 refresh_seconds=int(request.args.get("refresh", 30)) if request.args.get("refresh", "").isdigit() else 30)
-
-
-@blp.route("/console/cases/<number>")
-@requires(*ROLES)
-def case(number):
-    """One case, read-only for now: its fields, clock and events (``GET /api/v1/cases/{number}``)."""
-    return page("console/case.html", script_words=CASE_WORDS, number=number[:32])
 
 
 @blp.route("/citizen/report")

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from dispatch.workflow.map_views import MAP_ROLES
-from grid.roles import ADMIN, DISPATCH_CENTER, LEADER, ROLES
+from grid.roles import ADMIN, DISPATCH_CENTER, ENFORCEMENT_LEADER, LEADER, ROLES, SHIFT_LEADER
 from wangge.auth import SESSION_COOKIE, csrf_token
 from wangge.errors import ApiError
 from wangge.i18n import SUPPORTED, current_language, t
@@ -16,10 +16,17 @@ from .assets import asset_url
 
 LANG_COOKIE = "wangge_lang"
 
-# (endpoint, message key, roles that see it). Pages not built yet are not listed.
+DASHBOARD_ROLES = (LEADER, ADMIN, SHIFT_LEADER)
+ENFORCEMENT_ROLES = (ENFORCEMENT_LEADER, LEADER, ADMIN)
+ADMIN_ROLES = (ADMIN,)
+
+# (endpoint, message key, roles that see it).
 MENU = (
     ("console_pages.queue", "console_menu_queue", ROLES),
     ("console_map.map_page", "console_menu_map", MAP_ROLES),
+    ("console_dashboard.dashboard", "console_menu_dashboard", DASHBOARD_ROLES),
+    ("console_enforcement.enforcement", "console_menu_enforcement", ENFORCEMENT_ROLES),
+    ("console_admin.admin", "console_menu_admin", ADMIN_ROLES),
     ("console_pages.citizen_report", "console_menu_citizen", ROLES),
     ("api-docs.openapi_swagger_ui", "console_menu_api_docs", (ADMIN, LEADER, *DISPATCH_CENTER)),
 )

@@ -7,7 +7,8 @@ import path from "node:path";
 const here = path.dirname(fileURLToPath(import.meta.url));
 await esbuild.build({
   absWorkingDir: here,
-  entryPoints: ["src/console.css", "src/queue.js", "src/case.js", "src/map.js", "src/citizen.js", "src/track.js"],
+  entryPoints: ["src/console.css", "src/queue.js", "src/case.js", "src/map.js", "src/citizen.js", "src/track.js",
+    "src/dashboard.js", "src/enforcement.js", "src/admin.js"],
   outdir: "../static/dist",
   bundle: true,
   format: "esm",

@@ -1,0 +1,4 @@
+// admin page (scaffolding; being built).
+import { t } from "./lib/page.js";
+
+void t;

@@ -1,0 +1,4 @@
+// enforcement page (scaffolding; being built).
+import { t } from "./lib/page.js";
+
+void t;
