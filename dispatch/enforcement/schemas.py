@@ -59,6 +59,15 @@ class OfficerView(Schema):
     name = fields.String()
 
 
+class OfficerListView(Schema):
+    officers = fields.List(fields.Nested(OfficerView))
+
+
+class StageCountsView(Schema):
+    counts = fields.Dict(keys=fields.String(validate=validate.OneOf([*lifecycle.STAGES, lifecycle.CLOSED])),
+                         values=fields.Integer())
+
+
 class EnforcementSummaryView(Schema):
     number = fields.String()
     stage = fields.String(validate=validate.OneOf([*service.STAGES, service.CLOSED]))

@@ -4,7 +4,7 @@ Another team's enforcement staff asking for one get 403 (they know it exists: it
 same street); everyone else who may not see it, 404."""
 from __future__ import annotations
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, func, or_, select
 
 from dispatch.cases.models import Case
 from dispatch.enforcement.models import EnforcementCase, EnforcementGroup
@@ -38,6 +38,16 @@ def visible(staff: Staff):
         clauses.append(EnforcementCase.parent_case_id.in_(
             select(Case.id).where(Case.department_id == staff.department_id)))
     return or_(*clauses) if clauses else false()
+
+
+def stage_counts(session, staff: Staff, stages) -> dict[str, int]:
+    """How many of the enforcement cases ``staff`` may see are in each of ``stages`` (0 for none)."""
+    query = select(EnforcementCase.stage, func.count()).group_by(EnforcementCase.stage)
+    clause = visible(staff)
+    if clause is not None:
+        query = query.where(clause)
+    found = dict(session.execute(query).all())
+    return {stage: found.get(stage, 0) for stage in stages}
 
 
 def get_enforcement(session, staff: Staff, number: str) -> EnforcementCase:

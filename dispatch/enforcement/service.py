@@ -50,7 +50,7 @@ from dispatch.workflow.actions import Actor, Payload, act
 from geo.area import distance_m
 from grid import roles as R
 from grid.catalog.limits import limit_for
-from grid.models import EVERYWHERE, Department, Grid, Staff
+from grid.models import EVERYWHERE, Department, Grid, Staff, StaffRole
 from wangge.config import current_settings
 from wangge.errors import Conflict, Forbidden, validation_error
 from wangge.i18n import both, t
@@ -256,6 +256,15 @@ def _check_open(enf: EnforcementCase) -> None:
 def _check_version(enf: EnforcementCase, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != enf.version:
         raise Conflict("enforcement_conflict", number=enf.number)
+
+
+def assignable_officers(session, team_id: int | None) -> list[Staff]:
+    """Whom a team leader may name (``assign_officers``): the team's active enforcement officers."""
+    if team_id is None:
+        return []
+    return list(session.scalars(select(Staff).join(StaffRole).where(
+        StaffRole.role == R.ENFORCEMENT_OFFICER, Staff.active.is_(True), Staff.department_id == team_id)
+        .order_by(Staff.name, Staff.id)))
 
 
 def assign_officers(session, enf: EnforcementCase, staff: Staff, staff_ids: list[int], *,

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch.clocks.models import StageClock
-from dispatch.enforcement import scope, service
+from dispatch.enforcement import lifecycle, scope, service
 from dispatch.enforcement.models import EnforcementCase
 from dispatch.enforcement.presenters import detail, group_view, summaries
 from dispatch.enforcement.schemas import (
@@ -14,8 +14,10 @@ from dispatch.enforcement.schemas import (
     EnforcementQuery,
     GroupListView,
     GroupView,
+    OfficerListView,
     OfficersSchema,
     RecordSchema,
+    StageCountsView,
 )
 from grid import roles as R
 from wangge.auth import current_staff, requires
@@ -74,6 +76,29 @@ class EnforcementCases(MethodView):
         rows = db.session.scalars(query.order_by(EnforcementCase.id.desc())
                                   .limit(args["limit"]).offset(args["offset"])).all()
         return {"enforcement_cases": summaries(rows, now)}
+
+
+@blp.route("/counts")
+class EnforcementCounts(MethodView):
+    @requires(*READERS)
+    @blp.response(200, StageCountsView)
+    def get(self):
+        """How many referrals I may see are in each stage (``closed`` included, 0 for none):
+        the same referrals as the list."""
+        stages = [*lifecycle.STAGES, lifecycle.CLOSED]
+        return {"counts": scope.stage_counts(db.session, current_staff(), stages)}
+
+
+@blp.route("/officers")
+class EnforcementTeamOfficers(MethodView):
+    @requires(R.ENFORCEMENT_LEADER)
+    @blp.response(200, OfficerListView)
+    def get(self):
+        """The active enforcement officers of my team: whom I may name on
+        ``POST /{number}/officers``."""
+        staff = current_staff()
+        return {"officers": [{"id": s.id, "name": s.name}
+                             for s in service.assignable_officers(db.session, staff.department_id)]}
 
 
 @blp.route("/<number>")
