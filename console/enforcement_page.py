@@ -8,7 +8,7 @@ from flask import Blueprint, g
 from dispatch.enforcement import lifecycle
 from dispatch.workflow.schemas import LIGHTS
 from grid.catalog.limits import UNITS
-from grid.roles import ENFORCEMENT_LEADER, ENFORCEMENT_OFFICER
+from grid.roles import ENFORCEMENT_LEADER, ENFORCEMENT_OFFICER, ROLES
 from wangge.auth import requires
 from wangge.errors import NotFound
 from wangge.i18n import t
@@ -33,6 +33,7 @@ ENFORCEMENT_WORDS = (
     "console_enf_advanced", "console_enf_no_records", "console_enf_recorded", "console_enf_penalty",
     "console_enf_late", "console_enf_added", "console_enf_removed", "console_enf_actor",
     "console_enf_same_place", "console_enf_saving", *(f"console_enf_record_{k}" for k in RECORD_KINDS),
+    *(f"role_{r}" for r in ROLES),  # who made a record, when the page does not know the name
 )
 
 

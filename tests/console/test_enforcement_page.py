@@ -174,7 +174,7 @@ def test_the_leader_takes_a_referral_through_its_first_stage(live, new_page, loc
     assert enf["stage"] == "accept" and enf["group"]["members"][0]["number"] == neighbour
     group_id = enf["group_id"]
 
-    page = new_page(locale, viewport={"width": 1400, "height": 1000})
+    page = new_page(locale, viewport={"width": 1400, "height": 1000}, timezone_id="Asia/Shanghai")
     browser_sign_in(page, base, "zfdz", locale)
     page.wait_for_selector('#enf-list[data-ready="1"]')
     assert page.locator("h1").inner_text() == w["title"]
@@ -226,6 +226,8 @@ def test_the_leader_takes_a_referral_through_its_first_stage(live, new_page, loc
     page.get_by_label(w["record"]).fill("现场测量违建面积约 12 平方米")
     page.get_by_role("button", name=w["add"]).click()
     expect(page.locator('#enf-records li[data-kind="finding"]')).to_contain_text("12 平方米")
+    role = {"zh-CN": "专业部门处置人员", "en": "Department handler"}[locale]
+    expect(page.locator('#enf-records li[data-kind="referral"]')).to_contain_text(role)
     screenshot(page, f"enforcement-case-{locale}")
     after = leader("GET", f"/api/v1/enforcement/{number}")
     assert after["stage"] == "investigate"
@@ -246,3 +248,45 @@ def test_the_leader_takes_a_referral_through_its_first_stage(live, new_page, loc
     expect(page.locator("#groups-status")).to_contain_text(str(group_id))
     assert sorted(o["name"] for o in leader("GET", f"/api/v1/enforcement/{neighbour}")["officers"]) == \
         ["执法队员乙", "执法队员甲"]
+
+
+def test_the_leader_closes_a_referral_and_the_district_leader_only_reads(live, new_page):
+    """The officers' stages go through the API (they work from the phone); the team leader
+    closes on the page (the outcome is required: refused empty, beside the form), the source
+    case goes back for checking; the district leader sees the same page without forms."""
+    base, app = live
+    number = referral(app, 121.495, 31.235, "测试路 200 号")
+    leader, officer = api_as(app, "zfdz"), api_as(app, "zfdy1")
+    me = next(o for o in leader("GET", "/api/v1/enforcement/officers")["officers"] if o["name"] == "执法队员甲")
+    leader("POST", f"/api/v1/enforcement/{number}/officers", staff_ids=[me["id"]])
+    leader("POST", f"/api/v1/enforcement/{number}/advance", to_stage="investigate")
+    officer("POST", f"/api/v1/enforcement/{number}/advance", to_stage="decide", note="违建属实")
+    officer("POST", f"/api/v1/enforcement/{number}/advance", to_stage="execute", note="责令拆除，罚款", penalty_amount=5000)
+    officer("POST", f"/api/v1/enforcement/{number}/advance", to_stage="close", note="已拆除")
+
+    page = new_page("zh-CN", timezone_id="Asia/Shanghai")
+    browser_sign_in(page, base, "zfdz", "zh-CN")
+    page.goto(f"{base}{PAGE}/{number}")
+    page.wait_for_selector('#enf-case[data-ready="1"][data-stage="close"]')
+    expect(page.locator('#enf-facts [data-fact="console_enf_field_penalty_amount"]')).to_have_text("5000")
+    close = page.get_by_role("button", name="结案并回传原案件")
+    close.click()
+    expect(page.locator("#advance-error")).to_contain_text("note")
+    assert leader("GET", f"/api/v1/enforcement/{number}")["stage"] == "close"
+    page.get_by_label(re.compile("结案结果")).fill("违建已拆除，罚款已缴")
+    close.click()
+    page.wait_for_selector('#enf-case[data-ready="1"][data-stage="closed"]')
+    expect(page.locator('#enf-stepper li[aria-current="step"]')).to_contain_text("已结案")
+    assert page.locator("#officers-form").is_hidden() and page.locator("#record-form").is_hidden()
+    done = leader("GET", f"/api/v1/enforcement/{number}")
+    assert done["stage"] == "closed" and done["outcome"] == "违建已拆除，罚款已缴"
+    assert api_as(app, "lingdao")("GET", f"/api/v1/cases/{done['parent']['number']}")["state"] == "handled"
+
+    watcher = new_page("en")
+    browser_sign_in(watcher, base, "lingdao", "en")
+    watcher.wait_for_selector('#enf-list[data-ready="1"]')
+    assert watcher.locator(".enf-group-form").count() == 0  # no forms for a read-only reader
+    watcher.goto(f"{base}{PAGE}/{number}?lang=en")
+    watcher.wait_for_selector('#enf-case[data-ready="1"]')
+    expect(watcher.locator("#advance-box")).to_contain_text("closed")
+    assert watcher.locator("#officers-form").is_hidden() and watcher.locator("#record-form").is_hidden()

@@ -23,8 +23,9 @@ export function detailPage() {
   let team = [];
   const people = new Map([[data.me, data.me_name]]);
 
-  function who(id) {
-    return people.get(id) || t("console_enf_actor", { id });
+  // A name the page knows (me, the team's officers), else the role the record names, else the id.
+  function who(id, role) {
+    return people.get(id) || (role ? t(`role_${role}`) : t("console_enf_actor", { id }));
   }
 
   function stepper() {
@@ -125,11 +126,11 @@ export function detailPage() {
     const d = r.data || {};
     if (d.penalty_amount != null) bits.push(`${t("console_enf_penalty")} ${d.penalty_amount}`);
     if (d.late) bits.push(t("console_enf_late"));
-    if (d.added?.length) bits.push(`${t("console_enf_added")} ${d.added.map(who).join(SEP)}`);
-    if (d.removed?.length) bits.push(`${t("console_enf_removed")} ${d.removed.map(who).join(SEP)}`);
+    if (d.added?.length) bits.push(`${t("console_enf_added")} ${d.added.map((id) => who(id)).join(SEP)}`);
+    if (d.removed?.length) bits.push(`${t("console_enf_removed")} ${d.removed.map((id) => who(id)).join(SEP)}`);
     return el("li", { dataset: { kind: r.kind, record: String(r.id) } },
       el("div", { class: "record-head" }, el("b", {}, t(`console_enf_record_${r.kind}`)), " · ",
-        el("time", { datetime: r.at }, when(r.at)), r.actor_id ? ` · ${who(r.actor_id)}` : ""),
+        el("time", { datetime: r.at }, when(r.at)), r.actor_id ? ` · ${who(r.actor_id, d.role)}` : ""),
       bits.length ? el("div", { class: "hint" }, bits.join(" · ")) : "",
       r.note ? el("p", { class: "record-note" }, r.note) : "");
   }
