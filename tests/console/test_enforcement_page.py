@@ -153,6 +153,11 @@ def referral(app, lon, lat, address):
     return case["events"][-1]["data"]["enforcement_number"]
 
 
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+    .map(e => e.id || e.name)"""
+
+
 def browser_sign_in(page, base, username, locale):
     page.goto(f"{base}/console/login?next={PAGE}" + ("?lang=en" if locale == "en" else ""))
     page.get_by_label(re.compile("账号|Account")).fill(username)
@@ -195,6 +200,7 @@ def test_the_leader_takes_a_referral_through_its_first_stage(live, new_page, loc
     card = page.locator(f'.enf-group[data-group="{group_id}"]')
     expect(card).to_contain_text(number)
     expect(card).to_contain_text(neighbour)
+    assert page.evaluate(UNLABELLED) == []  # every control has a label (or its own text)
     screenshot(page, f"enforcement-{locale}")
 
     # keyboard: the number is a link in the tab order
@@ -228,6 +234,7 @@ def test_the_leader_takes_a_referral_through_its_first_stage(live, new_page, loc
     expect(page.locator('#enf-records li[data-kind="finding"]')).to_contain_text("12 平方米")
     role = {"zh-CN": "专业部门处置人员", "en": "Department handler"}[locale]
     expect(page.locator('#enf-records li[data-kind="referral"]')).to_contain_text(role)
+    assert page.evaluate(UNLABELLED) == []
     screenshot(page, f"enforcement-case-{locale}")
     after = leader("GET", f"/api/v1/enforcement/{number}")
     assert after["stage"] == "investigate"
