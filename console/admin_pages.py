@@ -39,47 +39,18 @@ def admin():
     return page("console/admin.html", sections=SECTIONS)
 
 
-def _section(name: str, **context):
-    template = "console/admin_grids.html" if name == "grids" else "console/admin_base.html"
-    return page(template, sections=SECTIONS, section=name,
-                script_words=admin_words(), **context)
-
-
-@blp.route("/console/admin/grids")
 @requires(*ADMIN_ROLES)
-def grids():
-    """Grids by level; import a GeoJSON file with progress; topology problems on the map."""
-    return _section("grids", levels=GRID_LEVELS, crs_choices=CRS)
+def section(name: str):
+    """One section: a shell with the sections' tabs; its script builds the forms and tables.
+    The grids page also has the import's progress and the topology map."""
+    if name == "grids":
+        return page("console/admin_grids.html", sections=SECTIONS, section=name, script_words=admin_words(),
+                    levels=GRID_LEVELS, crs_choices=CRS)
+    return page("console/admin_base.html", sections=SECTIONS, section=name, script_words=admin_words(),
+                stages=STAGES, units=UNITS)
 
 
-@blp.route("/console/admin/departments")
-@requires(*ADMIN_ROLES)
-def departments():
-    return _section("departments")
-
-
-@blp.route("/console/admin/staff")
-@requires(*ADMIN_ROLES)
-def staff():
-    return _section("staff")
-
-
-@blp.route("/console/admin/catalog")
-@requires(*ADMIN_ROLES)
-def catalog():
-    return _section("catalog", stages=STAGES, units=UNITS)
-
-
-@blp.route("/console/admin/matrix")
-@requires(*ADMIN_ROLES)
-def matrix():
-    return _section("matrix")
-
-
-@blp.route("/console/admin/calendar")
-@requires(*ADMIN_ROLES)
-def calendar():
-    return _section("calendar")
-
+for _name in SECTIONS:  # /console/admin/grids ... (endpoint console_admin.grids ...)
+    blp.add_url_rule(f"/console/admin/{_name}", endpoint=_name, view_func=section, defaults={"name": _name})
 
 page_errors(blp)

@@ -189,7 +189,7 @@ def test_a_time_limit_the_matrix_explained_and_a_calendar_day(live, new_page):
     # Catalog: set a small class's own limit for a stage.
     category = next(c for c in api.get(f"{base}/api/v1/categories").json() if c["parent_code"])
     page.get_by_role("button", name=f"Time limits {category['code']}").click()
-    expect(page.locator(f'#limits-table[data-ready="1"]')).to_be_attached()
+    expect(page.locator('#limits-table[data-ready="1"]')).to_be_attached()
     limit = page.locator("#limit-form")
     limit.get_by_label("Stage").select_option("handle")
     limit.get_by_label("Amount").fill("3")

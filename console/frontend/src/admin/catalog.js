@@ -1,7 +1,7 @@
 // The catalog: categories (add, change) and each one's time limits per stage: the limit in
 // force and where it comes from; set the category's own limit, or remove it (inherit again).
 import { api, el, lang, t } from "../lib/page.js";
-import { makeForm, optionsOf, panel, renderTable, reporting, statusLine, yes } from "./ui.js";
+import { editorForm, makeForm, optionsOf, panel, renderTable, reporting, statusLine, yes } from "./ui.js";
 
 const KINDS = ["component", "event"];
 
@@ -21,7 +21,6 @@ export default async function catalog(root) {
   const table = el("div", { id: "categories-table", class: "table-box" });
   listBox.append(table);
   let categories = [];
-  let editing = null;
   let current = null; // the category whose limits are shown
 
   const name = (c) => (lang === "en" ? c.name_en || c.name_zh : c.name_zh);
@@ -67,9 +66,9 @@ export default async function catalog(root) {
     limitsBox.dataset.category = category.code;
   }
 
-  const cancel = el("button", { type: "button", class: "secondary", id: "category-cancel", hidden: true }, t("console_admin_cancel"));
-  const form = makeForm(formBox, {
-    id: "category-form", legend: t("console_admin_add"), submit: t("console_admin_save"),
+  const form = editorForm(formBox, {
+    id: "category-form", keyField: "code", focus: "name_zh", defaults: { active: true, auto_dispatch: false }, status,
+    describe: (c) => `${name(c)} (${c.code})`,
     fields: [
       { name: "code", label: t("console_admin_code"), required: true },
       { name: "kind", label: t("console_admin_kind"), type: "select", options: optionsOf(KINDS, "console_cat_kind_") },
@@ -80,44 +79,15 @@ export default async function catalog(root) {
       { name: "auto_dispatch", label: t("console_admin_auto_dispatch"), type: "checkbox" },
       { name: "active", label: t("console_admin_active"), type: "checkbox" },
     ],
-    extraButtons: [cancel],
-    onSubmit: async (values) => {
-      if (editing) {
-        delete values.code;
-        await api(`/api/v1/categories/${encodeURIComponent(editing)}`, { method: "PATCH", json: values });
-      } else {
-        await api("/api/v1/categories", { method: "POST", json: values });
-      }
-      status.textContent = t("console_admin_saved");
-      reset();
-      await load();
-    },
+    create: (values) => api("/api/v1/categories", { method: "POST", json: values }),
+    update: (c, values) => api(`/api/v1/categories/${encodeURIComponent(c.code)}`, { method: "PATCH", json: values }),
+    onSaved: () => load(),
   });
-  const legend = form.form.querySelector("legend");
+  const edit = (c) => form.edit(c, { ...c, parent_code: c.parent_code || "" });
 
   function parents() {
     form.inputs.parent_code.replaceChildren(el("option", { value: "" }, t("console_admin_none")),
       categories.filter((c) => !c.parent_code).map((c) => el("option", { value: c.code }, `${name(c)} (${c.code})`)));
-  }
-
-  function reset() {
-    editing = null;
-    form.form.reset();
-    form.set({ active: true, auto_dispatch: false });
-    form.inputs.code.readOnly = false;
-    legend.textContent = t("console_admin_add");
-    cancel.hidden = true;
-  }
-  cancel.addEventListener("click", () => { form.clear(); reset(); });
-
-  function edit(category) {
-    editing = category.code;
-    form.clear();
-    form.set({ ...category, parent_code: category.parent_code || "" });
-    form.inputs.code.readOnly = true;
-    legend.textContent = t("console_admin_edit_of", { what: `${name(category)} (${category.code})` });
-    cancel.hidden = false;
-    form.inputs.name_zh.focus();
   }
 
   async function load() {
@@ -139,6 +109,5 @@ export default async function catalog(root) {
       ],
     });
   }
-  reset();
   return load();
 }

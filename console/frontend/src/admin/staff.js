@@ -1,7 +1,7 @@
 // Staff: the list; one form to create an account or change one (roles, department, a new
 // password resets it and signs the person out, active); deactivate; grid assignments.
 import { api, el, t, when } from "../lib/page.js";
-import { makeForm, panel, renderTable, reporting, statusLine, yes } from "./ui.js";
+import { editorForm, makeForm, panel, renderTable, reporting, statusLine, yes } from "./ui.js";
 
 const ROLES = ["grid_worker", "intake_clerk", "shift_leader", "dispatcher", "department_handler",
   "enforcement_leader", "enforcement_officer", "leader", "admin"];
@@ -14,12 +14,14 @@ export default async function staff(root) {
   const status = statusLine(listBox);
   const table = el("div", { id: "staff-table", class: "table-box" });
   listBox.append(table);
-  let editing = null;
+  let editing = null; // the person whose grids are shown
+  const passwordLabel = () => document.querySelector('label[for="staff-form-password"]');
 
   const departments = await reporting(status, () => api("/api/v1/departments"));
-  const cancel = el("button", { type: "button", class: "secondary", id: "staff-cancel", hidden: true }, t("console_admin_cancel"));
-  const form = makeForm(formBox, {
-    id: "staff-form", legend: t("console_admin_add"), submit: t("console_admin_save"),
+  const form = editorForm(formBox, {
+    id: "staff-form", keyField: "username", focus: "name", status,
+    defaults: { active: true, language: "zh", roles: [] },
+    describe: (s) => `${s.name} (${s.username})`,
     fields: [
       { name: "username", label: t("console_admin_username"), required: true, autocomplete: "off" },
       { name: "name", label: t("console_admin_name"), required: true },
@@ -33,46 +35,21 @@ export default async function staff(root) {
         options: [["zh", t("console_lang_zh")], ["en", t("console_lang_en")]] },
       { name: "active", label: t("console_admin_active"), type: "checkbox" },
     ],
-    extraButtons: [cancel],
-    onSubmit: async (values) => {
-      if (editing) {
-        delete values.username;
-        await api(`/api/v1/staff/${editing.id}`, { method: "PATCH", json: values });
-      } else {
-        await api("/api/v1/staff", { method: "POST", json: values });
-      }
-      status.textContent = t("console_admin_saved");
-      reset();
-      await load();
+    create: (values) => api("/api/v1/staff", { method: "POST", json: values }),
+    update: (person, values) => api(`/api/v1/staff/${person.id}`, { method: "PATCH", json: values }),
+    onSaved: () => load(),
+    onEdit: (person) => {
+      editing = person;
+      passwordLabel().textContent = t("console_admin_new_password");
+      return showAssignments();
+    },
+    onReset: () => {
+      editing = null;
+      passwordLabel().textContent = t("console_admin_password");
+      assignBox.hidden = true;
     },
   });
-  const legend = form.form.querySelector("legend");
-  const passwordLabel = form.form.querySelector('label[for="staff-form-password"]');
-
-  function reset() {
-    editing = null;
-    form.form.reset();
-    form.set({ active: true, language: "zh", roles: [] });
-    form.inputs.username.readOnly = false;
-    legend.textContent = t("console_admin_add");
-    passwordLabel.textContent = t("console_admin_password");
-    cancel.hidden = true;
-    assignBox.hidden = true;
-  }
-  cancel.addEventListener("click", () => { form.clear(); reset(); });
-
-  async function edit(person) {
-    editing = person;
-    form.clear();
-    form.form.reset();
-    form.set({ ...person, department_code: person.department?.code || "", password: "" });
-    form.inputs.username.readOnly = true;
-    legend.textContent = t("console_admin_edit_of", { what: `${person.name} (${person.username})` });
-    passwordLabel.textContent = t("console_admin_new_password");
-    cancel.hidden = false;
-    form.inputs.name.focus();
-    await showAssignments();
-  }
+  const edit = (person) => form.edit(person, { ...person, department_code: person.department?.code || "", password: "" });
 
   // Grid assignments of the person being edited: end one, or assign a grid from now.
   const assignTable = el("div", { id: "assignments-table", class: "table-box" });
@@ -128,6 +105,5 @@ export default async function staff(root) {
       ],
     });
   }
-  reset();
   return load();
 }

@@ -185,3 +185,55 @@ export async function reporting(line, work) {
     throw err;
   }
 }
+
+/**
+ * A form that adds a row or, after `edit(row)`, changes it (its key field read-only):
+ * `create(values)` or `update(row, values)` (the key left out), then `onSaved()`.
+ * `onEdit(row)` / `onReset()` let a section do more (e.g. a password label, assignments).
+ */
+export function editorForm(parent, { id, fields, keyField, focus, defaults, describe, create, update, onSaved, status,
+  onEdit, onReset }) {
+  let editing = null;
+  const cancel = el("button", { type: "button", class: "secondary", id: `${id}-cancel`, hidden: true }, t("console_admin_cancel"));
+  const form = makeForm(parent, {
+    id, legend: t("console_admin_add"), submit: t("console_admin_save"), fields, extraButtons: [cancel],
+    onSubmit: async (values) => {
+      if (editing) {
+        delete values[keyField];
+        await update(editing, values);
+      } else {
+        await create(values);
+      }
+      status.textContent = t("console_admin_saved");
+      reset();
+      await onSaved();
+    },
+  });
+  const legend = form.form.querySelector("legend");
+
+  function reset() {
+    editing = null;
+    form.form.reset();
+    form.set(defaults);
+    form.inputs[keyField].readOnly = false;
+    legend.textContent = t("console_admin_add");
+    cancel.hidden = true;
+    onReset?.();
+  }
+
+  function edit(row, values = row) {
+    editing = row;
+    form.clear();
+    form.form.reset();
+    form.set(values);
+    form.inputs[keyField].readOnly = true;
+    legend.textContent = t("console_admin_edit_of", { what: describe(row) });
+    cancel.hidden = false;
+    form.inputs[focus].focus();
+    return onEdit?.(row);
+  }
+
+  cancel.addEventListener("click", () => { form.clear(); reset(); });
+  reset();
+  return { ...form, edit, reset };
+}
