@@ -83,6 +83,13 @@ def sign_in(page, base, path, locale):
     page.wait_for_selector('#admin[data-ready="1"]')
 
 
+def assert_labelled(page):
+    """Every control of the page has a label (the forms are built by the script)."""
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+        .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.id || e.name)""")
+    assert unlabelled == []
+
+
 def square(x, y, size=0.01):
     return {"type": "Polygon", "coordinates": [[[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]]}
 
@@ -115,6 +122,7 @@ def test_import_a_grid_file_see_its_progress_and_the_overlap_on_the_map(live, ne
     page = new_page(locale, viewport={"width": 1400, "height": 1000})
     sign_in(page, base, "/console/admin/grids", locale)
     expect(page.locator('#admin-map[data-grids-ready="1"]')).to_be_attached()
+    assert_labelled(page)
     page.get_by_label(re.compile("^(文件|File)$")).set_input_files(str(path))
     page.get_by_label(re.compile("坐标系|Coordinate system")).select_option("wgs84")
     page.locator("#import-submit").click()
@@ -145,6 +153,7 @@ def test_add_a_department_and_a_staff_account_through_the_forms(live, new_page, 
     page = new_page(locale, viewport={"width": 1400, "height": 1100})
     sign_in(page, base, "/console/admin/departments", locale)
 
+    assert_labelled(page)
     form = page.locator("#department-form")
     form.get_by_label(re.compile("^(编码|Code)$")).fill(f"PARK{tag}")
     form.get_by_label(re.compile("^(名称|Name)$")).fill(f"园林绿化 {tag}")
@@ -156,6 +165,7 @@ def test_add_a_department_and_a_staff_account_through_the_forms(live, new_page, 
 
     page.goto(f"{base}/console/admin/staff" + ("?lang=en" if tag == "en" else ""))
     page.wait_for_selector('#admin[data-ready="1"]')
+    assert_labelled(page)
     form = page.locator("#staff-form")
     form.get_by_label(re.compile("^(账号|Username)$")).fill(f"gardener-{tag}")
     form.get_by_label(re.compile("^(名称|Name)$")).fill(f"园丁 {tag}")
@@ -190,6 +200,7 @@ def test_a_time_limit_the_matrix_explained_and_a_calendar_day(live, new_page):
     category = next(c for c in api.get(f"{base}/api/v1/categories").json() if c["parent_code"])
     page.get_by_role("button", name=f"Time limits {category['code']}").click()
     expect(page.locator('#limits-table[data-ready="1"]')).to_be_attached()
+    assert_labelled(page)
     limit = page.locator("#limit-form")
     limit.get_by_label("Stage").select_option("handle")
     limit.get_by_label("Amount").fill("3")
@@ -206,6 +217,7 @@ def test_a_time_limit_the_matrix_explained_and_a_calendar_day(live, new_page):
     small = [c["code"] for c in api.get(f"{base}/api/v1/categories").json() if c["parent_code"]]
     rule = next(r for r in api.get(f"{base}/api/v1/matrix").json() if r["category_code"] in small)
     expected = api.get(f"{base}/api/v1/matrix/explain?category={rule['category_code']}&grid={grid}&lang=en").json()
+    assert_labelled(page)
     explain = page.locator("#explain-form")
     explain.get_by_label("Category").select_option(rule["category_code"])
     explain.get_by_label("Grid code").fill(grid)
@@ -221,6 +233,7 @@ def test_a_time_limit_the_matrix_explained_and_a_calendar_day(live, new_page):
     # Calendar: a day pressed flips and becomes a local change; removing it restores it.
     page.goto(f"{base}/console/admin/calendar?lang=en")
     page.wait_for_selector('#calendar-months[data-ready="1"]')
+    assert_labelled(page)
     year = page.get_attribute("#calendar-months", "data-year")
     day = f"{year}-07-15"
     button = page.locator(f'#calendar-months button[data-day="{day}"]')
