@@ -169,3 +169,25 @@ class LocatedView(Schema):
 class BatchLocated(Schema):
     results = fields.List(fields.Nested(GridBrief, allow_none=True),
                           metadata={"description": "One per point, in order; null outside every grid."})
+
+
+class ImportErrorView(Schema):
+    status = fields.Integer()
+    code = fields.String()
+    message = fields.String()
+    fields_ = fields.Dict(data_key="fields", attribute="fields", allow_none=True)
+    details = fields.Raw(allow_none=True, metadata={"description": "Per feature: index, code, reason, reason_text, detail"})
+
+
+class GridImportStatus(Schema):
+    """A background grid import: queued, running (``step`` validating or writing, ``done`` of
+    ``total`` features), done (``result``) or failed (``error``, the API's error body)."""
+    id = fields.String()
+    state = fields.String(validate=validate.OneOf(["queued", "running", "done", "failed"]))
+    step = fields.String(allow_none=True, validate=validate.OneOf(["validating", "writing"]))
+    done = fields.Integer()
+    total = fields.Integer()
+    progress = fields.Float(allow_none=True, metadata={"description": "done / total, 0 to 1"})
+    filename = fields.String(allow_none=True)
+    result = fields.Nested(GridImportResult, allow_none=True)
+    error = fields.Nested(ImportErrorView, allow_none=True)

@@ -7,12 +7,13 @@ from shapely.geometry import mapping
 from sqlalchemy import or_, select
 
 from geo.io import GeoFormatError, read_geojson_obj
-from grid.grids import service
+from grid.grids import imports, service
 from grid.grids.schemas import (
     GridCollection,
     GridFeature,
     GridImportQuery,
     GridImportResult,
+    GridImportStatus,
     GridQuery,
     GridRetired,
     TopologyQuery,
@@ -20,9 +21,10 @@ from grid.grids.schemas import (
 )
 from grid.models import Grid
 from grid.roles import ADMIN, STAFF
-from wangge.auth import requires
+from wangge.auth import current_staff, requires
 from wangge.errors import ApiError, NotFound
 from wangge.extensions import db
+from wangge.uploads import uploaded_text
 
 blp = Blueprint("grids", __name__, url_prefix="/api/v1/grids", description="网格 Grids (GeoJSON)")
 
@@ -77,6 +79,33 @@ class GridImport(MethodView):
         result = service.import_features(db.session, features, crs=args["crs"], fix=args["fix"],
                                          skip_invalid=args["skip_invalid"], source="api")
         return result.to_dict()
+
+
+@blp.route("/imports")
+class GridImports(MethodView):
+    @requires(ADMIN)
+    @blp.arguments(GridImportQuery, location="query")
+    @blp.response(202, GridImportStatus)
+    def post(self, args):
+        """Import a GeoJSON FeatureCollection (request body, or multipart ``file``) in the
+        background, with the options of ``/import``. Answers 202 with the import's id once the
+        file is read (400 ``invalid_file`` if it cannot be); poll its status for progress."""
+        text, filename = uploaded_text("GeoJSON")
+        status = imports.start_import(owner_id=current_staff().id, text=text, options=args, filename=filename)
+        return imports.status_view(status)
+
+
+@blp.route("/imports/<job_id>")
+class GridImportProgress(MethodView):
+    @requires(ADMIN)
+    @blp.response(200, GridImportStatus)
+    def get(self, job_id):
+        """Progress of my import: queued, running (done of total features), done with the
+        result, or failed with the error (nothing was written)."""
+        status = imports.read_status(job_id, current_staff().id)
+        if status is None:
+            raise NotFound("grid_import", job_id)
+        return imports.status_view(status)
 
 
 @blp.route("/check")

@@ -1,4 +1,17 @@
-// admin page (scaffolding; being built).
-import { t } from "./lib/page.js";
+// The admins' pages (docs/console.md, Administration): the section named by #admin's
+// data-section builds its forms and tables (admin/*.js) over the JSON API.
+import calendar from "./admin/calendar.js";
+import catalog from "./admin/catalog.js";
+import departments from "./admin/departments.js";
+import grids from "./admin/grids.js";
+import matrix from "./admin/matrix.js";
+import staff from "./admin/staff.js";
 
-void t;
+const SECTIONS = { grids, departments, staff, catalog, matrix, calendar };
+const root = document.getElementById("admin");
+const section = root && SECTIONS[root.dataset.section];
+if (section) {
+  Promise.resolve(section(root))
+    .then(() => { root.dataset.ready = "1"; })
+    .catch(() => { root.dataset.ready = "error"; });
+}
