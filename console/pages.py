@@ -21,7 +21,7 @@ blp = Blueprint("console_pages", __name__, template_folder="templates")
 
 QUEUE_WORDS = ("console_loading", "console_no_cases", "console_updated", "console_load_failed",
                "console_more", "console_light_none", *(f"console_light_{x}" for x in LIGHTS),
-               "console_overdue")
+               "console_overdue", "console_shown")
 CITIZEN_WORDS = ("console_sending", "console_uploading_photo", "console_report_sent", "console_locating",
                  "console_location_set", "console_location_failed", "console_need_description",
                  "console_track_none", "console_rated", "console_send_failed", "console_not_yet",

@@ -60,3 +60,39 @@ def _indexes():
 
 
 CASE_LIST_INDEXES = _indexes()
+
+
+# --- search (``q``, migration 0020) -------------------------------------------------------
+# PostgreSQL only: trigram GIN indexes (pg_trgm) that answer ``ILIKE '%words%'`` and the
+# phone's ``LIKE '%digits'`` from the index, whatever the table's size; the pattern needs 3
+# characters to have a trigram (shorter ones are read within the other filters' ranges).
+# SQLite (the embedded default) answers the same query with a plain LIKE over the rows. They
+# are not model indexes (SQLite has no such kind): the migration makes them and
+# tests/cli/test_models_migrations.py leaves them out of the comparison, by these names.
+PHONE_SEPARATORS = (" ", "-", "(", ")", "+")  # what dispatch.intake.rules.PHONE_PATTERN allows besides digits
+
+
+def phone_digits_sql(column: str = "reporter_phone") -> str:
+    """The phone without its separators, in SQL both backends run (nested ``replace``)."""
+    sql = column
+    for separator in PHONE_SEPARATORS:
+        sql = f"replace({sql}, '{separator}', '')"
+    return sql
+
+
+SEARCH_INDEXES = {
+    # name: (columns or expression, operator class)
+    "ix_cases_search_text": "title gin_trgm_ops, description gin_trgm_ops, address gin_trgm_ops",
+    "ix_cases_search_phone": f"({phone_digits_sql()}) gin_trgm_ops",
+}
+
+
+def phone_digits(column):
+    """:func:`phone_digits_sql` as an expression on ``column``, literals inline (not bound
+    parameters) so that PostgreSQL matches it with the index's expression."""
+    from sqlalchemy import func, literal_column
+
+    expression = column
+    for separator in PHONE_SEPARATORS:
+        expression = func.replace(expression, literal_column(f"'{separator}'"), literal_column("''"))
+    return expression

@@ -40,6 +40,14 @@ def visible(staff: Staff):
     return or_(*clauses) if clauses else false()
 
 
+def sees_reporter_phone(staff: Staff) -> bool:
+    """Whether the case's answer shows ``staff`` the reporter's phone (``reporter.phone`` of
+    ``GET /api/v1/cases/{number}``): every staff member who may see the case does (they call the
+    reporter back). The case list's phone search (``q``) is allowed to exactly these, within the
+    cases they see; tests/api/test_case_search.py checks, role by role, that the two agree."""
+    return staff is not None
+
+
 # What a verb and the case's answer need of the case row: its departments (joined, small rows)
 # but not its grid's polygon nor its own point geometry (lon/lat are columns of their own);
 # either still loads if something asks for it.

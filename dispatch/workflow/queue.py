@@ -29,30 +29,52 @@ The ranges select ids only (the light copies are carried in the deadline and war
 so a light filter is an index-only test), the cases are read by id after. bench/bench_lists.py
 checks the plans at 1,000,000 cases. The indexes are ``dispatch.cases.list_indexes``
 (migration 0016). The page's clocks are one batch query.
+
+Search (``q``, :func:`search_clause`): one OR added to every branch: the case number (exact,
+unique index), words of the title, description or address (``ILIKE '%q%'``), and for those who
+see the reporter's phone in the case's answer (``scope.sees_reporter_phone``) the phone's
+digits ending with the digits of ``q`` (4 or more). On PostgreSQL each arm is an index
+(the trigram GIN indexes of migration 0020, ``list_indexes.SEARCH_INDEXES``), so the planner
+can read the matches (a BitmapOr) and sort the few of them, or walk the page's order and test
+each row when the matches are many; SQLite runs a plain LIKE. The keyset is unchanged: a
+search narrows the rows, not the order, so its cursors page as any other.
+
+Counts (:func:`counts`, ``GET /api/v1/cases/counts``): the same filters and visibility in one
+``GROUP BY`` of the light, read from the owner's copy of the clock that the list's indexes
+carry (``ix_cases_list_state`` and the clocked ones include it with the filters' columns).
+A light is counted as the light filter sees it: a paused clock is ``none`` there, as it is
+left out of every ``light=`` list.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, tuple_, union
+from sqlalchemy import bindparam, case, func, or_, select, tuple_, union
 from sqlalchemy.orm import lazyload
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList
 from sqlalchemy.sql.selectable import ScalarSelect
 
+from dispatch.cases.list_indexes import phone_digits
 from dispatch.cases.models import Case
-from dispatch.cases.scope import visible
+from dispatch.cases.scope import sees_reporter_phone, visible
 from dispatch.clocks.deadlines import current_clocks
 from dispatch.clocks.models import StageClock
 from grid.grids.service import subtree_codes
 from grid.models import Department, Staff
 from wangge import pagination
+from wangge.present import user_zone
 from wangge.timeutil import utcnow
 
 SORTS = ("newest", "deadline")
 MAX_BRANCH_GRIDS = 20  # a grid worker with more grids is read with one IN over them
 CURSOR = "cases"
+PHONE_DIGITS = re.compile(r"[0-9]{4,32}")  # last digits of a phone: 4 or more
+_PHONE_SEPARATORS = re.compile(r"[ \-()+]")
+LIGHTS = ("green", "yellow", "red", "none")
 
 
 @dataclass(frozen=True)
@@ -90,10 +112,37 @@ def light_clause(light: str, now: datetime):
     return running & {"red": due < now, "yellow": (warn <= now) & (due >= now), "green": warn > now}[light]
 
 
-def conditions(session, args: dict, now: datetime) -> list:
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_clause(q: str, staff: Staff | None):
+    """Cases matching ``q``: its number, words of the title, description or address, or (for
+    those who see reporters' phones) the reporter's phone ending with the digits of ``q``."""
+    like = _like(q)
+    arms = [Case.number == q, Case.title.ilike(like, escape="\\"), Case.description.ilike(like, escape="\\"),
+            Case.address.ilike(like, escape="\\")]
+    digits = _PHONE_SEPARATORS.sub("", q)
+    if PHONE_DIGITS.fullmatch(digits) and sees_reporter_phone(staff):
+        arms.append(phone_digits(Case.reporter_phone).like("%" + digits))
+    return or_(*arms)
+
+
+def day_start(day: date) -> datetime:
+    """The first moment of ``day`` in the user's zone, in UTC (times are stored in UTC)."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(user_zone())).astimezone(UTC)
+
+
+def conditions(session, args: dict, now: datetime, staff: Staff | None = None) -> list:
     """The WHERE clauses of the filters in ``args`` (codes already checked) but the state and
     what the caller may see, which are branches (:func:`branches`)."""
     out = []
+    if "q" in args:
+        out.append(search_clause(args["q"], staff))
+    if "reported_from" in args:
+        out.append(Case.reported_at >= day_start(args["reported_from"]))
+    if "reported_to" in args:
+        out.append(Case.reported_at < day_start(args["reported_to"] + timedelta(days=1)))
     if "channel" in args:
         out.append(Case.channel.in_(args["channel"]))
     if "department" in args:
@@ -236,7 +285,7 @@ def page(session, staff: Staff, args: dict, *, now: datetime | None = None) -> P
     now = now or utcnow()
     key, limit = order_key(args), args["limit"]
     after = Position.load(args["cursor"], key) if "cursor" in args else None
-    where = conditions(session, args, now)
+    where = conditions(session, args, now, staff)
     offset = args.get("offset", 0)
     if offset:  # the old way, kept for existing clients: reads and drops ``offset`` rows
         seen = visible(staff)
@@ -252,3 +301,28 @@ def page(session, staff: Staff, args: dict, *, now: datetime | None = None) -> P
         last.clock_warn_at if key == "warning" else last.clock_due_at
     following = Position(key, value, last.id) if more else None
     return Page(cases, current_clocks(session, cases), following)
+
+
+def count_light(now: datetime):
+    """The light of a case as the light filter sees it (:func:`light_clause`): ``none`` without
+    a running clock (none, ended, or paused)."""
+    due, warn = Case.clock_due_at, Case.clock_warn_at
+    return case((Case.clock_paused_light.is_not(None) | due.is_(None), "none"),
+                (due < now, "red"), (warn <= now, "yellow"), else_="green")
+
+
+def counts(session, staff: Staff, args: dict, *, now: datetime | None = None) -> dict:
+    """How many cases of the list (the same filters and visibility, every page) show each
+    light: ``{"lights": {"green": n, "yellow": n, "red": n, "none": n}, "total": n}``, in
+    one ``GROUP BY``."""
+    now = now or utcnow()
+    where = conditions(session, args, now, staff)
+    seen = visible(staff)
+    if seen is not None:
+        where.append(seen)
+    if "state" in args:
+        where.append(Case.state.in_(args["state"]))
+    lights = select(count_light(now).label("light")).where(*where).subquery("lights")
+    found = dict(session.execute(select(lights.c.light, func.count()).group_by(lights.c.light)).all())
+    out = {light: found.get(light, 0) for light in LIGHTS}
+    return {"lights": out, "total": sum(out.values())}

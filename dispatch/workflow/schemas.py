@@ -2,7 +2,17 @@
 
 The presenters (``dispatch.workflow.presenters``) build the dicts; the views declare these
 schemas with ``@blp.response``, which dump them and document them in the OpenAPI document."""
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+import re
+
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from dispatch.attachments.schemas import CasePhotoView
 from dispatch.cases.lifecycle import STATES
@@ -34,9 +44,14 @@ class RatingSchema(Schema):
     note = fields.String(validate=validate.Length(max=2000))
 
 
-class CaseQuery(QuerySchema):
-    """Filters of the case list. Unknown parameters and unknown codes are a 422 naming the
-    parameter (the codes of department, grid and category are checked by the view)."""
+MAX_SEARCH = 100  # characters of ``q``
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class CaseFilters(QuerySchema):
+    """Filters of the case list and of its counts (``GET /api/v1/cases/counts``). Unknown
+    parameters and unknown codes are a 422 naming the parameter (the codes of department, grid
+    and category are checked by the view)."""
     state = CommaSeparated(STATES)
     channel = CommaSeparated(CHANNELS)
     department = fields.String(validate=validate.Length(max=32), metadata={"description": "department code"})
@@ -45,6 +60,40 @@ class CaseQuery(QuerySchema):
     category = fields.String(validate=validate.Length(max=32), metadata={"description": "category code"})
     light = fields.String(validate=validate.OneOf(LIGHTS))
     supervised = fields.Boolean()
+    q = fields.String(validate=validate.Length(min=2, max=MAX_SEARCH), metadata={
+        "description": "search, 2 to 100 characters: a case number (exact), words of the title, description "
+                       "or address (substring, any case), or the reporter's phone (4 or more digits: the whole "
+                       "number or its last digits; separators ignored). Cases matching any of these."})
+    reported_from = bounded.Date(metadata={
+        "description": "reported on or after this day (in the user's time zone). Years 1970..2200."})
+    reported_to = bounded.Date(metadata={
+        "description": "reported on or before this day (in the user's time zone), not before reported_from. "
+                       "Years 1970..2200."})
+
+    @pre_load
+    def _trim_search(self, data, **kwargs):
+        # surrounding spaces dropped; an emptied search box ("q=") is no search, not a 422
+        if isinstance(data.get("q"), str):
+            data = {key: data[key] for key in data}
+            data["q"] = data["q"].strip()
+            if not data["q"]:
+                del data["q"]
+        return data
+
+    @validates("q")
+    def _search_characters(self, value, **kwargs):
+        if _CONTROL.search(value):
+            raise ValidationError(t("invalid_characters_field"))
+
+    @validates_schema
+    def _date_range(self, data, **kwargs):
+        start, end = data.get("reported_from"), data.get("reported_to")
+        if start is not None and end is not None and start > end:
+            raise ValidationError(t("reported_to_before_from"), "reported_to")
+
+
+class CaseQuery(CaseFilters):
+    """The case list: its filters, sort order and page."""
     sort = fields.String(load_default="newest", validate=validate.OneOf(("newest", "deadline")), metadata={
         "description": "newest (id, newest first) or deadline (running stage clock's due time, soonest "
                        "first; cases without a running clock last)"})
@@ -59,6 +108,18 @@ class CaseQuery(QuerySchema):
     def _cursor_or_offset(self, data, **kwargs):
         if data.get("cursor") is not None and data.get("offset"):
             raise ValidationError(t("cursor_with_offset"), "offset")
+
+
+class CaseLightCounts(Schema):
+    green = fields.Integer()
+    yellow = fields.Integer()
+    red = fields.Integer()
+    none = fields.Integer(metadata={"description": "no running clock (none yet, ended, or paused)"})
+
+
+class CaseCountsView(Schema):
+    lights = fields.Nested(CaseLightCounts)
+    total = fields.Integer()
 
 
 # --- answers ------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ from dispatch.workflow.actions import Actor, Payload, act, choose_role
 from dispatch.workflow.presenters import case_detail, case_summary
 from dispatch.workflow.schemas import (
     ActionSchema,
+    CaseCountsView,
     CaseDetailView,
+    CaseFilters,
     CaseListView,
     CaseQuery,
     EventView,
@@ -52,13 +54,30 @@ class Cases(MethodView):
         """Cases I may see, newest first (``sort=newest``) or soonest deadline first
         (``sort=deadline``, cases without a running clock last); filter by state and channel
         (comma lists), department, grid (any level: a street answers the cases of all its
-        grids), category, light, supervised. An unknown parameter, state, channel or code is a
-        422 naming it. Pages by ``cursor`` (``next_cursor`` of the previous page, null on the
+        grids), category, light, supervised, the day reported (``reported_from``,
+        ``reported_to``, in the user's zone) and a search ``q`` (case number, words of the
+        title, description or address, the reporter's phone or its last digits for those who
+        see reporters' phones). An unknown parameter, state, channel or code is a 422 naming
+        it. Pages by ``cursor`` (``next_cursor`` of the previous page, null on the
         last; a cursor that is not one is a 400 ``bad_cursor``); ``offset`` still works."""
         check_codes(args)
         page = queue.page(db.session, current_staff(), args)
         return {"cases": [case_summary(c, page.clocks.get(c.id)) for c in page.cases],
                 "next_cursor": page.next.dump() if page.next else None}
+
+
+@blp.route("/counts")
+class CaseCounts(MethodView):
+    @requires()
+    @reads_replica
+    @blp.arguments(CaseFilters, location="query")
+    @blp.response(200, CaseCountsView)
+    def get(self, args):
+        """How many cases of the list (the same filters, ``q`` included, and the same cases I may
+        see; every page) show each light: green, yellow, red, and none (no running clock: none
+        yet, ended, or paused, as the light filter sees it). One GROUP BY."""
+        check_codes(args)
+        return queue.counts(db.session, current_staff(), args)
 
 
 @blp.route("/<number>")

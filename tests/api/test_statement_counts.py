@@ -81,6 +81,10 @@ def test_case_queue(client, db_session, city, dispatcher):  # noqa: F811
     assert_flat(client, db_session, "case queue by deadline", grow, "/api/v1/cases", dispatcher, sort="deadline")
     assert_flat(client, db_session, "case queue filtered", grow, "/api/v1/cases", dispatcher,
                 light="green", grid="310101001", department="ENV")
+    assert_flat(client, db_session, "case queue searched", grow, "/api/v1/cases", dispatcher, q="垃圾",
+                reported_from="2020-01-01")
+    assert_flat(client, db_session, "case counts", grow, "/api/v1/cases/counts", dispatcher,
+                q="垃圾", grid="310101001", department="ENV")
 
 
 def test_case_detail_and_open311_detail(client, db_session, city, dispatcher):  # noqa: F811
