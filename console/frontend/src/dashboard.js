@@ -127,8 +127,8 @@ async function load() {
 }
 
 function loadLists() {
-  for (const [id, q] of [["d-red", "light=red&sort=deadline"], ["d-supervised", "supervised=true"]]) {
-    fillList($(id), q).catch((err) => { $(id).replaceChildren(el("li", {}, `${t("console_load_failed")} ${err.message}`)); });
+  for (const [id, q, light] of [["d-red", "light=red&sort=deadline", "red"], ["d-supervised", "supervised=true", "none"]]) {
+    fillList($(id), q, light).catch((err) => { $(id).replaceChildren(el("li", {}, `${t("console_load_failed")} ${err.message}`)); });
   }
 }
 
