@@ -50,10 +50,11 @@ def _write_status(export_id: str, **changes) -> dict:
 
 def start_kpi_export(*, owner_id: int, first: date, last: date, by: str, fmt: str,
                      department_id: int | None, level: str | None = None, header: str = "names",
-                     lang: str = "zh") -> dict:
+                     lang: str = "zh", patrols: bool = True) -> dict:
     export_id = uuid.uuid4().hex
     params = {"first": first.isoformat(), "last": last.isoformat(), "by": by, "fmt": fmt,
-              "department_id": department_id, "level": level, "header": header, "lang": lang}
+              "department_id": department_id, "level": level, "header": header, "lang": lang,
+              "patrols": patrols}
     _write_status(export_id, id=export_id, kind="kpi", owner_id=owner_id, params=params,
                            state="queued", done=0, total=KPI_STEPS, file=None, error=None)
     try:
@@ -80,7 +81,7 @@ def run_kpi_export(export_id: str) -> None:
         steps = iter(range(1, KPI_STEPS))
         level = p.get("level")
         rows = kpi.compute(db.session, start, end, p["by"], department_id=p["department_id"],
-                           weights=settings.kpi_weights, level=level,
+                           weights=settings.kpi_weights, level=level, patrols=p.get("patrols", True),
                            progress=lambda name: _write_status(export_id, done=next(steps, KPI_STEPS - 1), step=name))
         header = {"header": p.get("header", "names"), "lang": p.get("lang", "zh")}
         name = f"kpi-{p['by']}{'-' + level if level else ''}-{p['first']}-{p['last']}.{p['fmt']}"

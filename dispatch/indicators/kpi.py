@@ -190,7 +190,7 @@ def local_period(first: date, last: date, zone: str) -> tuple[datetime, datetime
 def compute(session, start: datetime, end: datetime, by: str, *, now: datetime | None = None,
             department_id: int | None = None, weights: dict[str, Weights] | str | None = None,
             progress: Callable[[str], None] | None = None, source: str = "rollup",
-            level: str | None = None) -> list[dict]:
+            level: str | None = None, patrols: bool = True) -> list[dict]:
     """One row per group: key, name, every count of ``COUNTS``, every ratio of ``RATIOS``
     (null when its denominator is 0) and the composite ``score``.
 
@@ -200,7 +200,9 @@ def compute(session, start: datetime, end: datetime, by: str, *, now: datetime |
     themselves); both answer the same rows.
 
     ``level`` (with ``by="grid"`` only): the rows are the grids of that level (district,
-    street, community, grid), each summing the grids under it (``grid_ancestors``)."""
+    street, community, grid), each summing the grids under it (``grid_ancestors``).
+    ``patrols=False`` leaves out the patrol figures (by worker and grid), which are computed
+    from the stored tracks one worker-day at a time."""
     if by not in GROUPS:
         raise ValueError(f"by must be one of {', '.join(GROUPS)}")
     if level is not None and (by != "grid" or level not in GRID_LEVELS):
@@ -225,7 +227,7 @@ def compute(session, start: datetime, end: datetime, by: str, *, now: datetime |
                     row[column] += int(value)
         if progress:
             progress(name)
-    if by in ("worker", "grid") and department_id is None:
+    if patrols and by in ("worker", "grid") and department_id is None:
         _add_patrols(session, counts, by, start, end)
         if progress:
             progress("patrols")

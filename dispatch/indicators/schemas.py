@@ -15,6 +15,9 @@ class KpiQuery(QuerySchema):
     level = fields.String(validate=validate.OneOf(GRID_LEVELS), metadata={
         "description": "with by=grid: group by the grids of this level (district, street, community, grid), "
                        "each row summing the grids under it; without it, by the grid each case was reported in"})
+    patrols = fields.Boolean(load_default=True, metadata={
+        "description": "false: leave out the patrol figures (by=worker and by=grid), computed from the stored "
+                       "tracks one worker-day at a time (slow over long periods); the counts of cases are the same"})
     format = fields.String(load_default="json", validate=validate.OneOf(FORMATS))
     header = fields.String(load_default="names", validate=validate.OneOf(HEADERS), metadata={
         "description": "csv and xlsx: the header row holds the column names (names, default) or their labels "

@@ -53,7 +53,8 @@ class Kpi(MethodView):
             department_id = staff.department_id
         settings = current_settings()
         start, end = kpi.local_period(first, last, settings.timezone)
-        rows = kpi.compute(db.session, start, end, by, department_id=department_id, weights=weights(), level=level)
+        rows = kpi.compute(db.session, start, end, by, department_id=department_id, weights=weights(), level=level,
+                           patrols=args["patrols"])
         period = {"from": first.isoformat(), "to": last.isoformat(), "timezone": settings.timezone,
                   "start": local_iso(start), "end": local_iso(end)}
         name = f"kpi-{by}{'-' + level if level else ''}-{first.isoformat()}-{last.isoformat()}"
@@ -112,7 +113,7 @@ class Exports(MethodView):
             raise validation_error({"format": ["an export file is csv or xlsx"]})
         status = exports.start_kpi_export(owner_id=current_staff().id, first=first, last=last, by=by, fmt=fmt,
                                           department_id=_scope(current_staff()), level=args.get("level"),
-                                          header=args["header"], lang=current_language())
+                                          header=args["header"], lang=current_language(), patrols=args["patrols"])
         return _status_view(status)
 
 

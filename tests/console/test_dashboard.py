@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import openpyxl
 import pytest
 
 from dispatch.indicators import kpi
 from tests.api.test_statement_counts import counting
+from tests.dispatch.conftest import city  # noqa: F401 - the fixture
 from tests.factories import CaseFactory, GridFactory, StaffFactory
 from wangge.timeutil import utcnow
 
@@ -107,8 +109,6 @@ def test_rows_of_the_grids_of_a_level_sum_the_grids_under_them(client, login, tr
 
 
 def test_a_redrawn_grid_keeps_its_cases_under_its_parent(client, login, tree, db_session):
-    from datetime import timedelta
-
     # g2 redrawn: its old version ends, the current one moves under the other community
     old = tree["g2"]
     old.valid_to = utcnow() - timedelta(days=1)
@@ -200,3 +200,31 @@ def test_header_labels_in_the_readers_language(client, login, tree, app, monkeyp
         ws = openpyxl.load_workbook(io.BytesIO(f.data))["KPI"]
         assert ws["A1"].value == first
         assert {row[1]: row[4] for row in ws.iter_rows(min_row=2, values_only=True)}["900001002"] == 3
+
+
+def test_patrols_false_leaves_out_the_patrol_figures_and_their_statements(client, city):  # noqa: F811
+    """The choropleth asks ``patrols=false``: the same counts of cases, no patrol figures, and
+    none of the statements per worker and day that computing them takes."""
+    from tests.dispatch.conftest import report
+    from tests.mobile.fixtures_patrol import begin, line, local_day, start, upload
+
+    patrol = start(client, city)
+    t0 = begin()
+    upload(client, city, patrol["id"], line(121.402, 121.404, 31.205, 9, t0))
+    report(client, city)
+    day = local_day(t0)
+    query = {"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat(), "by": "grid", "level": "grid"}
+    headers = city.h("leader")
+    with counting() as seen:
+        full = client.get("/api/v1/kpi", query_string=query, headers=headers).json["rows"]
+    with_patrols = len(seen)
+    with counting() as seen:
+        lean = client.get("/api/v1/kpi", query_string={**query, "patrols": "false"}, headers=headers).json["rows"]
+    assert len(seen) < with_patrols and any(row["reports"] for row in lean)
+    assert any(row["patrol_area_m2"] for row in full) and not any(row["patrol_area_m2"] for row in lean)
+    strip = ("patrol_seconds", "patrol_distance_m", "patrol_covered_m2", "patrol_area_m2", "patrol_coverage_rate",
+             "score", "score_max")
+    assert [{k: v for k, v in row.items() if k not in strip} for row in lean if row["reports"]] == \
+        [{k: v for k, v in row.items() if k not in strip} for row in full if row["reports"]]
+    r = client.get("/api/v1/kpi", query_string={**query, "patrols": "maybe"}, headers=headers)
+    assert r.status_code == 422 and "patrols" in r.json["fields"]

@@ -108,7 +108,8 @@ async function load() {
   table.dataset.ready = "";
   status.textContent = t("console_loading");
   const tq = tableQuery();
-  const mq = { from: from.value, to: to.value, by: "grid", level: mapLevel.value };
+  // the map needs counts of cases only: no patrol figures (computed per worker-day from the tracks)
+  const mq = { from: from.value, to: to.value, by: "grid", level: mapLevel.value, patrols: "false" };
   const same = tq.by === "grid" && tq.level === mq.level;
   try {
     const [answer, mapAnswer] = await Promise.all([kpi(tq), same ? null : kpi(mq)]);
