@@ -217,12 +217,15 @@ def test_the_dashboard_shows_the_apis_figures_and_exports_them(live, new_page, d
     page.wait_for_selector('#d-table[data-ready="1"][data-by="department"]')
     before = assert_table_is_the_api(page, desk)
     desk.close_and_rate(numbers["c"])
-    page.get_by_role("button", name="刷新").click()
+    page.get_by_role("button", name="刷新").focus()  # by keyboard
+    page.keyboard.press("Enter")
     ready(page)
     after = assert_table_is_the_api(page, desk)
     assert sum(r["closed"] for r in after["rows"]) == sum(r["closed"] for r in before["rows"]) + 1
     assert sum(r["rated"] for r in after["rows"]) == sum(r["rated"] for r in before["rows"]) + 1
-    page.locator("#d-counts").check()
+    page.locator("#d-counts").focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#d-counts")).to_be_checked()
     code_row = next(r for r in after["rows"] if r["closed"])
     key = str(code_row["key"])
     assert page.locator(f'#d-table tbody tr[data-key="{key}"] td[data-col="closed"] .v').inner_text() == str(code_row["closed"])

@@ -32,7 +32,7 @@ export function drawChart(box, items, groupName) {
     xAxis: { type: "category", data: shown.map((x) => x.label), axisLabel: { rotate: 40, interval: 0, width: 110, overflow: "truncate" } },
     yAxis: [
       { type: "value", name: "%", min: 0, max: 100 },
-      { type: "value", name: overdueName, minInterval: 1, splitLine: { show: false } },
+      { type: "value", minInterval: 1, splitLine: { show: false } }, // named by the legend
     ],
     series: [
       { name: rateName, type: "bar", yAxisIndex: 0, itemStyle: { color: "#1f5fa8" },
