@@ -49,10 +49,12 @@ def _write_status(export_id: str, **changes) -> dict:
 
 
 def start_kpi_export(*, owner_id: int, first: date, last: date, by: str, fmt: str,
-                     department_id: int | None) -> dict:
+                     department_id: int | None, level: str | None = None, header: str = "names",
+                     lang: str = "zh", patrols: bool = True) -> dict:
     export_id = uuid.uuid4().hex
     params = {"first": first.isoformat(), "last": last.isoformat(), "by": by, "fmt": fmt,
-              "department_id": department_id}
+              "department_id": department_id, "level": level, "header": header, "lang": lang,
+              "patrols": patrols}
     _write_status(export_id, id=export_id, kind="kpi", owner_id=owner_id, params=params,
                            state="queued", done=0, total=KPI_STEPS, file=None, error=None)
     try:
@@ -77,18 +79,21 @@ def run_kpi_export(export_id: str) -> None:
     try:
         start, end = kpi.local_period(first, last, settings.timezone)
         steps = iter(range(1, KPI_STEPS))
+        level = p.get("level")
         rows = kpi.compute(db.session, start, end, p["by"], department_id=p["department_id"],
-                           weights=settings.kpi_weights,
-                           progress=lambda name: _write_status(export_id, done=next(steps), step=name))
-        name = f"kpi-{p['by']}-{p['first']}-{p['last']}.{p['fmt']}"
+                           weights=settings.kpi_weights, level=level, patrols=p.get("patrols", True),
+                           progress=lambda name: _write_status(export_id, done=next(steps, KPI_STEPS - 1), step=name))
+        header = {"header": p.get("header", "names"), "lang": p.get("lang", "zh")}
+        name = f"kpi-{p['by']}{'-' + level if level else ''}-{p['first']}-{p['last']}.{p['fmt']}"
         target = exports_dir() / f"{export_id}.{p['fmt']}"
         partial = target.with_suffix(target.suffix + ".part")
         if p["fmt"] == "xlsx":
             with partial.open("wb") as fp:
-                kpi.to_xlsx(rows, fp, period={"from": p["first"], "to": p["last"], "timezone": settings.timezone})
+                kpi.to_xlsx(rows, fp, period={"from": p["first"], "to": p["last"], "timezone": settings.timezone},
+                            **header)
         else:
             with partial.open("w", encoding="utf-8-sig", newline="") as fp:
-                kpi.to_csv(rows, fp)
+                kpi.to_csv(rows, fp, **header)
         os.replace(partial, target)
         _write_status(export_id, state="done", done=KPI_STEPS, file=target.name, filename=name, rows=len(rows))
     except Exception as exc:

@@ -24,8 +24,9 @@ from sqlalchemy import select
 
 from dispatch.indicators import rollup, scratch
 from dispatch.indicators.definitions import GROUPS
-from grid.models import Category, Department, Grid, Staff
+from grid.models import GRID_LEVELS, Category, Department, Grid, Staff
 from grid.patrol.service import period_figures as patrol_figures
+from wangge.i18n import t
 from wangge.timeutil import utcnow
 
 FORMATS = ("json", "csv", "xlsx")
@@ -71,21 +72,6 @@ RATIOS: dict[str, tuple[str, str, str]] = {
     "patrol_coverage_rate": ("patrol_covered_m2", "patrol_area_m2", "巡查覆盖率"),
 }
 
-COUNT_NAMES_ZH = {
-    "reports": "上报数", "valid_reports": "有效上报数", "opened": "立案数", "opened_on_time": "按时立案数",
-    "voided": "作废数", "opened_not_voided": "立案未作废数", "miss_opened": "立案数（漏报口径）",
-    "missed": "公众举报立案数（漏报）", "verify_due": "应核实数", "verify_done": "已核实数",
-    "verify_on_time": "按时核实数", "dispatch_due": "应派遣数", "dispatch_done": "已派遣数（时限内统计）",
-    "dispatch_on_time": "按时派遣数", "dispatched": "派遣数", "returned": "被退单派遣数",
-    "return_accepted": "退单获准数", "dispatched_not_returned": "准确派遣数", "check_due": "应核查数",
-    "check_done": "已核查数", "check_on_time": "按时核查数", "due_handling": "应处置数", "handled": "处置数",
-    "handled_on_time": "按期处置数", "overdue_unhandled": "超期待处置数", "extended": "延期数",
-    "due_closing": "应结案数", "closed": "结案数", "closed_on_time": "按期结案数", "reworked": "返工数",
-    "rated": "评价数", "satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意",
-    "satisfied_or_basically": "满意+基本满意",
-    "patrol_seconds": "巡查时长（秒）", "patrol_distance_m": "巡查里程（米）",
-    "patrol_covered_m2": "巡查覆盖面积（平方米）", "patrol_area_m2": "负责网格面积（巡查日合计）",
-}
 
 # --- composite scores ------------------------------------------------------------------
 
@@ -203,16 +189,24 @@ def local_period(first: date, last: date, zone: str) -> tuple[datetime, datetime
 
 def compute(session, start: datetime, end: datetime, by: str, *, now: datetime | None = None,
             department_id: int | None = None, weights: dict[str, Weights] | str | None = None,
-            progress: Callable[[str], None] | None = None, source: str = "rollup") -> list[dict]:
+            progress: Callable[[str], None] | None = None, source: str = "rollup",
+            level: str | None = None, patrols: bool = True) -> list[dict]:
     """One row per group: key, name, every count of ``COUNTS``, every ratio of ``RATIOS``
     (null when its denominator is 0) and the composite ``score``.
 
     ``department_id`` keeps only facts attributed to that department (a department
     handler's view). ``progress`` is called with the name of each query as it finishes.
     ``source``: ``rollup`` (the stored facts) or ``scratch`` (the event log and clocks
-    themselves); both answer the same rows."""
+    themselves); both answer the same rows.
+
+    ``level`` (with ``by="grid"`` only): the rows are the grids of that level (district,
+    street, community, grid), each summing the grids under it (``grid_ancestors``).
+    ``patrols=False`` leaves out the patrol figures (by worker and grid), which are computed
+    from the stored tracks one worker-day at a time."""
     if by not in GROUPS:
         raise ValueError(f"by must be one of {', '.join(GROUPS)}")
+    if level is not None and (by != "grid" or level not in GRID_LEVELS):
+        raise ValueError(f"level goes with by=grid and is one of {', '.join(GRID_LEVELS)}")
     now = now or utcnow()
     if not isinstance(weights, dict):
         weights = parse_weights(weights if weights is not None else "")
@@ -233,10 +227,12 @@ def compute(session, start: datetime, end: datetime, by: str, *, now: datetime |
                     row[column] += int(value)
         if progress:
             progress(name)
-    if by in ("worker", "grid") and department_id is None:
+    if patrols and by in ("worker", "grid") and department_id is None:
         _add_patrols(session, counts, by, start, end)
         if progress:
             progress("patrols")
+    if level is not None:
+        counts = _regroup(counts, grid_ancestors(session, [k for k in counts if k is not None], level))
     names = group_names(session, by, [k for k in counts if k is not None])
     rows = []
     for key in sorted(counts, key=lambda k: (k is None, str(k) if k is not None else "")):
@@ -269,6 +265,45 @@ def _add_patrols(session, counts: dict, by: str, start: datetime, end: datetime)
             row["patrol_area_m2"] += round(area)
 
 
+def _regroup(counts: dict, parent: dict) -> dict:
+    """The rows of ``counts`` summed under ``parent[key]`` (every count is a sum over its
+    grids: a case has one grid, so even the distinct-case counts add up)."""
+    out: dict = {}
+    for key, row in counts.items():
+        target = out.setdefault(parent.get(key, key), dict.fromkeys(COUNTS, 0))
+        for column, value in row.items():
+            target[column] += value
+    return out
+
+
+def grid_ancestors(session, codes: list[str], level: str) -> dict[str, str]:
+    """grid code -> the code of the grid of ``level`` it lies in (itself at that level), by
+    the grids' ``parent_code`` (the current version of a code, else its latest). One query
+    per level walked up (at most four), whatever the number of codes. A code that is coarser
+    than ``level``, or unknown, stays as it is."""
+    rank = {name: i for i, name in enumerate(GRID_LEVELS)}
+    out: dict[str, str] = {}
+    pending = {code: code for code in codes}  # code asked -> the code looked at now
+    for _ in GRID_LEVELS:
+        if not pending:
+            break
+        found = {code: (lv, parent) for code, lv, parent in session.execute(
+            select(Grid.code, Grid.level, Grid.parent_code).where(Grid.code.in_(set(pending.values())))
+            .order_by(Grid.valid_to.is_(None), Grid.valid_from, Grid.id))}  # the current version read last
+        walk = {}
+        for code, at in pending.items():
+            lv, parent = found.get(at, (None, None))
+            if lv == level:
+                out[code] = at
+            elif lv is not None and rank[lv] > rank[level] and parent:
+                walk[code] = parent
+            else:
+                out[code] = code
+        pending = walk
+    out.update((code, code) for code in pending)
+    return out
+
+
 def group_names(session, by: str, keys: list) -> dict:
     """key -> {"code", "name"} for the groups found (one query of columns: no ORM objects,
     no relationships, no geometry)."""
@@ -298,31 +333,39 @@ def columns() -> list[str]:
     return ["by", "key", "code", "name", *COUNTS, *RATIOS, "score", "score_max"]
 
 
-def column_labels() -> dict[str, str]:
-    labels = {"by": "分组", "key": "键", "code": "编码", "name": "名称", "score": "综合得分", "score_max": "满分"}
-    labels.update(COUNT_NAMES_ZH)
-    labels.update({name: zh for name, (_, _, zh) in RATIOS.items()})
-    return labels
+HEADERS = ("names", "labels")  # a file's header row: the column names, or their labels in a language
 
 
-def to_csv(rows: list[dict], out) -> None:
+def column_labels(lang: str = "zh") -> dict[str, str]:
+    """column -> how people call it in ``lang`` (the catalogs' ``kpi_column_<name>`` words)."""
+    return {name: t(f"kpi_column_{name}", lang=lang) for name in columns()}
+
+
+def header_row(header: str = "names", lang: str = "zh") -> list[str]:
+    if header == "labels":
+        labels = column_labels(lang)
+        return [labels[c] for c in columns()]
+    return columns()
+
+
+def to_csv(rows: list[dict], out, *, header: str = "names", lang: str = "zh") -> None:
 
     writer = csv.writer(out)
-    writer.writerow(columns())
+    writer.writerow(header_row(header, lang))
     for row in rows:
         writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns()])
 
 
-def to_xlsx(rows: list[dict], out, *, period: dict | None = None) -> None:
-    """Sheet ``KPI``: machine column names in row 1, then one row per group (ratios as
-    numbers formatted as percentages, null as an empty cell). Sheet ``说明``: what each
-    column is."""
+def to_xlsx(rows: list[dict], out, *, period: dict | None = None, header: str = "names", lang: str = "zh") -> None:
+    """Sheet ``KPI``: the header row (column names, or with ``header="labels"`` their labels in
+    ``lang``), then one row per group (ratios as numbers formatted as percentages, null as an
+    empty cell). Sheet ``说明``: what each column is (name, Chinese, English, definition)."""
 
     wb = Workbook()
     ws = wb.active
     ws.title = "KPI"
     cols = columns()
-    ws.append(cols)
+    ws.append(header_row(header, lang))
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in rows:
@@ -333,11 +376,11 @@ def to_xlsx(rows: list[dict], out, *, period: dict | None = None) -> None:
                 cell.number_format = "0.00%"
     ws.freeze_panes = "E2"
     doc = wb.create_sheet("说明")
-    doc.append(["column", "中文", "definition"])
-    labels = column_labels()
+    doc.append(["column", "中文", "English", "definition"])
+    zh, en = column_labels("zh"), column_labels("en")
     for name in cols:
         definition = f"{RATIOS[name][0]} / {RATIOS[name][1]}" if name in RATIOS else ""
-        doc.append([name, labels.get(name, ""), definition])
+        doc.append([name, zh[name], en[name], definition])
     if period:
         doc.append([])
         for key, value in period.items():

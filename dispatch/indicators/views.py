@@ -15,6 +15,7 @@ from wangge.config import current_settings
 from wangge.contract import binary_download
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.extensions import db
+from wangge.i18n import current_language
 from wangge.present import local_iso
 from wangge.replica import reads_replica
 
@@ -43,7 +44,7 @@ class Kpi(MethodView):
         with numerators, denominators (ratios are null when nothing was due) and composite
         scores. Leaders, admins and the dispatch center see every group; a department
         handler sees only what is attributed to their own department."""
-        first, last, by, fmt = args["first"], args["last"], args["by"], args["format"]
+        first, last, by, fmt, level = args["first"], args["last"], args["by"], args["format"], args.get("level")
         staff = current_staff()
         department_id = None
         if not staff.has_role(*SEE_ALL):
@@ -52,21 +53,23 @@ class Kpi(MethodView):
             department_id = staff.department_id
         settings = current_settings()
         start, end = kpi.local_period(first, last, settings.timezone)
-        rows = kpi.compute(db.session, start, end, by, department_id=department_id, weights=weights())
+        rows = kpi.compute(db.session, start, end, by, department_id=department_id, weights=weights(), level=level,
+                           patrols=args["patrols"])
         period = {"from": first.isoformat(), "to": last.isoformat(), "timezone": settings.timezone,
                   "start": local_iso(start), "end": local_iso(end)}
-        name = f"kpi-{by}-{first.isoformat()}-{last.isoformat()}"
+        name = f"kpi-{by}{'-' + level if level else ''}-{first.isoformat()}-{last.isoformat()}"
+        header = {"header": args["header"], "lang": current_language()}
         if fmt == "csv":
             buf = io.StringIO()
-            kpi.to_csv(rows, buf)
+            kpi.to_csv(rows, buf, **header)
             return Response("\ufeff" + buf.getvalue(), mimetype="text/csv",
                             headers={"Content-Disposition": f"attachment; filename={name}.csv"})
         if fmt == "xlsx":
             buf = io.BytesIO()
-            kpi.to_xlsx(rows, buf, period=period)
+            kpi.to_xlsx(rows, buf, period=period, **header)
             return Response(buf.getvalue(), mimetype=XLSX,
                             headers={"Content-Disposition": f"attachment; filename={name}.xlsx"})
-        return {"period": period, "by": by, "rows": rows}
+        return {"period": period, "by": by, "level": level, "rows": rows}
 
 
 def _scope(staff) -> int | None:
@@ -104,12 +107,13 @@ class Exports(MethodView):
     @blp.response(202, ExportStatusView)
     def post(self, args):
         """Start an export in the background (same query parameters as GET, format csv or
-        xlsx). Answers 202 with the export's id; poll its status for progress."""
+        xlsx; ``header=labels`` for a header row in the request's language). Answers 202 with the export's id; poll its status for progress."""
         first, last, by, fmt = args["first"], args["last"], args["by"], args["format"]
         if fmt == "json":
             raise validation_error({"format": ["an export file is csv or xlsx"]})
         status = exports.start_kpi_export(owner_id=current_staff().id, first=first, last=last, by=by, fmt=fmt,
-                                          department_id=_scope(current_staff()))
+                                          department_id=_scope(current_staff()), level=args.get("level"),
+                                          header=args["header"], lang=current_language(), patrols=args["patrols"])
         return _status_view(status)
 
 
