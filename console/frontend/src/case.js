@@ -80,17 +80,22 @@ async function load() {
   }
 }
 
+function say(text, failed = false) {
+  actionsStatus.textContent = text;
+  actionsStatus.classList.toggle("error", failed);
+}
+
 async function submit(verb, body) {
   root.dataset.ready = "";
-  actionsStatus.textContent = t("console_case_working");
+  say(t("console_case_working"));
   try {
     const c = await api(`${path}/actions/${encodeURIComponent(verb)}`, {
       method: "POST", json: { ...body, expected_version: current.version } });
     draw(c, await related(c));
-    actionsStatus.textContent = t("console_case_done", { verb: setup.verbs[verb].label, state: c.state_name });
+    say(t("console_case_done", { verb: setup.verbs[verb].label, state: c.state_name }));
     actionsHeading.focus();
   } catch (err) {
-    actionsStatus.textContent = "";
+    say("");
     throw err;
   } finally {
     root.dataset.ready = "1";
@@ -101,7 +106,7 @@ async function submit(verb, body) {
  * it is now and say why nothing was done. */
 async function conflict(err) {
   await load();
-  actionsStatus.textContent = `${t("console_case_failed")} ${err.message}`;
+  say(`${t("console_case_failed")} ${err.message}`, true);
   actionsHeading.focus();
 }
 

@@ -74,7 +74,11 @@ export function showPhotos(c) {
       p.verb ? t(`verb_${p.verb}`) : ""].filter(Boolean).join(" · ");
     const label = t("console_photo_open", { n: i + 1 });
     const img = el("img", { src: p.thumbnail_url, alt: `${label}: ${what}`, loading: "lazy", width: 160, height: 120 });
-    img.addEventListener("error", () => img.replaceWith(el("span", { class: "no-thumb" }, t("console_photo_no_thumbnail"))), { once: true });
+    // the thumbnail is made in the background: until it is there, the photo itself, else words
+    img.addEventListener("error", () => {
+      if (img.dataset.full) img.replaceWith(el("span", { class: "no-thumb" }, t("console_photo_no_thumbnail")));
+      else { img.dataset.full = "1"; img.src = p.url; }
+    });
     let flags;
     if (p.flags === null || p.flags === undefined) flags = [el("li", { class: "flag-none" }, t("console_photo_not_checked"))];
     else if (!p.flags.length) flags = [el("li", { class: "flag-ok" }, t("console_photo_ok"))];
@@ -100,7 +104,7 @@ function eventData(e, setup) {
   if (d.amount != null) parts.push(`+${d.amount} ${d.unit ? t(`console_unit_${d.unit}`) : ""}`.trim());
   if (d.rating) parts.push(t(`console_rating_${d.rating}`));
   if (d.category_code) parts.push(categoryText(d.category_code, setup));
-  if (d.grid_code) parts.push(d.grid_code);
+  if (d.grid_code) parts.push(`${t("console_col_grid")} ${d.grid_code}`);
   const links = [d.into, d.with, d.from].filter(Boolean).map(caseLink);
   return [parts.join(" · "), ...links];
 }
