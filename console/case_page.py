@@ -58,6 +58,7 @@ CASE_WORDS = (
     "console_case_needs_photos", "console_case_address", "console_case_grids_failed",
     "console_case_relocate_by_point", "console_case_relocate_by_grid", "console_case_relocate_map",
     "console_case_relocate_hint", "console_case_point_chosen", "console_case_point_none",
+    "console_case_zoom_in", "console_case_zoom_out",
 )
 
 # The fields a verb reads besides those the lifecycle table requires (``Payload``; the verb's

@@ -8,13 +8,14 @@ import { api, el, t } from "../lib/page.js";
 
 let outlines = null;
 function loadOutlines() {
-  outlines ??= api("/api/v1/map/grids?level=grid&crs=wgs84");
+  outlines ??= api("/api/v1/map/grids?level=grid&crs=wgs84").catch((err) => { outlines = null; throw err; });
   return outlines;
 }
 
 function drawMap(box, ctx, choose) {
   const c = ctx.case;
-  const map = L.map(box, { attributionControl: false, keyboard: true, maxZoom: 19 });
+  const map = L.map(box, { attributionControl: false, zoomControl: false, keyboard: true, maxZoom: 19 });
+  L.control.zoom({ zoomInTitle: t("console_case_zoom_in"), zoomOutTitle: t("console_case_zoom_out") }).addTo(map);
   const here = c.lat != null && c.lon != null ? [c.lat, c.lon] : [31.22, 121.48];
   map.setView(here, 16);
   const layer = L.geoJSON(null, {
