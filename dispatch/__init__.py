@@ -42,7 +42,7 @@ def init_app(app, api) -> None:
     from .indicators import commands as indicator_commands
     from .indicators import rollup
     from .indicators import views as indicator_views
-    from .intake import public_views, staff_views
+    from .intake import correct, public_views, staff_views
     from .notifications.outbox import forget_new_rows, relay_after_commit
     from .workflow import actions, map_views
     from .workflow import views as case_views
@@ -54,6 +54,8 @@ def init_app(app, api) -> None:
         for command in module.commands:
             app.cli.add_command(command)
     actions.register_effect("refer_enforcement", enforcement.refer_effect)
+    actions.register_effect("reclassify", correct.reclassify)
+    actions.register_effect("relocate", correct.relocate)
     scope.register_visibility(enforcement_scope.referred_cases)
     notices.register_owner("enforcement_id", enforcement_notices.deadline_notices)
     registry = hooks(app)

@@ -49,6 +49,10 @@ SYSTEM = "system"       # role used by the application itself (auto-dispatch, en
 CITIZEN = "citizen"     # role of a citizen acting with a tracking code
 
 ALL_OPEN = OPEN_STATES
+# Before dispatch a case's category and place can still be corrected (reclassify, relocate):
+# afterwards a department holds it, and a wrong category or place is its return (退单).
+BEFORE_DISPATCH = ("reported", "verifying", "accepted", "opened")
+DESK = (R.INTAKE_CLERK, R.SHIFT_LEADER, R.DISPATCHER)
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,8 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
          "merged", requires=("into",)),
     Verb("close_with_master", "随主案结案", ("merged",), (SYSTEM,), "closed"),
     Verb("unmerge", "解除合并", ("merged",), (SYSTEM, R.INTAKE_CLERK, R.DISPATCHER), "reported"),
+    Verb("reclassify", "改类", BEFORE_DISPATCH, DESK, SAME, requires=("category_code",)),
+    Verb("relocate", "改址/定位", BEFORE_DISPATCH, DESK, SAME),  # lon and lat, or grid_code (docs/dispatch.md)
     Verb("supervise", "督办", ALL_OPEN, (R.LEADER,), SAME, requires=("note",)),
     Verb("urge", "催办", ALL_OPEN, (R.LEADER,), SAME, requires=("note",)),
     Verb("self_handle", "自处理", ("reported",), (R.GRID_WORKER,), "closed", requires=("note", "attachments")),
@@ -153,7 +159,9 @@ CASES = Lifecycle(
     entry=("reported", "submit 上报"), source="dispatch/cases/lifecycle.py",
     command="wangge lifecycle diagram > docs/lifecycle.md", open_states=ALL_OPEN,
     paused_states=frozenset(PAUSED_STATES),
-    remark="`supervise` (督办) and `urge` (催办) apply in every open state and leave it unchanged.")
+    remark="`supervise` (督办) and `urge` (催办) apply in every open state, `reclassify` (改类) and `relocate`"
+           " (改址/定位) in every state before dispatch; all four leave the state unchanged and are not drawn."
+           " `relocate` takes `lon` and `lat`, or `grid_code` (docs/dispatch.md).")
 
 # The generated part of a hand-written document (docs/enforcement.md) sits between these.
 BEGIN = "<!-- generated from the lifecycle table: do not edit by hand -->"

@@ -11,6 +11,7 @@ it twice, or again after a crash, has the effect of running it once.
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime
 
 from sqlalchemy import case, func, select, update
@@ -124,13 +125,8 @@ def _schedule(clock: StageClock, cal: WorkCalendar, start: datetime) -> None:
     clock.warn_at = cal.add(start, warn_remaining, clock.unit)
 
 
-def start_clock(session, owner: Owner, stage: str, *, at: datetime | None = None,
-                cal: WorkCalendar | None = None) -> StageClock:
-    """Start the clock of ``stage`` (a time-limit key) for a case or an enforcement case; an
-    enforcement case takes its parent's category and its team is the department."""
-    at = at or utcnow()
-    category, department_id = owner.clock_subject()
-    keys = {owner.CLOCK_KEY: owner.id}
+def _limit(session, category: str | None, stage: str) -> tuple[float, str]:
+    """(amount, unit) of the stage's limit for the category (the default ``*`` without one)."""
     limit = limit_for(session, category or EVERYWHERE, stage)
     amount = limit.amount
     if amount_error(amount, limit.unit, allow_zero=False):
@@ -139,12 +135,57 @@ def start_clock(session, owner: Owner, stage: str, *, at: datetime | None = None
         log.warning("time limit %s/%s of %r %s is out of range; using %s", limit.category_code, stage,
                     amount, limit.unit, MAX_AMOUNT.get(limit.unit))
         amount = float(MAX_AMOUNT.get(limit.unit, max(MAX_AMOUNT.values())))
+    return amount, limit.unit
+
+
+def start_clock(session, owner: Owner, stage: str, *, at: datetime | None = None,
+                cal: WorkCalendar | None = None) -> StageClock:
+    """Start the clock of ``stage`` (a time-limit key) for a case or an enforcement case; an
+    enforcement case takes its parent's category and its team is the department."""
+    at = at or utcnow()
+    category, department_id = owner.clock_subject()
+    keys = {owner.CLOCK_KEY: owner.id}
+    amount, unit = _limit(session, category, stage)
     clock = StageClock(**keys, stage=stage, department_id=department_id, started_at=at,
-                       amount=amount, unit=limit.unit, consumed=0.0, segment_started_at=at)
+                       amount=amount, unit=unit, consumed=0.0, extended=0.0, segment_started_at=at)
     _schedule(clock, cal or calendar(session), at)
     session.add(clock)
     _known(session)[(owner.CLOCK_KEY, owner.id)] = clock
     return clock
+
+
+def rearm(session, owner: Owner, clock: StageClock, *, at: datetime | None = None) -> dict | None:
+    """The owner's category changed (``reclassify``): its running clock takes the new
+    category's limit for the same stage, counted from the moment the stage started (the time
+    already spent still counts). The clock is ended and a new one of the stage starts at the
+    old one's start, so the deadline notices and the indicators see a clock of its own (the
+    old one ends without its stage being done: it is withdrawn, not due). Extensions are kept,
+    and so is a pause; in another unit the time used is counted again from the start, paused
+    time included (the stages a correction meets, verify, open and dispatch, are never paused
+    nor extended). Answers the limits before and after, or None when the limit is the same
+    (the clock is left alone)."""
+    category, _ = owner.clock_subject()
+    amount, unit = _limit(session, category, clock.stage)
+    if unit == clock.unit and math.isclose(amount, clock.amount - clock.extended):
+        return None
+    at = at or utcnow()
+    before = {"amount": clock.amount, "unit": clock.unit, "due_at": clock.due_at and clock.due_at.isoformat()}
+    end_clock(clock, at=at)
+    new = start_clock(session, owner, clock.stage, at=clock.started_at)
+    new.amount += clock.extended
+    new.extended = clock.extended
+    if clock.segment_started_at != clock.started_at:  # extended or paused: it runs in segments
+        if unit == clock.unit:
+            new.consumed = clock.consumed
+        else:  # no exchange rate between units: the time since the start in the new one (a pause counts)
+            new.consumed = calendar(session).elapsed(clock.started_at, clock.segment_started_at or at, unit)
+        new.segment_started_at = clock.segment_started_at
+    if new.segment_started_at is None:
+        new.warn_at = new.due_at = None
+    elif new.extended or new.consumed or new.segment_started_at != new.started_at:
+        _schedule(new, calendar(session), new.segment_started_at)
+    return {"stage": clock.stage, "before": before,
+            "after": {"amount": new.amount, "unit": new.unit, "due_at": new.due_at and new.due_at.isoformat()}}
 
 
 def end_clock(clock: StageClock, *, at: datetime | None = None) -> None:

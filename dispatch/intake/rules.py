@@ -184,12 +184,20 @@ def check(sub: Submission, *, category: Callable[[str], Any] | None = None, now:
     _check_place(sub, out)
     _check_time(sub, out, now)
     if category is not None and sub.category_code is not None and out.ok("category_code"):
-        found = category(sub.category_code)
-        if found is None or not found.active:
-            out.add("category_code", "submission_unknown_category", code=sub.category_code)
-        elif found.parent_code is None:
-            out.add("category_code", "submission_big_class")
+        for problem in check_category(sub.category_code, category):
+            out.add("category_code", problem.key, **problem.params)
     return out.problems
+
+
+def check_category(code: str, category: Callable[[str], Any]) -> list[Problem]:
+    """A category a case may carry: an active small class of the catalog (``category(code)``
+    finds one, ``None`` when there is none). Intake and ``reclassify`` ask the same."""
+    found = category(code)
+    if found is None or not found.active:
+        return [Problem("submission_unknown_category", {"code": code})]
+    if found.parent_code is None:
+        return [Problem("submission_big_class")]
+    return []
 
 
 def _check_place(sub: Submission, out: _Collector) -> None:

@@ -111,7 +111,8 @@ def notify_event(session, case: Case, event: CaseEvent) -> None:
     elif verb in ("supervise", "urge"):
         recipients = with_role(session, R.DEPARTMENT_HANDLER, case.department_id) if case.department_id else \
             with_role(session, R.DISPATCHER)
-    elif verb in ("request_verify", "request_check") and case.assignee is not None:
+    elif (verb in ("request_verify", "request_check") or (verb == "relocate" and "assignee_id" in event.data)) \
+            and case.assignee is not None:  # relocate: the verify task followed the case to another grid
         recipients = [staff_recipient(case.assignee)]
     elif verb in ("return", "request_extension", "request_suspend"):
         recipients = with_role(session, R.DISPATCHER)

@@ -57,6 +57,12 @@ class Payload:
     review_date: date | None = None
     rating: str | None = None
     into: str | None = None
+    # what reclassify (category_code) and relocate (lon, lat WGS-84, grid_code, address) take
+    category_code: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    grid_code: str | None = None
+    address: str | None = None
     attachments: list[int] = field(default_factory=list)
     data: dict = field(default_factory=dict)
 
@@ -64,6 +70,12 @@ class Payload:
         value = getattr(self, name)
         return bool(value) if isinstance(value, list | str) else value is not None
 
+
+
+# Payload fields that one verb alone takes: any other verb refuses them (422 naming the field)
+# rather than dropping what the caller meant to change.
+VERB_ONLY_FIELDS = {"category_code": "reclassify", "lon": "relocate", "lat": "relocate", "grid_code": "relocate",
+                    "address": "relocate"}
 
 
 def state_name(state: str, lang: str | None = None) -> str:
@@ -144,6 +156,10 @@ def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | No
     missing = [name for name in verb.requires if not payload.present(name)]
     if missing:
         raise validation_error({name: [t("required_for_action")] for name in missing})
+    foreign = {name: [t("field_not_for_verb", verb=verb_name_for_user(VERBS[owner]))]
+               for name, owner in VERB_ONLY_FIELDS.items() if owner != verb.name and getattr(payload, name) is not None}
+    if foreign:
+        raise validation_error(foreign)
     if verb.outcomes and payload.outcome not in verb.outcomes:
         raise validation_error({"outcome": [t("must_be_one_of", choices=", ".join(verb.outcomes))]})
     if _not_your_department(case, verb, actor.role, actor.staff):
@@ -171,7 +187,10 @@ def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | No
             case.resume_state = None
         if target == "closed" and from_state != "closed":
             case.closed_at = now
-        _move_clocks(session, case, from_state, target, verb, now)
+        clock_change = _move_clocks(session, case, from_state, target, verb, now, event_data.pop("_clock", None))
+        if clock_change:
+            event_data["clock"] = clock_change
+        auto_dispatch = event_data.pop("_auto_dispatch", False)
         event = CaseEvent(case_id=case.id, verb=verb.name, actor_id=actor.id, actor_role=actor.role, at=now,
                           from_state=from_state, to_state=target,
                           department_id=event_data.pop("_department_id", case.department_id),
@@ -184,29 +203,35 @@ def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | No
         _close_merged(session, case)
     if target in ("voided", "rejected"):
         _release_merged(session, case, target)
-    if verb.name == "open":
+    if verb.name == "open" or auto_dispatch:  # auto_dispatch: a correction changed the suggestion
         _auto_dispatch(session, case)
     return event
 
 
-def _move_clocks(session, case: Case, from_state: str, to_state: str, verb: Verb, now) -> None:
+def _move_clocks(session, case: Case, from_state: str, to_state: str, verb: Verb, now,
+                 change: str | None = None) -> dict | None:
+    """Move the stage clocks from ``from_state`` to ``to_state``. ``change`` (a verb's side
+    effect asks for it): ``restart`` the running clock although the stage stays (the task went
+    to someone else), or ``rearm`` it (the category's limit may have changed: the stage keeps
+    its start, ``deadlines.rearm``); answers what a re-arm changed, for the event."""
     clock = deadlines.current_clock(session, case)
     stage = STATE_STAGE.get(to_state)
     if to_state in PAUSED_STATES:
         if clock is not None:
             deadlines.pause(session, clock, at=now)
-        return
+        return None
     if from_state in PAUSED_STATES and clock is not None and clock.stage == stage:
         deadlines.resume(session, clock, at=now)
-        return
+        return None
     if to_state in ("return_requested", "void_requested"):
-        return  # the running clock keeps running while the request waits
-    if clock is not None and clock.stage == stage and not verb.restarts_clock:
-        return
+        return None  # the running clock keeps running while the request waits
+    if clock is not None and clock.stage == stage and not (verb.restarts_clock or change == "restart"):
+        return deadlines.rearm(session, case, clock, at=now) if change == "rearm" else None
     if clock is not None:
         deadlines.end_clock(clock, at=now)
     if stage is not None:
         deadlines.start_clock(session, case, stage, at=now)
+    return None
 
 
 # --- side effects per verb -------------------------------------------------------------

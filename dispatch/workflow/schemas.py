@@ -35,6 +35,17 @@ class ActionSchema(Schema):
     review_date = bounded.Date()
     rating = fields.String(validate=validate.OneOf(RATINGS))
     into = fields.String(validate=validate.Length(max=32))
+    # reclassify and relocate (docs/dispatch.md, "Correcting a case"); other verbs refuse them
+    category_code = fields.String(validate=validate.Length(min=1, max=32), metadata={
+        "description": "reclassify: an active small class of the catalog"})
+    lon = fields.Float(allow_nan=False, validate=validate.Range(-180, 180), metadata={
+        "description": "relocate: WGS-84 longitude, with lat; the grid is the one the point lies in"})
+    lat = fields.Float(allow_nan=False, validate=validate.Range(-90, 90), metadata={
+        "description": "relocate: WGS-84 latitude, with lon"})
+    grid_code = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "relocate: a current unit grid (instead of a point, or the point's own grid)"})
+    address = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "relocate: the address as text, stored on the case"})
     attachments = fields.List(bounded.Id(), load_default=list, validate=validate.Length(max=50))
     expected_version = bounded.BoundedInt()
 

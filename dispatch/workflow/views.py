@@ -98,8 +98,8 @@ class CaseAction(MethodView):
         """Act on a case: accept, reject, request_verify, verify, open, dispatch, sign, return,
         rule_return, redispatch, request_extension, decide_extension, request_suspend,
         decide_suspend, restore, refer_enforcement, report_back, request_check, check, close,
-        request_void, decide_void, merge, supervise, urge, self_handle, rate, follow_up.
-        See docs/lifecycle.md. 409 when the verb is not possible in the current state or
+        request_void, decide_void, merge, reclassify, relocate, supervise, urge, self_handle,
+        rate, follow_up. See docs/lifecycle.md; reclassify and relocate: docs/dispatch.md. 409 when the verb is not possible in the current state or
         someone else changed the case at the same moment; 403 when not your role."""
         staff = current_staff()
         case = deadlines.visible_case_and_clock(db.session, staff, number)

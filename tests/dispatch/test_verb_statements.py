@@ -90,3 +90,37 @@ def test_the_answer_is_the_case_as_written(client, city, verb):
     for key in ("state", "version", "department", "clock", "events", "photos", "suggested_department",
                 "assignee_id", "closed_at"):
         assert answer[key] == fresh[key], key
+
+
+# The corrections before dispatch (docs/dispatch.md, "Correcting a case"): a relocation (the
+# point's grid from memory, the matrix from the cache, the duplicate query), a reclassification
+# in ``reported`` (no clock) and one in ``opened`` that re-arms the dispatch clock (ends it,
+# starts its replacement). Two points of grid 2 more than a kilometre apart, as above.
+CORRECTIONS = [
+    ("relocate", "reported", {"lon": 121.4115, "lat": 31.2015}, {"lon": 121.4185, "lat": 31.2085}),
+    ("reclassify", "reported", {"category_code": "C0102"}, None),
+    ("reclassify_rearm", "opened", {"category_code": "E0401"}, None),
+]
+CORRECTION_BUDGET = {"relocate": 11, "reclassify": 11, "reclassify_rearm": 13}
+
+
+def test_statements_of_the_corrections_do_not_grow_with_the_history(client, city):
+    fresh = report(client, city, category="C0101", point=FRESH)["number"]
+    long = report(client, city, category="C0101", point=LONG)["number"]
+    grow(client, city, long, 8)
+    counts = {}
+    for name, state, body, long_body in CORRECTIONS:
+        if state == "opened":
+            for n in (fresh, long):
+                do(client, city, "clerk", n, "accept")
+                do(client, city, "shift", n, "open")
+        verb = name.removesuffix("_rearm")
+        few, answer = counted(client, city, "clerk" if verb == "relocate" else "dispatcher", fresh, verb, body)
+        many, _ = counted(client, city, "clerk" if verb == "relocate" else "dispatcher", long, verb,
+                          long_body or body)
+        assert answer["events"][-1]["verb"] == verb and answer["state"] == state
+        counts[name] = (few, many)
+    grown = {name: c for name, c in counts.items() if c[0] != c[1]}
+    assert not grown, f"statements grow with the history: {grown}"
+    over = {name: few for name, (few, _) in counts.items() if few > CORRECTION_BUDGET[name]}
+    assert not over, f"over budget: {over} (budget {CORRECTION_BUDGET}, counted {counts})"
