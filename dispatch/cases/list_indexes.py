@@ -27,6 +27,7 @@ LIST_INDEXES = (
     ("ix_cases_list_state", ("state", "id"), None),
     ("ix_cases_list_supervised", ("id",), "supervised"),
     ("ix_cases_list_clocked", ("id",), "clock_due_at IS NOT NULL"),
+    ("ix_cases_list_grid_clocked", ("grid_code", "id"), "clock_due_at IS NOT NULL"),  # migration 0021
     ("ix_cases_list_deadline", ("clock_due_at", "id"), "clock_due_at IS NOT NULL"),
     ("ix_cases_list_department_deadline", ("department_id", "clock_due_at", "id"), "clock_due_at IS NOT NULL"),
     ("ix_cases_list_state_deadline", ("state", "clock_due_at", "id"), "clock_due_at IS NOT NULL"),
@@ -40,6 +41,8 @@ LIST_INDEXES = (
 # queue selects ids first, then the cases by id)
 FILTERS = ["department_id", "category_code", "channel", "grid_code", "supervised"]
 LIGHT_INCLUDE = {"ix_cases_list_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light", "state", *FILTERS],
+                  "ix_cases_list_grid_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light", "state",
+                                                 *(f for f in FILTERS if f != "grid_code")],
                   "ix_cases_list_deadline": ["clock_warn_at", "clock_paused_light", "state", *FILTERS],
                   "ix_cases_list_state_deadline": ["clock_warn_at", "clock_paused_light", *FILTERS],
                   "ix_cases_list_state": ["clock_due_at", "clock_warn_at", "clock_paused_light", *FILTERS],

@@ -39,11 +39,14 @@ can read the matches (a BitmapOr) and sort the few of them, or walk the page's o
 each row when the matches are many; SQLite runs a plain LIKE. The keyset is unchanged: a
 search narrows the rows, not the order, so its cursors page as any other.
 
-Counts (:func:`counts`, ``GET /api/v1/cases/counts``): the same filters and visibility in one
-``GROUP BY`` of the light, read from the owner's copy of the clock that the list's indexes
-carry (``ix_cases_list_state`` and the clocked ones include it with the filters' columns).
-A light is counted as the light filter sees it: a paused clock is ``none`` there, as it is
-left out of every ``light=`` list.
+Counts (:func:`counts`, ``GET /api/v1/cases/counts``): the same filters and visibility (one
+branch per disjunct of what the caller may see, as the pages), in two statements: the lights
+over the cases with a running clock only, from the clocked indexes that carry the owner's copy
+of the clock and the filters' columns (bounded by the open backlog, not by the table), and the
+total, a ``count(*)`` over the narrowest index that answers the filters (every matching case:
+at 1,000,000 cases unfiltered, the whole table's; bench/bench_lists.py measures it); ``none``
+is the difference. A light is counted as the light filter sees it: a paused clock is ``none``
+there, as it is left out of every ``light=`` list.
 """
 from __future__ import annotations
 
@@ -52,7 +55,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, case, func, or_, select, tuple_, union
+from sqlalchemy import bindparam, case, func, literal_column, or_, select, tuple_, union
 from sqlalchemy.orm import lazyload
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList
@@ -61,7 +64,6 @@ from sqlalchemy.sql.selectable import ScalarSelect
 from dispatch.cases.list_indexes import phone_digits
 from dispatch.cases.models import Case
 from dispatch.cases.scope import sees_reporter_phone, visible
-from dispatch.clocks.deadlines import current_clocks
 from dispatch.clocks.models import StageClock
 from grid.grids.service import subtree_codes
 from grid.models import Department, Staff
@@ -170,7 +172,7 @@ def _param(column, value):
     return bindparam(None, value, type_=column.type, unique=True)
 
 
-def branches(session, staff: Staff, args: dict) -> list[tuple[list, str | None]]:
+def branches(session, staff: Staff, args: dict, key: str = "newest") -> list[tuple[list, str | None]]:
     """The query as a union of branches, each ``(clauses, state)``: one per disjunct of what
     ``staff`` may see (an OR read as one index range per branch, as the phone inbox does; a
     grid worker's grids resolved to one branch per grid) times one per filtered state."""
@@ -189,8 +191,21 @@ def branches(session, staff: Staff, args: dict) -> list[tuple[list, str | None]]
     # the state with that light from the (state, ...) index and sort them
     states = args.get("state") if "light" not in args else None
     if states is None and "light" in args and "state" in args:
-        views = [[*view, Case.state.in_(args["state"])] for view in views]
+        views = [[*view, _state_filter(key, args["state"])] for view in views]
     return [(view, state) for view in views for state in (states or [None])]
+
+
+def _state_filter(key: str, states: list[str]):
+    """The states of a light filter, tested on the clocked indexes that carry them. In
+    ``newest`` order as ``state || ''``, which no index can answer: an equality on ``state``
+    would let PostgreSQL take the ``(state, clock_due_at, id)`` range of a state and a light
+    (every red case of the state, city-wide) and sort it, because it takes a running clock and
+    the state for independent and so expects a fiftieth of the cases the range holds; the
+    ``(id)`` walk of the clocked cases, or with a grid filter the ``(grid_code, id)`` one, each
+    testing the state in the index, read a page's worth (bench/bench_lists.py). In deadline
+    order the ``(state, clock_due_at, id)`` range is the page's own order: kept."""
+    column = Case.state.concat(literal_column("''")) if key == "newest" else Case.state
+    return column.in_(states)
 
 
 def _grid_codes(session, clause) -> list[str] | None:
@@ -211,7 +226,8 @@ def _state(state: str | None) -> list:
     return [Case.state >= _param(Case.state, state), Case.state <= _param(Case.state, state)]
 
 
-def _ids(key: str, part: str, where: list, state: str | None, after: Position | None, want: int):
+def _ids(key: str, part: str, where: list, state: str | None, after: Position | None, want: int,
+         walk: bool = True):
     """One branch's ids after ``after`` in ``key`` order, as one range of one index."""
     due, warn, ident = Case.clock_due_at, Case.clock_warn_at, Case.id
     st = [Case.state] if state is not None else []
@@ -235,7 +251,39 @@ def _ids(key: str, part: str, where: list, state: str | None, after: Position | 
         if after is not None:
             cond.append(tuple_(*st, column, ident) > tuple_(*st_at, _param(column, after.due), _param(ident, after.id)))
         order = [*st, column, ident]
+    if not walk:  # the same order, as expressions no index gives: read the filters' ranges, sort
+        order = [(ident + 0).desc()] if key == "newest" else [ident + 0] if part == "undated" else \
+            [func.coalesce(column, column), ident + 0]
     return select(ident).where(*cond).order_by(*order).limit(want)
+
+
+def walks(args: dict, now: datetime) -> bool:
+    """Whether a page walks its order's index (the default), or reads the ranges of its filters
+    and sorts the matches: when ``reported_to`` ends a range in the past, longer ago than the
+    range is long (a day a year ago), a walk from the newest case or the soonest deadline would
+    read and drop every case reported since; the ``(reported_at, id)`` range reads the range's
+    cases alone. A day's cases are taken to arrive at an even rate."""
+    if "reported_to" not in args or "reported_from" not in args:
+        return True
+    end = day_start(args["reported_to"] + timedelta(days=1))
+    return end >= now or now - end <= end - day_start(args["reported_from"])
+
+
+# the page's clocks as rows of the columns a list row shows (presenters.clock_view and
+# deadlines.light read them by name), not StageClock objects: a fifth of a page's CPU was
+# building those objects (bench/README.md, "lists")
+CLOCK_COLUMNS = (StageClock.case_id, StageClock.stage, StageClock.amount, StageClock.unit, StageClock.consumed,
+                 StageClock.extended, StageClock.started_at, StageClock.segment_started_at, StageClock.warn_at,
+                 StageClock.due_at, StageClock.ended_at, StageClock.ended_late)
+
+
+def page_clocks(session, cases: list[Case]) -> dict:
+    """The running clocks of a page's cases by case id (one query), as read-only rows."""
+    if not cases:
+        return {}
+    rows = session.execute(select(*CLOCK_COLUMNS).where(StageClock.case_id.in_([c.id for c in cases]),
+                                                        StageClock.ended_at.is_(None)).order_by(StageClock.id))
+    return {row.case_id: row for row in rows}
 
 
 def _fetch(session, key: str, part: str, parts: list, want: int) -> list[Case]:
@@ -257,17 +305,17 @@ def _fetch(session, key: str, part: str, parts: list, want: int) -> list[Case]:
 
 
 def _page_rows(session, key: str, where: list, split: list, after: Position | None, want: int,
-               light: bool) -> list[Case]:
+               light: bool, walk: bool = True) -> list[Case]:
+    def ids(part: str, n: int) -> list:
+        return [_ids(key, part, where + view, state, after, n, walk) for view, state in split]
+
     if key == "newest":
-        return _fetch(session, key, "", [_ids(key, "", where + view, state, after, want)
-                                         for view, state in split], want)
+        return _fetch(session, key, "", ids("", want), want)
     rows = []
     if after is None or after.due is not None:
-        rows = _fetch(session, key, "dated", [_ids(key, "dated", where + view, state, after, want)
-                                              for view, state in split], want)
+        rows = _fetch(session, key, "dated", ids("dated", want), want)
     if len(rows) < want and not light:  # a light needs a running clock: no undated case has one
-        rows += _fetch(session, key, "undated", [_ids(key, "undated", where + view, state, after, want - len(rows))
-                                                 for view, state in split], want - len(rows))
+        rows += _fetch(session, key, "undated", ids("undated", want - len(rows)), want - len(rows))
     return rows
 
 
@@ -294,35 +342,49 @@ def page(session, staff: Staff, args: dict, *, now: datetime | None = None) -> P
         order = [Case.id.desc()] if key == "newest" else [column.asc().nulls_last(), Case.id]
         rows = _rows(session, where, order, limit + 1, offset)
     else:
-        rows = _page_rows(session, key, where, branches(session, staff, args), after, limit + 1, "light" in args)
+        rows = _page_rows(session, key, where, branches(session, staff, args, key), after, limit + 1,
+                          "light" in args, walks(args, now))
     cases, more = rows[:limit], len(rows) > limit
     last = cases[-1] if cases else None
     value = None if key == "newest" or last is None else \
         last.clock_warn_at if key == "warning" else last.clock_due_at
     following = Position(key, value, last.id) if more else None
-    return Page(cases, current_clocks(session, cases), following)
+    return Page(cases, page_clocks(session, cases), following)
 
 
-def count_light(now: datetime):
-    """The light of a case as the light filter sees it (:func:`light_clause`): ``none`` without
-    a running clock (none, ended, or paused)."""
-    due, warn = Case.clock_due_at, Case.clock_warn_at
-    return case((Case.clock_paused_light.is_not(None) | due.is_(None), "none"),
-                (due < now, "red"), (warn <= now, "yellow"), else_="green")
+def _views(session, staff: Staff) -> list[list]:
+    """What ``staff`` may see as branches, each a list of clauses (see :func:`branches`)."""
+    return [view for view, _state in branches(session, staff, {})]
+
+
+def _union(selects: list):
+    # UNION, not UNION ALL: a case may be in two branches (reported by me, in my grid)
+    return selects[0].subquery("n") if len(selects) == 1 else union(*selects).subquery("n")
 
 
 def counts(session, staff: Staff, args: dict, *, now: datetime | None = None) -> dict:
     """How many cases of the list (the same filters and visibility, every page) show each
-    light: ``{"lights": {"green": n, "yellow": n, "red": n, "none": n}, "total": n}``, in
-    one ``GROUP BY``."""
+    light: ``{"lights": {"green": n, "yellow": n, "red": n, "none": n}, "total": n}``.
+
+    Two statements, each over one index per branch of what ``staff`` may see: the lights
+    counted over the cases with a running clock only (the clocked indexes, a city's open
+    backlog, whatever the table's size), and the total (``count(*)``, the narrowest index
+    that answers the filters); ``none`` is the total less the lit. With a ``light`` filter
+    every case counted has that light: the first statement alone."""
     now = now or utcnow()
     where = conditions(session, args, now, staff)
-    seen = visible(staff)
-    if seen is not None:
-        where.append(seen)
     if "state" in args:
         where.append(Case.state.in_(args["state"]))
-    lights = select(count_light(now).label("light")).where(*where).subquery("lights")
+    views = _views(session, staff)
+    running = [Case.clock_due_at.is_not(None), Case.clock_paused_light.is_(None)]
+    lit = case((Case.clock_due_at < now, "red"), (Case.clock_warn_at <= now, "yellow"), else_="green")
+    lights = _union([select(Case.id, lit.label("light")).where(*where, *view, *running) for view in views])
     found = dict(session.execute(select(lights.c.light, func.count()).group_by(lights.c.light)).all())
     out = {light: found.get(light, 0) for light in LIGHTS}
-    return {"lights": out, "total": sum(out.values())}
+    if "light" in args:
+        total = sum(out.values())
+    else:
+        total = session.scalar(select(func.count()).select_from(
+            _union([select(Case.id).where(*where, *view) for view in views])))
+    out["none"] = total - sum(out.values())
+    return {"lights": out, "total": total}

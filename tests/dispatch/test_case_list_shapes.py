@@ -1,0 +1,147 @@
+"""The queue's query shapes of migration 0021 and after, over HTTP on PostGIS (and the
+embedded SQLite file for the shapes' SQL): each answers exactly the cases its filters name,
+in the list's order, page after page.
+
+* ``sort=newest`` with a light and states (``state || ''``, read on the clocked indexes);
+* a day range that ended long ago (``walks``: its ranges read and sorted, not the order's
+  index walked), in both orders;
+* the list's answer is what ``CaseListView`` would write (the view sends the presenters' rows
+  without dumping them again);
+* the counts' two statements (the lit cases, the total) for a grid worker's branches."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from dispatch.workflow.schemas import CaseListView
+from tests.api.test_case_search import counted, listed
+from tests.dispatch.conftest import city  # noqa: F401 - the fixture
+from tests.embedded.test_embedded_smoke import embedded_env, wangge
+from tests.factories import CaseFactory, StageClockFactory
+from wangge.timeutil import utcnow
+
+STREET, G1, G2 = "310101001", "31010100100101", "31010100100102"
+
+
+def lit_cases(db_session, env):
+    """Cases in both grids of the street and outside it, in two states, each light and none."""
+    from grid.models import Grid
+
+    grids = {code: db_session.query(Grid).filter_by(code=code).one() for code in (G1, G2)}
+    now = utcnow()
+    lights = {"red": (-2, -1), "yellow": (-1, 1), "green": (1, 2)}
+    made = {}
+    for i, (light, (warn, due)) in enumerate(list(lights.items()) * 3):
+        for state in ("handling", "dispatched"):
+            grid = [grids[G1], grids[G2], None][i % 3]
+            case = CaseFactory(state=state, department=env, grid=grid)
+            db_session.flush()
+            StageClockFactory(case=case, warn_at=now + timedelta(hours=warn), due_at=now + timedelta(hours=due))
+            made[case.number] = (state, light, grid.code if grid else None)
+    paused = CaseFactory(state="handling", department=env, grid=grids[G1])
+    db_session.flush()
+    StageClockFactory(case=paused, segment_started_at=None, consumed=3.9)
+    made[paused.number] = ("handling", None, G1)
+    plain = CaseFactory(state="handling", department=env, grid=grids[G2])  # no clock
+    made[plain.number] = ("handling", None, G2)
+    db_session.flush()
+    return made
+
+
+def test_newest_with_states_and_a_light_lists_exactly_those(client, city, db_session):  # noqa: F811
+    made = lit_cases(db_session, city.departments["env"])
+    h = city.h("dispatcher")
+    for query in ({"state": "handling", "light": "red", "grid": STREET},
+                  {"state": "handling,dispatched", "light": "green"},
+                  {"state": "dispatched", "light": "yellow", "grid": G2},
+                  {"state": "handling", "light": "yellow", "department": "ENV"}):
+        states, grid = query["state"].split(","), query.get("grid")
+        want = {n for n, (state, light, g) in made.items() if state in states and light == query["light"]
+                and (grid is None or (g is not None and g.startswith(grid)))}
+        for sort in ("newest", "deadline"):
+            got = listed(client, h, limit=1, sort=sort, **query)
+            assert set(got) == want and len(got) == len(want), (query, sort)
+        assert listed(client, h, limit=2, **query) == sorted(want, key=lambda n: -_id(db_session, n))
+        assert counted(client, h, **query)["total"] == len(want)
+
+
+def _id(db_session, number):
+    from dispatch.cases.models import Case
+
+    return db_session.query(Case.id).filter_by(number=number).scalar()
+
+
+def test_a_day_range_long_ago_pages_as_any_other(client, city, db_session):  # noqa: F811
+    env = city.departments["env"]
+    day = datetime(2024, 3, 1, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+    old = [CaseFactory(state="closed", department=env, reported_at=day + timedelta(minutes=i)).number
+           for i in range(4)]
+    running = CaseFactory(state="handling", department=env, reported_at=day)
+    CaseFactory(state="closed", department=env, reported_at=day - timedelta(days=1))  # the day before
+    for _ in range(3):
+        CaseFactory(state="handling", department=env)  # today's: newer, outside the range
+    db_session.flush()
+    StageClockFactory(case=running)
+    h = city.h("dispatcher")
+    days = {"reported_from": "2024-03-01", "reported_to": "2024-03-01"}
+    newest = listed(client, h, limit=2, **days)
+    assert newest == [running.number, *reversed(old)]
+    assert listed(client, h, limit=2, sort="deadline", **days) == [running.number, *old]  # clocked first
+    assert listed(client, h, limit=1, state="closed", **days) == list(reversed(old))
+    assert counted(client, h, **days)["total"] == 5
+
+
+def test_the_answer_is_what_the_schema_would_write(client, city, db_session):  # noqa: F811
+    lit_cases(db_session, city.departments["env"])
+    CaseFactory(title=None, address=None, rating="satisfied", supervised=True)  # no department, no clock
+    db_session.flush()
+    for sort in ("newest", "deadline"):
+        r = client.get("/api/v1/cases", query_string={"sort": sort, "limit": 500}, headers=city.h("dispatcher"))
+        assert r.status_code == 200 and len(r.json["cases"]) == 21
+        assert CaseListView().dump(r.json) == r.json
+        assert any(c["clock"] and c["clock"]["paused"] for c in r.json["cases"])
+
+
+def test_counts_of_a_grid_workers_branches(client, city, db_session):  # noqa: F811
+    lit_cases(db_session, city.departments["env"])
+    h = city.h("worker1")
+    for query in ({}, {"state": "handling"}, {"light": "red"}):
+        counts = counted(client, h, **query)
+        assert counts["total"] == len(listed(client, h, limit=500, **query)), query
+        for light in ("red", "yellow", "green"):
+            if "light" not in query or query["light"] == light:
+                assert counts["lights"][light] == len(listed(client, h, light=light, limit=500, **{
+                    k: v for k, v in query.items() if k != "light"})), (query, light)
+
+
+def test_the_shapes_on_sqlite(tmp_path):
+    from grid.accounts.service import issue_token
+    from tests.factories import DepartmentFactory, StaffFactory
+    from wangge import create_app
+    from wangge.config import Settings
+    from wangge.extensions import db
+
+    wangge(embedded_env(tmp_path / "var"), "init")
+    app = create_app(Settings(data_dir=str(tmp_path / "var"), index_check_seconds=0, load_demo=False))
+    with app.app_context():
+        env = DepartmentFactory(code="ENV", name="环卫所")
+        dispatcher = StaffFactory(roles=["dispatcher"])
+        now = utcnow()
+        red = CaseFactory(state="handling", department=env)
+        green = CaseFactory(state="handling", department=env)
+        day = datetime(2024, 3, 1, 4, 0, tzinfo=UTC)
+        old = [CaseFactory(state="closed", department=env, reported_at=day + timedelta(minutes=i)) for i in range(3)]
+        db.session.flush()
+        StageClockFactory(case=red, warn_at=now - timedelta(hours=2), due_at=now - timedelta(hours=1))
+        StageClockFactory(case=green, warn_at=now + timedelta(hours=1), due_at=now + timedelta(hours=2))
+        h = {"Authorization": f"Bearer {issue_token(db.session, dispatcher, ttl_hours=1)[0]}"}
+        numbers = {"red": red.number, "old": [c.number for c in old]}
+        db.session.commit()
+        client = app.test_client()
+        assert listed(client, h, state="handling", light="red") == [numbers["red"]]
+        days = {"reported_from": "2024-03-01", "reported_to": "2024-03-01"}
+        assert listed(client, h, limit=2, **days) == list(reversed(numbers["old"]))
+        assert listed(client, h, limit=2, sort="deadline", **days) == numbers["old"]
+        assert counted(client, h)["lights"] == {"green": 1, "yellow": 0, "red": 1, "none": 3}
+        assert counted(client, h, **days)["total"] == 3
+        db.session.remove()
+        db.engine.dispose()
