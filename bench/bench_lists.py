@@ -21,8 +21,17 @@ rounds, the median of the rounds' medians:
   category + state + channel), each in ``sort=newest`` and ``sort=deadline``; the queue of a
   department handler and of a grid worker; the second page by cursor, and page 2,001 by
   ``offset`` (the old way, shown, not a goal);
+* the search and day filters in both orders: ``q`` a rare word (one title in 10,000), a word
+  every case holds, a phone's last 4 digits (a third of the cases have a phone), a case
+  number, a rare word with a state; ``reported_from``/``reported_to`` today, the last 7 days,
+  a day and a month a year ago, the last 7 days of one department;
+* ``GET /api/v1/cases/counts`` for the main filters, the handler's and the worker's (shown
+  and plan-checked, not gated: the unfiltered count is a count of every case);
 * Open311 ``requests.json`` (the last 90 days, page_size 200 and 50), by status, by
   service_code, the second page by cursor.
+
+The secondary indexes of ``cases`` and ``stage_clocks`` (the list's and the trigram GIN ones)
+are dropped for the load and rebuilt from their own definitions after it (checked equal).
 
 Baseline in the same run: a bare indexed ``SELECT id FROM cases ORDER BY id DESC LIMIT 50``
 by psycopg. Goal (bench.goals): every queue filter's first page under 20 ms.
@@ -37,6 +46,7 @@ bench FAILS when a plan scans a big table sequentially, sorts more than ``SORT_L
 reads (returns plus filters out) more than ``READ_LIMIT`` rows of a big table by an index.
 
 Run:  python -m bench.bench_lists [--cases N] [--repeat N] [--rounds N] [--keep-db]
+      python -m bench.bench_lists --reuse-db NAME [--only REGEX]   # a kept database, some requests
 """
 from __future__ import annotations
 

@@ -270,8 +270,8 @@ def walks(args: dict, now: datetime) -> bool:
 
 
 # the page's clocks as rows of the columns a list row shows (presenters.clock_view and
-# deadlines.light read them by name), not StageClock objects: a fifth of a page's CPU was
-# building those objects (bench/README.md, "lists")
+# deadlines.light read them by name), not StageClock objects: building those was a tenth of a
+# page's CPU (bench/README.md, "lists")
 CLOCK_COLUMNS = (StageClock.case_id, StageClock.stage, StageClock.amount, StageClock.unit, StageClock.consumed,
                  StageClock.extended, StageClock.started_at, StageClock.segment_started_at, StageClock.warn_at,
                  StageClock.due_at, StageClock.ended_at, StageClock.ended_late)

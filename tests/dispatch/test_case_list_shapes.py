@@ -5,8 +5,9 @@ in the list's order, page after page.
 * ``sort=newest`` with a light and states (``state || ''``, read on the clocked indexes);
 * a day range that ended long ago (``walks``: its ranges read and sorted, not the order's
   index walked), in both orders;
-* the list's answer is what ``CaseListView`` would write (the view sends the presenters' rows
-  without dumping them again);
+* the list's answer is what ``CaseListView`` would write from it (the page's clocks are rows,
+  not StageClock objects; and the dump changes nothing, so the view could send the rows as
+  they are);
 * the counts' two statements (the lit cases, the total) for a grid worker's branches."""
 from __future__ import annotations
 
