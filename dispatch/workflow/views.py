@@ -19,6 +19,7 @@ from dispatch.workflow.schemas import (
     EventView,
 )
 from grid.models import Category, Department, Grid
+from wangge.answers import as_built
 from wangge.auth import current_staff, requires
 from wangge.errors import ApiError, validation_error
 from wangge.extensions import db
@@ -62,8 +63,8 @@ class Cases(MethodView):
         last; a cursor that is not one is a 400 ``bad_cursor``); ``offset`` still works."""
         check_codes(args)
         page = queue.page(db.session, current_staff(), args)
-        return {"cases": [case_summary(c, page.clocks.get(c.id)) for c in page.cases],
-                "next_cursor": page.next.dump() if page.next else None}
+        return as_built({"cases": [case_summary(c, page.clocks.get(c.id)) for c in page.cases],
+                         "next_cursor": page.next.dump() if page.next else None}, CaseListView)
 
 
 @blp.route("/counts")

@@ -111,8 +111,15 @@ function showError(err) {
   status.textContent = `${t("console_load_failed")} ${said.length ? said.join("; ") : err.message}`;
 }
 
+// A load asked for while another runs (a search typed during a refresh) is not dropped: it
+// runs when the first ends, and the first's answer, already stale, is not drawn.
+let pending = null;
+
 async function load({ quiet = false } = {}) {
-  if (loading) return;
+  if (loading) {
+    pending = { quiet: quiet && (pending?.quiet ?? true) };
+    return;
+  }
   loading = true;
   table.setAttribute("aria-busy", "true");
   if (!quiet) status.textContent = t("console_loading");
@@ -120,6 +127,7 @@ async function load({ quiet = false } = {}) {
     // a refresh asks again for every row loaded so far (one request, up to MAX_PAGE)
     const limit = quiet ? Math.min(MAX_PAGE, Math.max(PAGE, rows.length)) : PAGE;
     const [page, counts] = await Promise.all([fetchPage({}, limit), fetchCounts()]);
+    if (pending) return;
     rows = page.cases;
     next = page.next;
     render();
@@ -127,11 +135,17 @@ async function load({ quiet = false } = {}) {
     for (const field of form.elements) field.removeAttribute?.("aria-invalid");
     status.textContent = `${t("console_updated", { time: new Date().toLocaleTimeString() })} ${t("console_shown", { shown: rows.length, total: counts.total })}`;
   } catch (err) {
-    showError(err);
+    if (!pending) showError(err);
   } finally {
     loading = false;
-    table.setAttribute("aria-busy", "false");
-    table.dataset.ready = String(++loads);
+    if (pending) {
+      const again = pending;
+      pending = null;
+      load(again);
+    } else {
+      table.setAttribute("aria-busy", "false");
+      table.dataset.ready = String(++loads);
+    }
   }
 }
 
@@ -149,6 +163,11 @@ async function loadMore() {
   } finally {
     loading = false;
     table.dataset.ready = String(++loads);
+    if (pending) {
+      const again = pending;
+      pending = null;
+      load(again);
+    }
   }
 }
 
