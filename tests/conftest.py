@@ -6,20 +6,115 @@ savepoint inside one outer transaction that is rolled back, and Redis is a real 
 never touch these fixtures.
 
 Environment: WANGGE_TEST_PG_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres),
-WANGGE_TEST_REDIS_URL (default redis://127.0.0.1:6379/15).
+WANGGE_TEST_REDIS_URL (default redis://127.0.0.1:6379/15), WANGGE_TEST_REDIS_DBS (see below).
+
+In parallel (pytest-xdist, ``make test``) every worker is a process of its own: its own
+``RUN_ID`` and so its own PostGIS databases, its own rate-limit keys, and its own Redis
+database, because ``redis_conn`` flushes the database it uses. Worker ``gwN`` takes the N-th
+number of ``WANGGE_TEST_REDIS_DBS`` ("8,7") when that is set, else the database of
+``WANGGE_TEST_REDIS_URL`` minus N (15, 14, 13 ... by default). A serial run uses the database
+of ``WANGGE_TEST_REDIS_URL`` itself.
 """
 from __future__ import annotations
 
 import os
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 ADMIN_URL = os.environ.get("WANGGE_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("WANGGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def worker_redis_url(base: str, worker: str | None, listed: str | None) -> str:
+    """The Redis URL of one test process: ``base`` itself when serial (``worker`` is None),
+    else worker ``gwN``'s database: the N-th of ``listed`` ("8,7,9"), or base's database - N."""
+    if not worker:
+        return base
+    index = int(worker.removeprefix("gw"))
+    parts = urlsplit(base)
+    if listed:
+        dbs = [int(n) for n in listed.replace(",", " ").split()]
+        if index >= len(dbs):
+            raise pytest.UsageError(f"WANGGE_TEST_REDIS_DBS={listed!r} names {len(dbs)} Redis databases "
+                                    f"for more pytest-xdist workers ({worker}): name one per worker")
+        number = dbs[index]
+    else:
+        number = int(parts.path.strip("/") or 0) - index
+        if number < 0:
+            raise pytest.UsageError(f"WANGGE_TEST_REDIS_URL={base!r} leaves no Redis database for worker "
+                                    f"{worker}: set WANGGE_TEST_REDIS_DBS to one database per worker")
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+REDIS_URL = worker_redis_url(os.environ.get("WANGGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+                             os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("WANGGE_TEST_REDIS_DBS"))
+
+# Session fixtures too dear to set up on every pytest-xdist worker: the tests that use one run
+# on one worker (an ``xdist_group`` named after it; scripts/test.sh runs ``--dist loadgroup``).
+ONE_WORKER_FIXTURES = {"replica_pair"}  # a private primary and replica: initdb, migrate, pg_basebackup
+
+
+def xdist_group_of(item: pytest.Item) -> str | None:
+    """The group that keeps ``item`` on the worker of the tests it shares a fixture with: one
+    of ``ONE_WORKER_FIXTURES``, else its file when it uses a module-, class- or package-scoped
+    fixture (set up once for the file, not once per worker). None: any worker will do."""
+    used = set(getattr(item, "fixturenames", ()))
+    if used & ONE_WORKER_FIXTURES:
+        return min(used & ONE_WORKER_FIXTURES)
+    info = getattr(item, "_fixtureinfo", None)
+    for name in used:
+        defs = info.name2fixturedefs.get(name) if info is not None else None
+        if defs and defs[-1].scope in ("module", "class"):
+            return item.nodeid.split("::")[0]
+        if defs and defs[-1].scope == "package":
+            return str(Path(item.nodeid.split("::")[0]).parent)
+    return None
+
+
+def pytest_collection_modifyitems(items):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # serial: nothing to keep together
+    for item in items:
+        group = xdist_group_of(item)
+        if group and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A test marked ``alone`` (it reads the whole PostgreSQL server's state, such as the
+    transactions running in other databases) runs, fixtures and all, while no other worker of
+    this run runs a test: every test holds a shared lock, an ``alone`` one the exclusive lock,
+    and a turnstile lets a waiting ``alone`` test in before the others' next tests. Serially
+    (no pytest-xdist workers) there is nobody to wait for."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        return (yield)
+    import fcntl
+
+    alone = item.get_closest_marker("alone") is not None
+    base = _lock_dir(item.config) / f"wangge-tests-{run}"
+    with open(f"{base}.turnstile", "a") as turnstile, open(f"{base}.lock", "a") as lock:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        if not alone:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        return (yield)  # both locks go with the files
+
+
+def _lock_dir(config) -> Path:
+    """The run's folder that every worker shares (pytest's base temporary folder, whose
+    ``popen-gwN`` subfolders are the workers'); the system's temporary folder otherwise."""
+    import tempfile
+
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is None:
+        return Path(tempfile.gettempdir())
+    return factory.getbasetemp().parent
 
 
 def shared_file(*parts: str) -> Path:

@@ -4,10 +4,13 @@ PostGIS database, committed data) and Debian's chromium driven by Playwright.
 Screenshots go to ``$WANGGE_SCREENSHOTS`` (default ``docs/screenshots``), rewritten each run."""
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
+import zlib
 from pathlib import Path
 
 import pytest
@@ -26,9 +29,13 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def bundle():
-    """The front-end bundle, built as ``make run`` builds it when missing or stale."""
+    """The front-end bundle, built as ``make run`` builds it when missing or stale; one
+    pytest-xdist worker at a time (a lock file), so none reads a bundle another is writing."""
     if shutil.which("make") and shutil.which("npm"):
-        subprocess.run(["make", "-s", "console-assets"], cwd=ROOT, check=True, timeout=600)
+        lock_path = Path(tempfile.gettempdir()) / f"wangge-bundle-{zlib.crc32(bytes(ROOT)):08x}.lock"
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            subprocess.run(["make", "-s", "console-assets"], cwd=ROOT, check=True, timeout=600)
     assert (DIST / "queue.js").is_file() and (DIST / "citizen.js").is_file(), \
         "console/static/dist is not built: run `make console-assets` (needs node and npm)"
     return DIST
