@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from grid.demo import DEMO_PASSWORD
 from tests.console.conftest import screenshot
+from tests.console.test_browser import case_of
 from tests.console.test_browser import report as citizen_reports
 from wangge.i18n import t
 
@@ -157,9 +158,9 @@ def test_a_report_from_the_citizen_to_the_dashboard(live, new_page, tmp_path, lo
 
     # --- a citizen reports from a phone, with a photo, not knowing the category
     code, description = citizen_reports(new_page, base, locale, tmp_path, phone=True)
-    found = eyes.get("/api/v1/cases", q=description)["cases"]
-    assert len(found) == 1 and found[0]["category_code"] is None
-    number = found[0]["number"]
+    number = case_of(app, code)[0]
+    reported = eyes.get(f"/api/v1/cases/{number}")
+    assert reported["category_code"] is None and reported["description"] == description
 
     # --- the intake clerk finds it by its words, reclassifies, relocates and accepts it
     clerk = sign_in(new_page, base, "shouli", "/console/queue", locale)
@@ -173,7 +174,7 @@ def test_a_report_from_the_citizen_to_the_dashboard(live, new_page, tmp_path, lo
     act(clerk, "reclassify", category_code=CATEGORY)
     relocate_by_a_tap(clerk)
     case = eyes.get(f"/api/v1/cases/{number}")
-    assert case["category_code"] == CATEGORY and case["grid_code"] and case["lon"] != found[0]["lon"]
+    assert case["category_code"] == CATEGORY and case["grid_code"] and case["lon"] != reported["lon"]
     kinds = clerk.locator("#c-events li").evaluate_all("els => els.map(e => e.dataset.verb)")
     assert {"reclassify", "relocate"} <= set(kinds)
     act(clerk, "accept")
