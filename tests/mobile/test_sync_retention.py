@@ -111,6 +111,31 @@ def test_a_transaction_of_another_database_is_not_waited_for(world):
     assert answer["reset"] == [] and _updated(answer) == {}
 
 
+def test_an_ended_transaction_that_left_no_feed_row_is_not_waited_for(world):
+    """A transaction in the snapshot that has ended by the time the mark is made: waited for
+    only if it left rows in our feed (they may be missing from this pull); one that ended
+    without any (another database's, whose session ``_running_elsewhere`` can no longer see)
+    writes nothing more. One still running is waited for."""
+    from mobile_api.sync.feed import _ended_without_rows
+    from tests.conftest import ADMIN_URL
+    from wangge.extensions import db
+
+    app, _, ids, url = world
+    with psycopg.connect(ADMIN_URL) as elsewhere:  # another database, committed at once
+        ended_elsewhere = int(elsewhere.execute("SELECT pg_current_xact_id()::text").fetchone()[0])
+    _pg(url, "UPDATE cases SET description = 'wrote', version = version + 1 WHERE id = %s", ids["A"][0])
+    wrote_here = _pg(url, "SELECT max(txid) FROM sync_feed")[0][0]
+    running = psycopg.connect(ADMIN_URL)
+    try:
+        still_running = int(running.execute("SELECT pg_current_xact_id()::text").fetchone()[0])
+        with app.app_context():
+            done = _ended_without_rows(db.session, [ended_elsewhere, wrote_here, still_running])
+            db.session.remove()
+    finally:
+        running.close()
+    assert done == {ended_elsewhere}
+
+
 @pytest.mark.alone  # transaction ids are the cluster's: another worker's could cost a reset
 def test_a_cursor_after_the_horizon_carries_on_with_its_delta(world):
     app, headers, ids, url = world
