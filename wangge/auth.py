@@ -172,6 +172,15 @@ def current_staff():
     return current_token().staff
 
 
+def current_identity():
+    """Who is acting, for the case rules (who sees what, whose verb, whose department): the
+    token's ``identity`` (staff id, roles, department from the token's SELECT), no staff row
+    loaded; the staff row itself under a token resolver that has no such thing."""
+    token = current_token()
+    identity = getattr(token, "identity", None)
+    return identity if identity is not None else token.staff
+
+
 def current_staff_id() -> int:
     """The signed-in staff member's id, without loading the staff row."""
     return current_token().staff_id

@@ -758,7 +758,8 @@ def flag_list(a: Attachment) -> list[str] | None:
 
 
 def photo_view(a: Attachment, verb: str | None = None) -> dict:
-    """A photo as the case detail and the flagged list show it (staff readers only)."""
+    """A photo as the case detail and the flagged list show it (staff readers only); ``a`` an
+    Attachment or a row of ``_PHOTO_COLUMNS``."""
     return {"id": a.id, "kind": a.kind, "source": "staff" if a.uploaded_by is not None else "citizen",
             "event_id": a.event_id, "verb": verb, "url": f"/api/v1/attachments/{a.id}",
             "thumbnail_url": f"/api/v1/attachments/{a.id}/thumbnail", "captured_at": a.captured_at,
@@ -766,10 +767,17 @@ def photo_view(a: Attachment, verb: str | None = None) -> dict:
             "flags": flag_list(a)}
 
 
+# What ``photo_view`` reads of a photo: the case's answer selects these columns alone (no
+# Attachment objects: a case answer is built on every verb, most of its cost is per row loaded).
+_PHOTO_COLUMNS = (Attachment.id, Attachment.kind, Attachment.uploaded_by, Attachment.event_id, Attachment.captured_at,
+                  Attachment.captured_lon, Attachment.captured_lat, Attachment.distance_m, Attachment.flags)
+
+
 def case_photos(session, case: Case) -> list[dict]:
-    rows = session.execute(select(Attachment, CaseEvent.verb).outerjoin(CaseEvent, Attachment.event_id == CaseEvent.id)
+    rows = session.execute(select(*_PHOTO_COLUMNS, CaseEvent.verb)
+                           .outerjoin(CaseEvent, Attachment.event_id == CaseEvent.id)
                            .where(Attachment.case_id == case.id).order_by(Attachment.id)).all()
-    return [photo_view(a, verb) for a, verb in rows]
+    return [photo_view(row, row.verb) for row in rows]
 
 
 def flagged_photos(session, staff: Staff, flags: list[str] | None, limit: int, offset: int) -> list[dict]:

@@ -62,13 +62,18 @@ def current_clock(session, owner: Owner) -> StageClock | None:
     return clock
 
 
+# One alias for every request: a new ``aliased()`` per call made SQLAlchemy adapt its columns
+# again each time (a quarter of the CPU of reading a verb's case).
+_LATEST = aliased(StageClock, name="latest_clock")
+_RUNNING = select(func.max(_LATEST.id)).where(_LATEST.case_id == Case.id, _LATEST.ended_at.is_(None)) \
+    .correlate(Case).scalar_subquery()
+
+
 def visible_case_and_clock(session, staff, number: str) -> Case:
     """``scope.get_visible_case`` with the case's running clock in the same SELECT (an outer
     join on its latest unended clock), remembered for the transaction like ``current_clock``:
     a verb's request reads its case and clock in one statement."""
-    latest = aliased(StageClock)
-    running = select(func.max(latest.id)).where(latest.case_id == Case.id, latest.ended_at.is_(None)) \
-        .correlate(Case).scalar_subquery()
+    running = _RUNNING
     row = session.execute(scope.visible_case_query(staff, number).add_columns(StageClock)
                           .outerjoin(StageClock, StageClock.id == running)).first()
     if row is None:  # not found and not yours look the same (as in ``get_visible_case``)

@@ -20,7 +20,7 @@ from dispatch.workflow.schemas import (
 )
 from grid.models import Category, Department, Grid
 from wangge.answers import as_built
-from wangge.auth import current_staff, requires
+from wangge.auth import current_identity, requires
 from wangge.errors import ApiError, validation_error
 from wangge.extensions import db
 from wangge.i18n import t
@@ -29,7 +29,7 @@ from wangge.replica import reads_replica
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="案件 Cases: the list, one case, its events and actions")
 
 def detail(case):
-    return case_detail(db.session, case, current_staff())
+    return case_detail(db.session, case, current_identity())
 
 
 def check_codes(args: dict) -> None:
@@ -62,7 +62,7 @@ class Cases(MethodView):
         it. Pages by ``cursor`` (``next_cursor`` of the previous page, null on the
         last; a cursor that is not one is a 400 ``bad_cursor``); ``offset`` still works."""
         check_codes(args)
-        page = queue.page(db.session, current_staff(), args)
+        page = queue.page(db.session, current_identity(), args)
         return as_built({"cases": [case_summary(c, page.clocks.get(c.id)) for c in page.cases],
                          "next_cursor": page.next.dump() if page.next else None}, CaseListView)
 
@@ -78,7 +78,7 @@ class CaseCounts(MethodView):
         see; every page) show each light: green, yellow, red, and none (no running clock: none
         yet, ended, or paused, as the light filter sees it). One GROUP BY."""
         check_codes(args)
-        return queue.counts(db.session, current_staff(), args)
+        return queue.counts(db.session, current_identity(), args)
 
 
 @blp.route("/<number>")
@@ -87,7 +87,7 @@ class CaseDetail(MethodView):
     @blp.response(200, CaseDetailView)
     def get(self, number):
         """One case with its events, its running stage clock (light) and the verbs I may use now."""
-        return detail(get_visible_case(db.session, current_staff(), number))
+        return detail(get_visible_case(db.session, current_identity(), number))
 
 
 @blp.route("/<number>/actions/<verb>")
@@ -102,7 +102,7 @@ class CaseAction(MethodView):
         request_void, decide_void, merge, reclassify, relocate, supervise, urge, self_handle,
         rate, follow_up. See docs/lifecycle.md; reclassify and relocate: docs/dispatch.md. 409 when the verb is not possible in the current state or
         someone else changed the case at the same moment; 403 when not your role."""
-        staff = current_staff()
+        staff = current_identity()
         case = deadlines.visible_case_and_clock(db.session, staff, number)
         if verb not in VERBS:
             raise ApiError("unknown_verb", status=404, verb=verb)
@@ -122,4 +122,4 @@ class CaseEvents(MethodView):
     @blp.response(200, EventView(many=True))
     def get(self, number):
         """The case's immutable event log."""
-        return detail(get_visible_case(db.session, current_staff(), number))["events"]
+        return detail(get_visible_case(db.session, current_identity(), number))["events"]

@@ -80,6 +80,21 @@ def issue_token(session, staff: Staff, *, ttl_hours: float, client: str | None =
     return secret, token
 
 
+class StaffRef:
+    """Who is acting, as the token's SELECT read it: the staff id, roles and department, all that
+    the case rules (who sees a case, which verbs are theirs, whose department it is) ask of a
+    person. Stands in for the ``Staff`` row there, so a verb or a case read needs no staff SELECT."""
+
+    __slots__ = ("id", "roles", "department_id")
+
+    def __init__(self, staff_id: int, roles: frozenset[str], department_id: int | None):
+        self.id, self.department_id = staff_id, department_id
+        self.roles = sorted(roles)
+
+    def has_role(self, *roles: str) -> bool:
+        return not set(self.roles).isdisjoint(roles)
+
+
 class ResolvedToken:
     """A valid bearer token as a request sees it: the ids, expiry and roles from one Core
     SELECT (token, staff and roles joined); the ORM rows only when a view asks for them
@@ -87,14 +102,25 @@ class ResolvedToken:
     requests and nothing is written: a revoked token or a disabled account is refused on the
     very next request."""
 
-    __slots__ = ("_session", "id", "staff_id", "expires_at", "roles", "device_session_id", "_staff", "_prefs")
+    __slots__ = ("_session", "id", "staff_id", "expires_at", "roles", "device_session_id", "department_id",
+                 "_staff", "_prefs")
 
     def __init__(self, session, token_id: int, staff_id: int, expires_at, roles: frozenset[str],
-                 device_session_id: int | None = None, preferences: tuple[str | None, str | None] = (None, None)):
+                 device_session_id: int | None = None, preferences: tuple[str | None, str | None] = (None, None),
+                 department_id: int | None = None):
         self._session, self.id, self.staff_id, self.expires_at, self.roles = session, token_id, staff_id, expires_at, roles
         self.device_session_id = device_session_id
+        self.department_id = department_id
         self._staff = None
         self._prefs = preferences
+
+    @property
+    def identity(self) -> StaffRef | Staff:
+        """The acting person for the case rules: the staff row once a view has loaded it (a
+        change made in this request shows), else the ids and roles read with the token."""
+        if self._staff is not None:
+            return self._staff
+        return StaffRef(self.staff_id, self.roles, self.department_id)
 
     # The staff member's language and time zone (``wangge.auth``: what an answer's words and
     # times follow), as read with the token, or from the staff row once a view has loaded it
@@ -123,7 +149,7 @@ class ResolvedToken:
 
 _T, _S, _R, _D = ApiToken.__table__.c, Staff.__table__.c, StaffRole.__table__.c, DeviceSession.__table__.c
 _RESOLVE = (select(_T.id, _T.staff_id, _T.revoked_at, _T.expires_at, _S.active, _R.role,
-                   _T.device_session_id, _D.revoked_at, _D.last_seen_at, _S.language, _S.timezone)
+                   _T.device_session_id, _D.revoked_at, _D.last_seen_at, _S.language, _S.timezone, _S.department_id)
             .join_from(ApiToken.__table__, Staff.__table__, _S.id == _T.staff_id)
             .outerjoin(StaffRole.__table__, _R.staff_id == _S.id)
             .outerjoin(DeviceSession.__table__, _D.id == _T.device_session_id)
@@ -135,7 +161,7 @@ def resolve_token(session, secret: str) -> ResolvedToken:
     if not rows:
         raise ApiError("unauthorized", status=401)
     (token_id, staff_id, revoked_at, expires_at, active, _, device_id, device_revoked_at, last_seen_at,
-     language, timezone) = rows[0]
+     language, timezone, department_id) = rows[0]
     now = utcnow()
     if revoked_at is not None or device_revoked_at is not None:  # a phone's token dies with its device
         raise ApiError("token_revoked", status=401)
@@ -146,7 +172,7 @@ def resolve_token(session, secret: str) -> ResolvedToken:
     if device_id is not None and now - last_seen_at >= LAST_SEEN_EVERY:
         session.execute(update(DeviceSession).where(DeviceSession.id == device_id).values(last_seen_at=now))
     return ResolvedToken(session, token_id, staff_id, expires_at, frozenset(r[5] for r in rows if r[5] is not None),
-                         device_id, (language, timezone))
+                         device_id, (language, timezone), department_id)
 
 
 def revoke_token(token: ApiToken | ResolvedToken) -> None:
