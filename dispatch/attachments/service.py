@@ -42,6 +42,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy.orm import scoped_session
 
 from dispatch.attachments.models import FLAGS, KINDS, Attachment
 from dispatch.cases.models import Case, CaseEvent
@@ -54,6 +55,7 @@ from wangge.extensions import db
 from wangge.fields import CLOCK_SKEW
 from wangge.i18n import t
 from wangge.jobs import enqueue, redis_connection, with_app
+from wangge.present import local_iso
 from wangge.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -736,6 +738,7 @@ def link(session, case: Case, event: CaseEvent, ids: list[int]) -> None:
     if not ids:
         return
     session.flush()  # the event's id
+    note_photos(session, case.id, True)
     reference = case.reported_at if event.verb == "submit" else event.at
     for attachment_id in dict.fromkeys(ids):
         a = session.get(Attachment, attachment_id)
@@ -773,11 +776,45 @@ _PHOTO_COLUMNS = (Attachment.id, Attachment.kind, Attachment.uploaded_by, Attach
                   Attachment.captured_lon, Attachment.captured_lat, Attachment.distance_m, Attachment.flags)
 
 
+def photos_exist_column():
+    """A column for a case's SELECT: whether any photo belongs to the case (an index probe).
+    Read with the case by a verb's request (``note_photos``), it spares the answer its photo
+    SELECT when there are none, as for most hotline and web reports."""
+    return select(Attachment.id).where(Attachment.case_id == Case.id).correlate(Case).exists().label("has_photos")
+
+
+_NO_PHOTOS = "wangge.cases_without_photos"
+
+
+def _without_photos(session) -> set:
+    """Ids of the cases this transaction has read as having no photo (tied to the transaction:
+    another request may attach one after it ends)."""
+    if isinstance(session, scoped_session):
+        session = session()
+    transaction = session.get_transaction()
+    memo = session.info.get(_NO_PHOTOS)
+    if memo is None or memo[0] is not transaction:
+        memo = session.info[_NO_PHOTOS] = (transaction, set())
+    return memo[1]
+
+
+def note_photos(session, case_id: int, exist: bool) -> None:
+    """What the case's SELECT read of its photos (``photos_exist_column``)."""
+    known = _without_photos(session)
+    if exist:
+        known.discard(case_id)
+    else:
+        known.add(case_id)
+
+
 def case_photos(session, case: Case) -> list[dict]:
+    if case.id in _without_photos(session):
+        return []
     rows = session.execute(select(*_PHOTO_COLUMNS, CaseEvent.verb)
                            .outerjoin(CaseEvent, Attachment.event_id == CaseEvent.id)
                            .where(Attachment.case_id == case.id).order_by(Attachment.id)).all()
-    return [photo_view(row, row.verb) for row in rows]
+    # sent as built (``wangge.answers``): times as the response schema writes them
+    return [{**photo_view(row, row.verb), "captured_at": local_iso(row.captured_at)} for row in rows]
 
 
 def flagged_photos(session, staff: Staff, flags: list[str] | None, limit: int, offset: int) -> list[dict]:

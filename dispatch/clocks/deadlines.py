@@ -69,18 +69,18 @@ _RUNNING = select(func.max(_LATEST.id)).where(_LATEST.case_id == Case.id, _LATES
     .correlate(Case).scalar_subquery()
 
 
-def visible_case_and_clock(session, staff, number: str) -> Case:
+def visible_case_and_clock(session, staff, number: str, *extra) -> Case | tuple:
     """``scope.get_visible_case`` with the case's running clock in the same SELECT (an outer
     join on its latest unended clock), remembered for the transaction like ``current_clock``:
-    a verb's request reads its case and clock in one statement."""
-    running = _RUNNING
-    row = session.execute(scope.visible_case_query(staff, number).add_columns(StageClock)
-                          .outerjoin(StageClock, StageClock.id == running)).first()
+    a verb's request reads its case and clock in one statement. With ``extra`` columns (of the
+    case's row), ``(case, *their values)``."""
+    row = session.execute(scope.visible_case_query(staff, number).add_columns(StageClock, *extra)
+                          .outerjoin(StageClock, StageClock.id == _RUNNING)).first()
     if row is None:  # not found and not yours look the same (as in ``get_visible_case``)
         raise NotFound("case", number)
-    case, clock = row
+    case, clock, *values = row
     _known(session)[(Case.CLOCK_KEY, case.id)] = clock
-    return case
+    return (case, *values) if extra else case
 
 
 _KNOWN = "wangge.running_clocks"

@@ -25,6 +25,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm.attributes import flag_modified
 
 from dispatch.attachments.models import Attachment
+from dispatch.attachments.service import note_photos
 from dispatch.cases.models import Case
 from dispatch.clocks import deadlines
 from dispatch.clocks.models import StageClock
@@ -438,6 +439,8 @@ def _attach(session, enf: EnforcementCase, ids: list[int]) -> None:
     # Attachments belong to the parent case, so whoever may see it may see the evidence.
     for attachment_id in ids:
         session.get(Attachment, attachment_id).case_id = enf.parent_case_id
+    if ids:
+        note_photos(session, enf.parent_case_id, True)
 
 
 # --- helpers ----------------------------------------------------------------------------

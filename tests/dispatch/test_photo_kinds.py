@@ -220,3 +220,34 @@ def test_a_photo_cannot_be_attached_by_someone_else_or_to_a_second_case(client, 
     r = client.post("/api/v1/cases", headers=city.h("worker1"), json=body)
     assert r.status_code == 422 and "attachments" in r.json["fields"]
     assert detail(client, city, n)["photos"][0]["id"] == pid
+
+
+def test_every_verbs_answer_shows_the_photos_a_read_shows(client, city, media):
+    """A verb's answer skips its photo SELECT when the case's row said it had none; the photos
+    of the report, one uploaded to the case after it (not yet listed by an event) and one a
+    verb lists must all show in the very answer, as in a fresh read."""
+    plain = report(client, city)["number"]
+    answer = do(client, city, "clerk", plain, "accept")
+    assert answer["photos"] == [] == detail(client, city, plain)["photos"]
+
+    first = uploaded(client, city, photo(taken=hours_ago(1), at=north_of(POINT_G1, 20)))
+    n = report(client, city, attachments=[first])["number"]
+    answer = do(client, city, "clerk", n, "accept")
+    assert [p["id"] for p in answer["photos"]] == [first]
+    assert answer["photos"] == detail(client, city, n)["photos"]
+
+    to_handling_from_accepted = [("shift", "open"), ("env", "sign")]
+    for who, verb in to_handling_from_accepted:
+        do(client, city, who, n, verb)
+    proof = uploaded(client, city, photo(taken=hours_ago(0), at=north_of(POINT_G1, 10)), who="env")
+    answer = do(client, city, "env", n, "report_back", note="已清理", attachments=[proof])
+    assert [p["id"] for p in answer["photos"]] == [first, proof]
+    assert answer["photos"] == detail(client, city, n)["photos"]
+
+    # a case read without photos, then given one in the same request by the verb itself
+    late = report(client, city)["number"]
+    for who, verb in [("clerk", "accept"), ("shift", "open"), ("env", "sign")]:
+        assert do(client, city, who, late, verb)["photos"] == []
+    fix = uploaded(client, city, photo(taken=hours_ago(0), at=north_of(POINT_G1, 10)), who="env")
+    answer = do(client, city, "env", late, "report_back", note="已清理", attachments=[fix])
+    assert [p["id"] for p in answer["photos"]] == [fix] and answer["photos"][0]["verb"] == "report_back"
