@@ -82,6 +82,7 @@ SEED = 20261122
 # The demo city (grid/demo.py) covers lon 121.470-121.510, lat 31.210-31.240.
 CITY = (121.4705, 31.2105, 121.5095, 31.2395)
 STEPS = ("submit", "accept", "open", "dispatch", "sign", "report_back")
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 VERB_GOALS = STEPS[1:]  # issue 10: each within 3x of the minimal app (the report is bench_mobile_report's)
 TARGET_VERB_RATIO = 3.0
 STEP_ACTOR = {"accept": "shouli", "open": "zhiban", "dispatch": "paiqian"}  # sign, report_back: the department's
@@ -822,9 +823,10 @@ def main(argv=None) -> int:
     ap.add_argument("--sweep-interval", type=int, default=60, help="simulated seconds between warm sweeps")
     ap.add_argument("--skip-http", action="store_true", help="only the sweep")
     ap.add_argument("--skip-sweep", action="store_true", help="only the throughput")
-    ap.add_argument("--redis", default="", metavar="URL",
-                    help="production shape: jobs through this Redis (its own queue name) and a `wangge worker` "
-                         "delivering them; default: the embedded shape, notifications delivered inline")
+    ap.add_argument("--redis", default=os.environ.get("WANGGE_BENCH_REDIS_URL", DEFAULT_REDIS), metavar="URL",
+                    help="the production shape (issue 10 measures PostGIS + Redis): jobs through this Redis (a "
+                         "queue of its own) and a `wangge worker` delivering them; default %(default)s "
+                         "($WANGGE_BENCH_REDIS_URL); an empty URL: the embedded shape, notifications delivered inline")
     add_database_options(ap, RESULTS)
     args = ap.parse_args(argv)
     if min(args.cases, args.minimal_requests, args.clients, args.repeat, args.inserts, args.pgbench_seconds, args.open_cases,
@@ -884,6 +886,13 @@ def main(argv=None) -> int:
             # default and stays below it (--minimal-requests x rounds + warm-up < 1000).
             shape = {"WANGGE_WEB_MAX_REQUESTS": "0"}
             if args.redis:
+                import redis
+
+                try:
+                    redis.Redis.from_url(args.redis, socket_connect_timeout=2).ping()
+                except redis.RedisError as exc:
+                    raise BenchError(f"Redis at {args.redis} does not answer ({exc}); start it "
+                                     "(`make setup`) or measure the embedded shape with --redis ''") from None
                 shape.update({"WANGGE_REDIS_URL": args.redis, "WANGGE_JOBS_INLINE": "0",
                               "WANGGE_QUEUE_NAME": f"bench-{secrets.token_hex(4)}"})
             server = Server(db_url, tmp / "server.log", workers=1, env=shape)
