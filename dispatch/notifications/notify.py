@@ -36,8 +36,11 @@ def add_many(session, rows: list[tuple[str, str, dict]]) -> list[int]:
     claim = outbox.claim_at_birth(session)
     values = [{"dedup_key": key, "topic": topic, "payload": payload, "created_at": now, "available_at": now,
                "attempts": 0, "enqueued_at": now if claim else None} for key, topic, payload in rows]
-    stmt = insert(Outbox).values(values).on_conflict_do_nothing(index_elements=["dedup_key"]) \
-        .returning(Outbox.id, Outbox.dedup_key)
+    # on the table, not the entity: a Core INSERT (the ORM's bulk path for an entity insert cost
+    # an eighth of a dispatch); its session listeners have nothing to do with these rows
+    table = Outbox.__table__
+    stmt = insert(table).values(values).on_conflict_do_nothing(index_elements=["dedup_key"]) \
+        .returning(table.c.id, table.c.dedup_key)
     new = dict(session.execute(stmt).all())
     ids = list(new)
     session.info.setdefault(outbox.NEW_ROWS, set()).update(ids)

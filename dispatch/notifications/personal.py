@@ -88,7 +88,7 @@ def write_notices(session, rows: list[tuple[int, str, dict]]) -> int:
                    .where(Staff.id.in_(ids))
                    for outbox_id, topic, payload, ids in wanted[start:start + CHUNK]]
         source = selects[0] if len(selects) == 1 else union_all(*selects)
-        stmt = insert(PersonalNotice).from_select(columns, source) \
+        stmt = insert(PersonalNotice.__table__).from_select(columns, source) \
             .on_conflict_do_nothing(index_elements=["staff_id", "outbox_id"])
         written += session.execute(stmt).rowcount or 0
     return written

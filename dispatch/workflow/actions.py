@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dispatch.attachments.service import check_attachable, link
 from dispatch.cases.lifecycle import (
@@ -24,6 +25,7 @@ from dispatch.cases.models import RATINGS, Case, CaseEvent
 from dispatch.cases.scope import CASE_FOR_ACTION
 from dispatch.clocks import deadlines
 from dispatch.notifications import notify
+from dispatch.workflow import writes
 from grid import roles as R
 from grid.catalog import reference
 from grid.departments.service import NOT_DISPATCHABLE, not_dispatchable_message
@@ -197,7 +199,7 @@ def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | No
                           note=payload.note, data=event_data, attachment_ids=list(payload.attachments))
         session.add(event)
         link(session, case, event, payload.attachments)  # case, event, kind and photo flags
-    session.flush()  # the version check happens here: a concurrent change raises StaleDataError
+    writes.flush(session, case)  # the version check happens here: a concurrent change raises StaleDataError
     notify.notify_event(session, case, event)
     if target == "closed" and from_state != "closed":  # close, and self_handle of a report others joined
         _close_merged(session, case)
@@ -256,7 +258,7 @@ def _assign_worker(session, case, actor, payload, data, target):
             raise validation_error({"assignee_id": [t("grid_has_no_worker")]})
         worker = workers[0]
     case.assignee_id = worker.id
-    case.assignee = worker
+    set_committed_value(case, "assignee", worker)  # the column is what is written (``writes``)
     data["assignee_id"] = worker.id
 
 
@@ -280,7 +282,7 @@ def _dispatch(session, case, actor, payload, data, target):
     if case.department_id and case.department_id != dept.id:
         data["previous_department_id"] = case.department_id
     case.department_id = dept.id
-    case.department = dept
+    set_committed_value(case, "department", dept)  # the column is what is written (``writes``)
     data["department_code"] = dept.code
     data["overrides_suggestion"] = dept.id != case.suggested_department_id
 
@@ -294,7 +296,7 @@ def _rule_return(session, case, actor, payload, data, target):
     data["_department_id"] = case.department_id
     if payload.outcome == "accept":
         case.department_id = None
-        case.department = None
+        set_committed_value(case, "department", None)
 
 
 def _request_extension(session, case, actor, payload, data, target):
