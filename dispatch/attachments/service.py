@@ -772,15 +772,19 @@ def photo_view(a: Attachment, verb: str | None = None) -> dict:
 
 # What ``photo_view`` reads of a photo: the case's answer selects these columns alone (no
 # Attachment objects: a case answer is built on every verb, most of its cost is per row loaded).
-_PHOTO_COLUMNS = (Attachment.id, Attachment.kind, Attachment.uploaded_by, Attachment.event_id, Attachment.captured_at,
-                  Attachment.captured_lon, Attachment.captured_lat, Attachment.distance_m, Attachment.flags)
+_A = Attachment.__table__.c  # a plain Core SELECT (no ORM result set-up for rows that become dicts)
+_PHOTO_COLUMNS = (_A.id, _A.kind, _A.uploaded_by, _A.event_id, _A.captured_at, _A.captured_lon, _A.captured_lat,
+                  _A.distance_m, _A.flags)
+
+
+_HAS_PHOTOS = select(Attachment.id).where(Attachment.case_id == Case.id).correlate(Case).exists().label("has_photos")
 
 
 def photos_exist_column():
     """A column for a case's SELECT: whether any photo belongs to the case (an index probe).
     Read with the case by a verb's request (``note_photos``), it spares the answer its photo
     SELECT when there are none, as for most hotline and web reports."""
-    return select(Attachment.id).where(Attachment.case_id == Case.id).correlate(Case).exists().label("has_photos")
+    return _HAS_PHOTOS
 
 
 _NO_PHOTOS = "wangge.cases_without_photos"
@@ -810,9 +814,10 @@ def note_photos(session, case_id: int, exist: bool) -> None:
 def case_photos(session, case: Case) -> list[dict]:
     if case.id in _without_photos(session):
         return []
-    rows = session.execute(select(*_PHOTO_COLUMNS, CaseEvent.verb)
-                           .outerjoin(CaseEvent, Attachment.event_id == CaseEvent.id)
-                           .where(Attachment.case_id == case.id).order_by(Attachment.id)).all()
+    events = CaseEvent.__table__
+    rows = session.execute(select(*_PHOTO_COLUMNS, events.c.verb)
+                           .select_from(Attachment.__table__.outerjoin(events, _A.event_id == events.c.id))
+                           .where(_A.case_id == case.id).order_by(_A.id)).all()
     # sent as built (``wangge.answers``): times as the response schema writes them
     return [{**photo_view(row, row.verb), "captured_at": local_iso(row.captured_at)} for row in rows]
 

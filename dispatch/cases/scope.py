@@ -3,8 +3,8 @@ a grid worker what they reported, were assigned, or what lies in their grids; th
 enforcement team the cases referred to it."""
 from __future__ import annotations
 
-from sqlalchemy import false, or_, select
-from sqlalchemy.orm import defer, joinedload, lazyload
+from sqlalchemy import bindparam, false, or_, select
+from sqlalchemy.orm import defer, lazyload
 
 from dispatch.cases.models import Case
 from grid import roles as R
@@ -48,10 +48,25 @@ def sees_reporter_phone(staff: Staff) -> bool:
     return staff is not None
 
 
-# What a verb and the case's answer need of the case row: its departments (joined, small rows)
-# but not its grid's polygon nor its own point geometry (lon/lat are columns of their own);
-# either still loads if something asks for it.
-CASE_FOR_ACTION = (lazyload(Case.grid), defer(Case.location), joinedload(Case.suggested_department))
+# What a verb and the case's answer need of the case row: not its departments (the answer
+# names them from the reference cache, ``presenters.department_view``), nor its grid's polygon
+# nor its own point geometry (lon/lat are columns of their own); each still loads if
+# something asks for it.
+CASE_FOR_ACTION = (lazyload(Case.grid), defer(Case.location), lazyload(Case.department),
+                   lazyload(Case.suggested_department))
+
+
+def shared_visibility(staff: Staff) -> tuple[str, object, dict] | None:
+    """(key, clause, parameters) when what ``staff`` may see is one of the shapes many people
+    share, written with bound parameters so one statement serves them all (its compiled form
+    and cache key made once): everything (the dispatch center, leaders), or one department's
+    cases (a handler and nothing more). None for the others (grid workers, enforcement)."""
+    if staff.has_role(*SEE_ALL):
+        return "all", None, {}
+    if set(staff.roles) == {R.DEPARTMENT_HANDLER} and staff.department_id:
+        return "department", Case.department_id == bindparam("scope_department_id"), \
+            {"scope_department_id": staff.department_id}
+    return None
 
 
 def visible_case_query(staff: Staff, number: str):

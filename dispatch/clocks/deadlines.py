@@ -14,7 +14,7 @@ import logging
 import math
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import aliased, object_session, scoped_session
 
 from dispatch.cases import scope
@@ -69,13 +69,31 @@ _RUNNING = select(func.max(_LATEST.id)).where(_LATEST.case_id == Case.id, _LATES
     .correlate(Case).scalar_subquery()
 
 
+# The statements of visible_case_and_clock for the visibility shapes many people share
+# (``scope.shared_visibility``), by shape and extra columns.
+_CASE_AND_CLOCK: dict = {}
+
+
 def visible_case_and_clock(session, staff, number: str, *extra) -> Case | tuple:
     """``scope.get_visible_case`` with the case's running clock in the same SELECT (an outer
     join on its latest unended clock), remembered for the transaction like ``current_clock``:
     a verb's request reads its case and clock in one statement. With ``extra`` columns (of the
     case's row), ``(case, *their values)``."""
-    row = session.execute(scope.visible_case_query(staff, number).add_columns(StageClock, *extra)
-                          .outerjoin(StageClock, StageClock.id == _RUNNING)).first()
+    shared = scope.shared_visibility(staff)
+    if shared is None:
+        row = session.execute(scope.visible_case_query(staff, number).add_columns(StageClock, *extra)
+                              .outerjoin(StageClock, StageClock.id == _RUNNING)).first()
+    else:
+        key, clause, params = shared
+        statement_key = (key, tuple(column.name for column in extra))
+        statement = _CASE_AND_CLOCK.get(statement_key)
+        if statement is None:
+            statement = select(Case).where(Case.number == bindparam("number")).options(*scope.CASE_FOR_ACTION)
+            if clause is not None:
+                statement = statement.where(clause)
+            statement = _CASE_AND_CLOCK[statement_key] = statement.add_columns(StageClock, *extra) \
+                .outerjoin(StageClock, StageClock.id == _RUNNING)
+        row = session.execute(statement, {"number": number, **params}).first()
     if row is None:  # not found and not yours look the same (as in ``get_visible_case``)
         raise NotFound("case", number)
     case, clock, *values = row

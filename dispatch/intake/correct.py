@@ -26,6 +26,7 @@ its ``category_code`` or ``grid_code`` changes, and the facts take the case's cu
 from __future__ import annotations
 
 from shapely.geometry import Point
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dispatch.cases.models import Case
 from dispatch.intake import rules
@@ -139,12 +140,16 @@ def _reroute(session, case: Case, data: dict, built) -> None:
     explanation = matrix.explain(session, case.category_code, *_grid(session, case, built)) \
         if case.category_code else None
     suggested = explanation.department if explanation is not None else None
-    before = case.suggested_department.code if case.suggested_department is not None else None
+    previous = reference.department(session, case.suggested_department_id) \
+        or (session.get(Department, case.suggested_department_id) if case.suggested_department_id else None)
+    before = previous.code if previous is not None else None
     data["suggested_department"] = {"before": before, "after": suggested.code if suggested else None}
     data["suggestion_reason"] = explanation.reason() if explanation is not None else None
     case.suggestion_reason = explanation.stored_reason() if explanation is not None else None
     if (suggested.id if suggested else None) != case.suggested_department_id:
-        case.suggested_department = session.get(Department, suggested.id) if suggested else None
+        case.suggested_department_id = suggested.id if suggested else None
+        if "suggested_department" in case.__dict__:  # loaded with the case: kept right
+            set_committed_value(case, "suggested_department", session.get(Department, suggested.id) if suggested else None)
         data["_auto_dispatch"] = case.state == "opened"  # as ``open`` would have (``act``)
 
 

@@ -270,8 +270,9 @@ def _assignee_only(session, case, actor, payload, data, target):
 def _dispatch(session, case, actor, payload, data, target):
     if payload.department_code:
         dept = _department(session, payload.department_code)
-    elif case.suggested_department_id:
-        dept = session.get(Department, case.suggested_department_id)
+    elif case.suggested_department_id:  # the matrix's suggestion: from the reference cache
+        dept = reference.department(session, case.suggested_department_id) \
+            or session.get(Department, case.suggested_department_id)
     else:
         raise validation_error({"department_code": [t("no_suggested_department")]})
     if dept.kind == "enforcement_team":
@@ -282,7 +283,8 @@ def _dispatch(session, case, actor, payload, data, target):
     if case.department_id and case.department_id != dept.id:
         data["previous_department_id"] = case.department_id
     case.department_id = dept.id
-    set_committed_value(case, "department", dept)  # the column is what is written (``writes``)
+    if "department" in case.__dict__:  # loaded with the case: kept right, not a change to write
+        set_committed_value(case, "department", session.get(Department, dept.id))
     data["department_code"] = dept.code
     data["overrides_suggestion"] = dept.id != case.suggested_department_id
 
@@ -296,7 +298,8 @@ def _rule_return(session, case, actor, payload, data, target):
     data["_department_id"] = case.department_id
     if payload.outcome == "accept":
         case.department_id = None
-        set_committed_value(case, "department", None)
+        if "department" in case.__dict__:
+            set_committed_value(case, "department", None)
 
 
 def _request_extension(session, case, actor, payload, data, target):

@@ -3,7 +3,7 @@ views. The dicts follow the response schemas of ``dispatch.workflow.schemas``, w
 declare with ``@blp.response`` (they dump and document them)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm.util import identity_key
 
 from dispatch.attachments.service import case_photos
@@ -12,8 +12,9 @@ from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks import deadlines
 from dispatch.clocks.models import StageClock
 from dispatch.workflow.actions import allowed_verbs, state_name
+from grid.catalog import reference
 from grid.matrix.service import reason_text
-from grid.models import Staff
+from grid.models import Department, Staff
 from wangge.i18n import t
 from wangge.present import local_iso
 
@@ -31,24 +32,45 @@ def clock_view(clock: StageClock | None, cal=None) -> dict | None:
             "light": deadlines.light(clock, cal=cal)}
 
 
-def case_summary(case: Case, clock: StageClock | None = None) -> dict:
+def department_view(session, department_id: int | None) -> dict | None:
+    """A department as answers show it, from the process's reference cache (no join, no row)."""
+    if department_id is None:
+        return None
+    info = reference.department(session, department_id)
+    if info is None:  # not in the cache (made in this very transaction): the row
+        info = session.get(Department, department_id)
+    return {"code": info.code, "name": info.name}
+
+
+def case_summary(case: Case, clock: StageClock | None = None, session=None) -> dict:
+    """The case as lists show it; its department from the reference cache when ``session`` is
+    given (the queries that load the case for this need not join it), else from the row."""
+    if session is not None:
+        department = department_view(session, case.department_id)
+    else:
+        department = case.department and {"code": case.department.code, "name": case.department.name}
     return {"number": case.number, "state": case.state, "state_name": state_name(case.state),
             "channel": case.channel, "category_code": case.category_code, "grid_code": case.grid_code,
-            "department": case.department and {"code": case.department.code, "name": case.department.name},
+            "department": department,
             "title": case.title, "address": case.address, "lon": case.lon, "lat": case.lat,
             "reported_at": local_iso(case.reported_at), "closed_at": local_iso(case.closed_at),
             "supervised": case.supervised, "rating": case.rating, "version": case.version,
             "clock": clock_view(clock)}
 
 
+# On the tables, not the entities: a plain Core SELECT (no ORM compile state or result set-up
+# for rows that become dicts), built once.
+_E, _S = CaseEvent.__table__.c, Staff.__table__.c
+_EVENT_LOG = (select(_E.id, _E.verb, _E.actor_id, _S.name, _E.actor_role, _E.at, _E.from_state, _E.to_state,
+                     _E.note, _E.data, _E.attachment_ids)
+              .select_from(CaseEvent.__table__.outerjoin(Staff.__table__, _S.id == _E.actor_id))
+              .where(_E.case_id == bindparam("case_id")).order_by(_E.id))
+
+
 def event_views(session, case: Case) -> list[dict]:
     """The case's event log for its answer, in one SELECT of the columns shown and the actor's
     name: no event or staff objects (nor the staff's department and roles)."""
-    rows = session.execute(
-        select(CaseEvent.id, CaseEvent.verb, CaseEvent.actor_id, Staff.name, CaseEvent.actor_role, CaseEvent.at,
-               CaseEvent.from_state, CaseEvent.to_state, CaseEvent.note, CaseEvent.data, CaseEvent.attachment_ids)
-        .outerjoin(Staff, Staff.id == CaseEvent.actor_id).where(CaseEvent.case_id == case.id)
-        .order_by(CaseEvent.id))
+    rows = session.execute(_EVENT_LOG, {"case_id": case.id})
     return [{"id": id_, "verb": verb, "actor": None if actor_id is None else {"id": actor_id, "name": name},
              "role": role, "at": local_iso(at), "from": from_state, "to": to_state, "note": note, "data": data,
              "attachments": attachments}
@@ -109,14 +131,13 @@ def case_detail(session, case: Case, staff: Staff | None) -> dict:
     running clock is the one the verb read or started), the event log and photos in one SELECT
     each. The statement count does not grow with the case's history (docs/dispatch.md)."""
     clock = deadlines.current_clock(session, case)
-    data = case_summary(case, clock)
+    data = case_summary(case, clock, session)
     events = event_views(session, case)
     data.update({
         "id": case.id, "tracking_code": case.tracking_code, "description": case.description,
         "reporter": {"name": case.reporter_name, "phone": case.reporter_phone, "staff_id": case.reporter_staff_id},
         "original": {"lon": case.original_lon, "lat": case.original_lat, "crs": case.original_crs},
-        "suggested_department": case.suggested_department and {"code": case.suggested_department.code,
-                                                                "name": case.suggested_department.name},
+        "suggested_department": department_view(session, case.suggested_department_id),
         "suggestion_reason": reason_text(case.suggestion_reason),
         "media_url": case.media_url,
         "assignee_id": case.assignee_id, "review_date": case.review_date and case.review_date.isoformat(),

@@ -78,6 +78,10 @@ PHONE_DIGITS = re.compile(r"[0-9]{4,32}")  # last digits of a phone: 4 or more
 _PHONE_SEPARATORS = re.compile(r"[ \-()+]")
 LIGHTS = ("green", "yellow", "red", "none")
 
+# A page's cases without their grid (its polygon) or department (the answer names it from
+# the reference cache): the case rows alone.
+LIST_LOAD = (lazyload(Case.grid), lazyload(Case.department))
+
 
 @dataclass(frozen=True)
 class Position:
@@ -164,7 +168,7 @@ def conditions(session, args: dict, now: datetime, staff: Staff | None = None) -
 
 def _rows(session, where: list, order: list, limit: int, offset: int = 0) -> list[Case]:
     # the grid (and its polygon) is not shown in a list: not joined
-    query = select(Case).options(lazyload(Case.grid)).where(*where).order_by(*order).limit(limit)
+    query = select(Case).options(*LIST_LOAD).where(*where).order_by(*order).limit(limit)
     return list(session.scalars(query.offset(offset) if offset else query))
 
 
@@ -300,7 +304,7 @@ def _fetch(session, key: str, part: str, parts: list, want: int) -> list[Case]:
         order = [Case.id]
     else:
         order = [Case.clock_warn_at if key == "warning" else Case.clock_due_at, Case.id]
-    query = select(Case).options(lazyload(Case.grid)).join(ids, ids.c.id == Case.id).order_by(*order).limit(want)
+    query = select(Case).options(*LIST_LOAD).join(ids, ids.c.id == Case.id).order_by(*order).limit(want)
     return list(session.scalars(query))
 
 

@@ -70,7 +70,7 @@ class Cases(MethodView):
         last; a cursor that is not one is a 400 ``bad_cursor``); ``offset`` still works."""
         check_codes(args)
         page = queue.page(db.session, current_identity(), args)
-        return as_built({"cases": [case_summary(c, page.clocks.get(c.id)) for c in page.cases],
+        return as_built({"cases": [case_summary(c, page.clocks.get(c.id), db.session) for c in page.cases],
                          "next_cursor": page.next.dump() if page.next else None}, CaseListView)
 
 
