@@ -3,7 +3,7 @@ transaction as the change that caused it, with a key that makes it unique (a ret
 request or a second sweep cannot send it twice). Delivery is ``dispatch.notifications.outbox``'s job."""
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -24,6 +24,9 @@ def add(session, dedup_key: str, topic: str, payload: dict) -> int | None:
     return ids[0] if ids else None
 
 
+_OUTBOX_INSERTS: dict = {}
+
+
 def add_many(session, rows: list[tuple[str, str, dict]]) -> list[int]:
     """Insert many outbox rows in one statement, skipping keys that exist already; each new
     row addressed to staff members also lands in their personal inbox (``personal``)."""
@@ -38,10 +41,13 @@ def add_many(session, rows: list[tuple[str, str, dict]]) -> list[int]:
                "attempts": 0, "enqueued_at": now if claim else None} for key, topic, payload in rows]
     # on the table, not the entity: a Core INSERT (the ORM's bulk path for an entity insert cost
     # an eighth of a dispatch); its session listeners have nothing to do with these rows
-    table = Outbox.__table__
-    stmt = insert(table).values(values).on_conflict_do_nothing(index_elements=["dedup_key"]) \
-        .returning(table.c.id, table.c.dedup_key)
-    new = dict(session.execute(stmt).all())
+    stmt = _OUTBOX_INSERTS.get(dialect)
+    if stmt is None:
+        table = Outbox.__table__
+        stmt = _OUTBOX_INSERTS[dialect] = insert(table).on_conflict_do_nothing(index_elements=["dedup_key"]) \
+            .returning(table.c.id, table.c.dedup_key)
+    # one statement for any number of rows (SQLAlchemy's "insertmanyvalues"), built once
+    new = dict(session.execute(stmt, values).all())
     ids = list(new)
     session.info.setdefault(outbox.NEW_ROWS, set()).update(ids)
     if claim:
@@ -72,12 +78,24 @@ def staff_recipient(s) -> dict:
 
 
 def with_role(session, role: str, department_id: int | None = None) -> list[dict]:
-    # the recipient's three columns only: staff objects would bring their department and roles
-    query = select(Staff.id, Staff.name, Staff.phone).join(StaffRole).where(StaffRole.role == role,
-                                                                             Staff.active.is_(True))
-    if department_id is not None:
-        query = query.where(Staff.department_id == department_id)
-    return [staff_recipient(s) for s in session.execute(query.order_by(Staff.id))]
+    # the recipient's three columns only (staff objects would bring their department and
+    # roles), on the tables: a plain Core SELECT, built once per shape
+    query = _RECIPIENTS[department_id is not None]
+    params = {"role": role} if department_id is None else {"role": role, "department_id": department_id}
+    return [staff_recipient(s) for s in session.execute(query, params)]
+
+
+def _recipients_query(by_department: bool):
+    staff, roles = Staff.__table__.c, StaffRole.__table__.c
+    query = select(staff.id, staff.name, staff.phone) \
+        .select_from(Staff.__table__.join(StaffRole.__table__, roles.staff_id == staff.id)) \
+        .where(roles.role == bindparam("role"), staff.active.is_(True))
+    if by_department:
+        query = query.where(staff.department_id == bindparam("department_id"))
+    return query.order_by(staff.id)
+
+
+_RECIPIENTS = {False: _recipients_query(False), True: _recipients_query(True)}
 
 
 def reporters(session, case: Case) -> list[dict]:
