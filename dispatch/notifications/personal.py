@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    bindparam,
     func,
     literal,
     literal_column,
@@ -62,6 +63,10 @@ def staff_ids(recipients) -> list[int]:
 CHUNK = 200  # outbox rows per INSERT ... SELECT (SQLite allows 500 terms in a compound SELECT)
 
 
+NOTICE_COLUMNS = ["staff_id", "outbox_id", "topic", "template", "case_number", "text_zh", "text_en", "created_at",
+                  "change_seq"]
+
+
 def write_notices(session, rows: list[tuple[int, str, dict]]) -> int:
     """One notice per (new outbox row, staff recipient): ``rows`` are (outbox id, topic,
     payload). Recipients that are not (or no longer) staff are skipped: the notices are
@@ -73,10 +78,12 @@ def write_notices(session, rows: list[tuple[int, str, dict]]) -> int:
     if not wanted:
         return 0
     now = utcnow()
+    if len(wanted) == 1 and _postgres(session):  # a verb's one notice: one statement built once
+        outbox_id, topic, payload, ids = wanted[0]
+        return session.execute(_one_row_statement(), {"ids": ids, **_values(outbox_id, topic, payload, now)}).rowcount or 0
     insert = postgresql_insert if _postgres(session) else sqlite_insert
     change_seq = literal_column(PG_XID) if _postgres(session) else _change_seq(session)
-    columns = ["staff_id", "outbox_id", "topic", "template", "case_number", "text_zh", "text_en", "created_at",
-               "change_seq"]
+    columns = NOTICE_COLUMNS
     written = 0
     for start in range(0, len(wanted), CHUNK):
         selects = [select(Staff.id, literal(outbox_id, Integer), literal(topic[:32], String),
@@ -92,6 +99,32 @@ def write_notices(session, rows: list[tuple[int, str, dict]]) -> int:
             .on_conflict_do_nothing(index_elements=["staff_id", "outbox_id"])
         written += session.execute(stmt).rowcount or 0
     return written
+
+
+def _values(outbox_id: int, topic: str, payload: dict, now) -> dict:
+    """A notice's values, as ``write_notices`` writes them (cut to the columns' lengths)."""
+    return {"outbox_id": outbox_id, "topic": topic[:32],
+            "template": str(payload.get("template"))[:64] if payload.get("template") else None,
+            "case_number": str(payload.get("case"))[:64] if payload.get("case") else None,
+            "text_zh": str(payload.get("text_zh") or payload.get("text_en") or ""),
+            "text_en": str(payload.get("text_en") or payload.get("text_zh") or ""), "created_at": now}
+
+
+_ONE_ROW: list = []
+
+
+def _one_row_statement():
+    """``INSERT … SELECT`` of one outbox row's notices (PostgreSQL), with bound parameters."""
+    if not _ONE_ROW:
+        staff, notices = Staff.__table__.c, PersonalNotice.__table__
+        source = select(staff.id, bindparam("outbox_id", type_=Integer), bindparam("topic", type_=String),
+                        bindparam("template", type_=String), bindparam("case_number", type_=String),
+                        bindparam("text_zh", type_=Text), bindparam("text_en", type_=Text),
+                        bindparam("created_at", type_=notices.c.created_at.type), literal_column(PG_XID)) \
+            .where(staff.id.in_(bindparam("ids", expanding=True)))
+        _ONE_ROW.append(postgresql_insert(notices).from_select(NOTICE_COLUMNS, source)
+                        .on_conflict_do_nothing(index_elements=["staff_id", "outbox_id"]))
+    return _ONE_ROW[0]
 
 
 def notice_title(topic: str | None, lang: str) -> str:
