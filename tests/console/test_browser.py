@@ -127,7 +127,10 @@ def test_a_clerk_finds_the_report_in_the_queue_and_signs_out(live, new_page, tmp
     row.wait_for()
     # filters are labelled controls; the state filter narrows the list through the API
     page.get_by_label(re.compile("^(状态|State)$")).select_option("reported")
+    loads = int(page.get_attribute("#queue", "data-ready"))  # the rows above are drawn: a load ended
     page.get_by_role("button", name=re.compile("^(筛选|Apply)$")).click()
+    # the filtered list and its counts drawn (the unfiltered ones stay on screen until then)
+    page.wait_for_function("n => Number(document.querySelector('#queue').dataset.ready) > n", arg=loads)
     expect(row).to_be_visible()
     expect(page.locator("#status")).not_to_be_empty()
     assert "state=reported" in page.url
