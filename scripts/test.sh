@@ -20,6 +20,11 @@ if [ "$workers" = 0 ]; then
 else
     parallel=(-n "$workers" --dist loadgroup)
 fi
+# Bytecode is cached (in __pycache__, which git ignores) even where PYTHONDONTWRITEBYTECODE is
+# set: the run starts Python some 90 times (the workers, every `wangge` command and server a
+# test runs), and each would otherwise compile the project's modules again, and each worker
+# rewrite and compile every test module (5 s of a worker's collection).
+unset PYTHONDONTWRITEBYTECODE
 .venv/bin/python -m pytest -q --durations=15 "${parallel[@]}" "$@"
 rc=$?
 if [ "$rc" = 5 ]; then
