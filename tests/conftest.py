@@ -17,6 +17,7 @@ of ``WANGGE_TEST_REDIS_URL`` itself.
 """
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -75,13 +76,53 @@ def xdist_group_of(item: pytest.Item) -> str | None:
     return None
 
 
-def pytest_collection_modifyitems(items):
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
+def pytest_collection_modifyitems(config, items):
+    """On a pytest-xdist worker, write down each grouped test's group for the controller's
+    scheduler (``pytest_xdist_make_scheduler`` below). pytest-xdist's own ``loadgroup`` puts
+    the group into the test's node id, which pytest 9 no longer lets a plugin change: its groups
+    were silently ignored, and the tests of one module-scoped fixture ran on both workers, each
+    setting the fixture up."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
         return  # serial: nothing to keep together
+    groups = {}
     for item in items:
-        group = xdist_group_of(item)
-        if group and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(group))
+        marks = [m.args[0] if m.args else m.kwargs.get("name", "default") for m in item.iter_markers("xdist_group")]
+        group = "_".join(sorted(set(map(str, marks)))) or xdist_group_of(item)
+        if group:
+            groups[item.nodeid] = group
+    path = _groups_file(_lock_dir(config), worker)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(groups), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _groups_file(run_dir: Path, worker: str) -> Path:
+    return run_dir / f"wangge-xdist-groups-{worker}.json"
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown without the plugin
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` with the groups the workers wrote down at collection: the tests of
+    one group go to one worker, as one unit of work."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    run_dir = config._tmp_path_factory.getbasetemp()  # the workers' base folders are in it
+
+    class WrittenGroupScheduling(LoadGroupScheduling):
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:  # asked first once every worker has collected
+                self.groups = {}
+                for path in run_dir.glob(_groups_file(Path(), "*").name):
+                    self.groups.update(json.loads(path.read_text(encoding="utf-8")))
+            group = self.groups.get(nodeid)
+            return f"group:{group}" if group else super()._split_scope(nodeid)
+
+    return WrittenGroupScheduling(config, log)
 
 
 @pytest.hookimpl(wrapper=True)

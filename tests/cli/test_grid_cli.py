@@ -32,19 +32,21 @@ def feat(code, geom, **props):
 
 
 @pytest.fixture
-def api_client(fresh_pg_url, run_cli):
-    """An app in this process on the same database, with a signed-in grid worker."""
+def api_client(fresh_pg_url):
+    """An app in this process on the same database, with a signed-in grid worker (made in this
+    process: ``wangge staff create`` is run by tests/dispatch/test_languages.py)."""
+    from grid.accounts.service import create_staff
     from wangge import create_app
+    from wangge.extensions import db
 
-    run_cli(fresh_pg_url, "staff", "create", "--username", "tester", "--name", "测试",
-            "--role", "grid_worker", "--password", "secret-password")
     app = create_app(make_settings(fresh_pg_url))
+    with app.app_context():
+        create_staff(db.session, username="tester", name="测试", password="secret-password", roles=["grid_worker"])
+        db.session.commit()
     client = app.test_client()
     token = client.post("/api/v1/auth/login", json={"username": "tester", "password": "secret-password"}).json["token"]
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     yield client
-    from wangge.extensions import db
-
     with app.app_context():
         db.session.remove()
         for engine in db.engines.values():
@@ -89,22 +91,24 @@ SHANGHAI_POINTS = {
 
 
 @pytest.mark.shared  # reads ../shared/data
-def test_shanghai_gcj02_outlines_located_from_wgs84_points(fresh_pg_url, run_cli):
+def test_shanghai_gcj02_outlines_located_from_wgs84_points(fresh_pg_url, run_cli, api_client):
     outlines = shared_file("data", "cn", "shanghai_districts_gcj02.geojson")
     out = run_cli(fresh_pg_url, "grid", "import", str(outlines), "--crs", "gcj02", "--code-field", "adcode",
                   "--name-field", "district", "--level", "district")
     assert "created 16," in out.stdout
-    for code, (lon, lat) in SHANGHAI_POINTS.items():
-        wgs = json.loads(run_cli(fresh_pg_url, "grid", "locate", str(lon), str(lat), "--json").stdout)
-        assert wgs["code"] == code
-        glon, glat = convert_point(lon, lat, "wgs84", "gcj02")
-        gcj = json.loads(run_cli(fresh_pg_url, "grid", "locate", str(glon), str(glat), "--crs", "gcj02",
-                                 "--json").stdout)
-        assert gcj["code"] == code
-        blon, blat = convert_point(lon, lat, "wgs84", "bd09")
-        bd = json.loads(run_cli(fresh_pg_url, "grid", "locate", str(blon), str(blat), "--crs", "bd09",
-                                "--json").stdout)
-        assert bd["code"] == code
+    points = {crs: {code: convert_point(lon, lat, "wgs84", crs) for code, (lon, lat) in SHANGHAI_POINTS.items()}
+              for crs in ("wgs84", "gcj02", "bd09")}
+    # every point in every coordinate system, asked of an app on the imported outlines ...
+    for crs, located in points.items():
+        for code, (lon, lat) in located.items():
+            r = api_client.get(f"/api/v1/geo/locate?lon={lon}&lat={lat}&crs={crs}")
+            assert r.status_code == 200 and r.json["code"] == code, (crs, code, r.json)
+    # ... and of `wangge grid locate`, once per system (each time another district)
+    for (crs, located), code in zip(points.items(), SHANGHAI_POINTS, strict=True):
+        lon, lat = located[code]
+        args = ("--crs", crs) if crs != "wgs84" else ()  # WGS-84 is the default
+        answer = json.loads(run_cli(fresh_pg_url, "grid", "locate", str(lon), str(lat), *args, "--json").stdout)
+        assert answer["code"] == code, (crs, answer)
 
 
 def test_invalid_file_writes_nothing_and_names_each_feature(fresh_pg_url, run_cli, tmp_path):
