@@ -187,7 +187,9 @@ class Settings:
         if not self.embedded:
             # An unreachable host (packets dropped, not refused) must fail a request or
             # /readyz within seconds, not hang for the TCP timeout.
-            options["connect_args"] = {"connect_timeout": 5}
+            from wangge.pg_cursor import Cursor
+
+            options["connect_args"] = {"connect_timeout": 5, "cursor_factory": Cursor}
         return options
 
     def flask_config(self) -> dict:

@@ -4,15 +4,22 @@ What a verb changes is almost always the same small set: columns of its case (wi
 version check), columns of stage clocks, and new rows of events and clocks. The ORM's
 unit of work sorts and cascades over every relationship of those mappers to find that out
 (a quarter of a verb's CPU, twice what the statements themselves cost). ``flush`` writes
-such a set with one Core statement each, in the unit of work's order (the case, then
-clocks updated, clocks inserted, events inserted), and leaves the objects as a flush would:
-persistent, their history cleared, ids and defaults filled in. Anything else in the session
-(another model, a relationship changed, a deletion), and SQLite, goes through
-``session.flush()`` as before.
+such a set in one round trip: one statement whose data-modifying CTEs update the case (with
+the version check), update clocks, insert clocks and insert events, in the unit of work's
+order, and whose one row answers how many rows each UPDATE matched and each INSERT's id. It
+leaves the objects as a flush would: persistent, their history cleared, ids and defaults
+filled in. Anything else in the session (another model, a relationship changed, a deletion),
+and SQLite, goes through ``session.flush()`` as before.
+
+Why one statement is safe: the parts touch different rows, so no part needs to see another's
+effect; the clock triggers (``stage_clock_owner_deadline``, the KPI and sync-feed marks) are
+AFTER ROW triggers, which PostgreSQL fires when the whole statement is done, so they see
+every part. A concurrent change of the case matches no row (the version moved); the other
+parts have written by then, and ``StaleDataError`` rolls the transaction back with them.
 """
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import NO_VALUE, instance_state
 from sqlalchemy.orm.exc import StaleDataError
@@ -32,11 +39,15 @@ def flush(session, case: Case) -> None:
         session.flush()
         return
     dirty, new = plan
-    with session.no_autoflush:  # each statement would flush the rest through the unit of work
-        for obj, changes in dirty:
-            _update(session, obj, changes)
-        for obj in sorted(new, key=lambda o: isinstance(o, CaseEvent)):  # clocks, then events
-            _insert(session, obj)
+    parts = [_update_part(obj, changes) for obj, changes in dirty]
+    parts += [_insert_part(obj) for obj in sorted(new, key=lambda o: isinstance(o, CaseEvent))]  # clocks, then events
+    if not parts:
+        return
+    params = {f"w{i}_{name}": value for i, part in enumerate(parts) for name, value in part.params.items()}
+    with session.no_autoflush:  # the statement would flush the rest through the unit of work
+        row = session.connection().execute(_statement(tuple(part.shape for part in parts)), params).one()
+    for part, answer in zip(parts, row, strict=True):
+        part.done(session, answer)
 
 
 def _plan(session, case: Case):
@@ -81,24 +92,34 @@ def _changes(obj) -> dict | None:
     return out
 
 
-_UPDATES: dict = {}
-_INSERTS: dict = {}
+class _Part:
+    """One row's write: its statement's shape (kind, table, columns, versioned), its values,
+    and what to do to the object once the statement answered."""
+
+    __slots__ = ("obj", "shape", "params", "changes")
+
+    def __init__(self, obj, shape, params, changes=None):
+        self.obj, self.shape, self.params, self.changes = obj, shape, params, changes
+
+    def done(self, session, answer) -> None:
+        obj, state = self.obj, instance_state(self.obj)
+        if self.shape[0] == "update":
+            if answer != 1:
+                raise StaleDataError(f"{self.shape[1]} {obj.id}: changed by someone else or gone")
+            state.dict.update(self.changes)
+            # as the unit of work ends a flush: the values are the row's now, nothing left
+            # modified (InstanceState._commit_all, what make_transient_to_detached uses too;
+            # set_committed_value would leave the object marked modified, and the next query
+            # would run a flush for nothing)
+            state._commit_all(state.dict, session.identity_map)
+            return
+        obj.__dict__["id"] = answer
+        session.expunge(obj)
+        make_transient_to_detached(obj)
+        session.add(obj)
 
 
-def _update_statement(table, columns: tuple[str, ...], versioned: bool):
-    """One UPDATE per table and set of columns, built once (its compiled form is cached with it)."""
-    key = (table.name, columns, versioned)
-    statement = _UPDATES.get(key)
-    if statement is None:
-        statement = update(table).where(table.c.id == bindparam("pk")).values(
-            {name: bindparam(name) for name in columns})
-        if versioned:
-            statement = statement.where(table.c.version == bindparam("expected_version"))
-        statement = _UPDATES[key] = statement
-    return statement
-
-
-def _update(session, obj, changes: dict) -> None:
+def _update_part(obj, changes: dict) -> _Part:
     mapper = instance_state(obj).mapper
     table = mapper.local_table
     params = {mapper.column_attrs[key].columns[0].key: value for key, value in changes.items()}
@@ -107,24 +128,15 @@ def _update(session, obj, changes: dict) -> None:
         changes["updated_at"] = params["updated_at"] = utcnow()  # the column's onupdate, known to the object
         changes["version"] = params["version"] = obj.version + 1
         params["expected_version"] = obj.version
-    statement = _update_statement(table, tuple(sorted(k for k in params if k != "expected_version")), versioned)
     params["pk"] = obj.id
-    result = session.connection().execute(statement, params)
-    if result.rowcount != 1:
-        raise StaleDataError(f"{table.name} {obj.id}: changed by someone else or gone")
-    state = instance_state(obj)
-    state.dict.update(changes)
-    # as the unit of work ends a flush: the values are the row's now, nothing left modified
-    # (InstanceState._commit_all, what make_transient_to_detached uses too; set_committed_value
-    # would leave the object marked modified, and the next query would run a flush for nothing)
-    state._commit_all(state.dict, session.identity_map)
+    columns = tuple(sorted(k for k in params if k not in ("expected_version", "pk")))
+    return _Part(obj, ("update", table.name, columns, versioned), params, changes)
 
 
-def _insert(session, obj) -> None:
-    """INSERT the new object with every column given (Python defaults applied here, as the
-    unit of work does), then make it persistent with nothing left to load."""
-    state = instance_state(obj)
-    mapper = state.mapper
+def _insert_part(obj) -> _Part:
+    """The new object's INSERT with every column given (Python defaults applied here, as the
+    unit of work does)."""
+    mapper = instance_state(obj).mapper
     table = mapper.local_table
     values = {}
     for attr in mapper.column_attrs:
@@ -142,10 +154,31 @@ def _insert(session, obj) -> None:
             else:  # a SQL expression default (none today): only the unit of work knows it
                 raise TypeError(f"{table.name}.{column.key}: a default writes.flush cannot apply")
         values[column.key] = obj.__dict__[attr.key]
-    statement = _INSERTS.get(table.name)
+    return _Part(obj, ("insert", table.name, tuple(values), False), values)
+
+
+_TABLES = {mapper_class.__table__.name: mapper_class.__table__ for mapper_class in (Case, CaseEvent, StageClock)}
+_STATEMENTS: dict = {}
+
+
+def _statement(shapes: tuple):
+    """``WITH w0 AS (UPDATE … RETURNING id), w1 AS (INSERT … RETURNING id), … SELECT (SELECT
+    count(*) FROM w0), (SELECT id FROM w1), …``: built once per shape, so its compiled form
+    (and psycopg's prepared statement) is reused. The select list runs the parts in order."""
+    statement = _STATEMENTS.get(shapes)
     if statement is None:
-        statement = _INSERTS[table.name] = insert(table).returning(table.c.id)
-    obj.__dict__["id"] = session.connection().execute(statement, values).scalar_one()
-    session.expunge(obj)
-    make_transient_to_detached(obj)
-    session.add(obj)
+        answers = []
+        for i, (kind, table_name, columns, versioned) in enumerate(shapes):
+            table = _TABLES[table_name]
+            values = {name: bindparam(f"w{i}_{name}", type_=table.c[name].type) for name in columns}
+            if kind == "update":
+                dml = update(table).where(table.c.id == bindparam(f"w{i}_pk", type_=table.c.id.type)).values(values)
+                if versioned:
+                    dml = dml.where(table.c.version == bindparam(f"w{i}_expected_version", type_=table.c.version.type))
+                part = dml.returning(table.c.id).cte(f"w{i}")
+                answers.append(select(func.count()).select_from(part).scalar_subquery().label(f"w{i}"))
+            else:
+                part = insert(table).values(values).returning(table.c.id).cte(f"w{i}")
+                answers.append(select(part.c.id).scalar_subquery().label(f"w{i}"))
+        statement = _STATEMENTS[shapes] = select(*answers)
+    return statement

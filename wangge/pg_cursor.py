@@ -1,0 +1,60 @@
+"""psycopg cursors whose ``description`` makes its ``Column`` objects only when asked.
+
+psycopg builds a ``Column`` for every column of every result as soon as ``description`` is
+read, and SQLAlchemy reads it after every statement, though with a cached compiled statement
+(all of ours) it only looks at whether there is one and how long it is. A case's row has
+dozens of columns: those objects were a twentieth of a verb's CPU. ``LazyDescription`` is the
+same sequence, made column by column on first use, from a snapshot of the result it
+describes (so it stays right after the cursor moves on). Engines on PostgreSQL get the
+cursor through ``connect_args`` (``wangge.config.Settings.engine_options``)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg
+from psycopg import Column
+from psycopg.pq import ExecStatus
+
+_TUPLES = (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK)
+
+
+class _Described:
+    """What ``Column`` reads from its cursor, frozen at the moment ``description`` was read."""
+
+    __slots__ = ("pgresult", "_encoding", "adapters")
+
+    def __init__(self, cursor):
+        self.pgresult, self._encoding, self.adapters = cursor.pgresult, cursor._encoding, cursor.adapters
+
+
+class LazyDescription(Sequence):
+    __slots__ = ("_source", "_columns")
+
+    def __init__(self, source: _Described, count: int):
+        self._source = source
+        self._columns: list[Column | None] = [None] * count
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._columns)))]
+        column = self._columns[index]  # IndexError as a list's; negative indexes too
+        if column is None:
+            column = self._columns[index] = Column(self._source, range(len(self._columns))[index])
+        return column
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
+class Cursor(psycopg.Cursor):
+    __slots__ = ()
+
+    @property
+    def description(self):
+        result = self.pgresult
+        if result and (result.nfields or result.status in _TUPLES):  # as psycopg's own
+            return LazyDescription(_Described(self), result.nfields)
+        return None
