@@ -248,7 +248,7 @@ def make_settings(database_url: str, **overrides):
     from wangge.config import Settings
 
     values = dict(database_url=database_url, redis_url=REDIS_URL, testing=True, index_check_seconds=0,
-                  load_demo=False, jobs_inline=False, data_dir=tempfile.mkdtemp(prefix="wangge-test-"),
+                  token_check_seconds=0, load_demo=False, jobs_inline=False, data_dir=tempfile.mkdtemp(prefix="wangge-test-"),
                   # every test comes from 127.0.0.1: the per-address limits are tested on their
                   # own (with a low limit set in the test), not spent by the rest of the suite
                   login_address_rate_limit="100000 per minute", open311_rate_limit="100000 per minute",

@@ -52,6 +52,7 @@ class Settings:
     login_address_rate_limit: str = "30 per 15 minutes"  # failed sign-ins per address, any username
     open311_rate_limit: str = "120 per minute"           # Open311 requests per address
     index_check_seconds: float = 2.0
+    token_check_seconds: float = 2.0      # how stale a process's cache of signed-in tokens may be (revocations)
     db_pool_recycle_seconds: int = 1800   # a pooled connection older than this is replaced
     db_pool_pre_ping: bool = False        # ping each connection on checkout (a round trip per request)
     queue_name: str = "wangge"

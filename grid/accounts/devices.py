@@ -21,6 +21,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from grid.accounts import token_cache
 from grid.accounts.service import authenticate, issue_token
 from grid.models import ApiToken, DeviceSession, RefreshToken, Staff
 from wangge.errors import ApiError, NotFound
@@ -132,6 +133,7 @@ def revoke_family(session, device: DeviceSession, *, reason: str) -> None:
                     .values(revoked_at=now).execution_options(synchronize_session=False))
     session.execute(update(ApiToken).where(ApiToken.device_session_id == device.id, ApiToken.revoked_at.is_(None))
                     .values(revoked_at=now).execution_options(synchronize_session=False))
+    token_cache.touched(session)
     session.flush()
 
 

@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
+from grid.accounts import token_cache
 from grid.models import ApiToken, DeviceSession, GridAssignment, RefreshToken, Staff, StaffRole
 from grid.roles import ROLES
 from wangge.errors import ApiError, validation_error
@@ -97,10 +98,12 @@ class StaffRef:
 
 class ResolvedToken:
     """A valid bearer token as a request sees it: the ids, expiry and roles from one Core
-    SELECT (token, staff and roles joined); the ORM rows only when a view asks for them
-    (``staff``: one more statement, ``orm``: the ``ApiToken`` row). Nothing is cached across
-    requests and nothing is written: a revoked token or a disabled account is refused on the
-    very next request."""
+    SELECT (token, staff and roles joined), or from this process's cache of it
+    (``grid.accounts.token_cache``); the ORM rows only when a view asks for them (``staff``:
+    one more statement, ``orm``: the ``ApiToken`` row). Nothing is written but a phone's
+    ``last_seen_at`` every ``LAST_SEEN_EVERY``. A revoked token or a disabled account is
+    refused on the next request in the process that made the change, and in every other
+    process within ``WANGGE_TOKEN_CHECK_SECONDS``."""
 
     __slots__ = ("_session", "id", "staff_id", "expires_at", "roles", "device_session_id", "department_id",
                  "_staff", "_prefs")
@@ -157,22 +160,35 @@ _RESOLVE = (select(_T.id, _T.staff_id, _T.revoked_at, _T.expires_at, _S.active, 
 
 
 def resolve_token(session, secret: str) -> ResolvedToken:
-    rows = session.execute(_RESOLVE, {"digest": _token_digest(secret)}).all()
-    if not rows:
-        raise ApiError("unauthorized", status=401)
-    (token_id, staff_id, revoked_at, expires_at, active, _, device_id, device_revoked_at, last_seen_at,
-     language, timezone, department_id) = rows[0]
+    """The token of a bearer secret, checked: from this process's cache (``token_cache``: no
+    statement while the credentials version has not moved) or one SELECT."""
+    digest = _token_digest(secret)
+    cache = token_cache.current(session)
+    entry = cache.get(digest)
     now = utcnow()
-    if revoked_at is not None or device_revoked_at is not None:  # a phone's token dies with its device
-        raise ApiError("token_revoked", status=401)
-    if expires_at <= now:
+    if entry is None:
+        rows = session.execute(_RESOLVE, {"digest": digest}).all()
+        if not rows:
+            raise ApiError("unauthorized", status=401)
+        (token_id, staff_id, revoked_at, expires_at, active, _, device_id, device_revoked_at, last_seen_at,
+         language, timezone, department_id) = rows[0]
+        if revoked_at is not None or device_revoked_at is not None:  # a phone's token dies with its device
+            raise ApiError("token_revoked", status=401)
+        if expires_at <= now:
+            raise ApiError("token_expired", status=401)
+        if not active:
+            raise ApiError("account_disabled", status=403)
+        entry = token_cache.Entry(token_id, staff_id, expires_at, frozenset(r[5] for r in rows if r[5] is not None),
+                                  device_id, last_seen_at, (language, timezone), department_id)
+        cache.put(digest, entry)
+    elif entry.expires_at <= now:
         raise ApiError("token_expired", status=401)
-    if not active:
-        raise ApiError("account_disabled", status=403)
-    if device_id is not None and now - last_seen_at >= LAST_SEEN_EVERY:
-        session.execute(update(DeviceSession).where(DeviceSession.id == device_id).values(last_seen_at=now))
-    return ResolvedToken(session, token_id, staff_id, expires_at, frozenset(r[5] for r in rows if r[5] is not None),
-                         device_id, (language, timezone), department_id)
+    if entry.device_session_id is not None and now - entry.last_seen_at >= LAST_SEEN_EVERY:
+        session.execute(update(DeviceSession).where(DeviceSession.id == entry.device_session_id)
+                        .values(last_seen_at=now))
+        entry.last_seen_at = now
+    return ResolvedToken(session, entry.token_id, entry.staff_id, entry.expires_at, entry.roles,
+                         entry.device_session_id, entry.preferences, entry.department_id)
 
 
 def revoke_token(token: ApiToken | ResolvedToken) -> None:
@@ -197,6 +213,7 @@ def revoke_all(session, staff: Staff) -> int:
     session.execute(update(DeviceSession).where(DeviceSession.staff_id == staff.id, DeviceSession.revoked_at.is_(None))
                     .values(revoked_at=now, revoked_reason="account_changed")
                     .execution_options(synchronize_session=False))
+    token_cache.touched(session)
     return len(tokens)
 
 
