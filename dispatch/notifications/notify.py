@@ -10,7 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.notifications import outbox
 from dispatch.notifications.models import Outbox
-from dispatch.notifications.personal import write_notices
+from dispatch.notifications.personal import outbox_row_with_notices, write_notices
 from grid import roles as R
 from grid.models import Staff, StaffRole
 from wangge.i18n import t
@@ -39,6 +39,13 @@ def add_many(session, rows: list[tuple[str, str, dict]]) -> list[int]:
     claim = outbox.claim_at_birth(session)
     values = [{"dedup_key": key, "topic": topic, "payload": payload, "created_at": now, "available_at": now,
                "attempts": 0, "enqueued_at": now if claim else None} for key, topic, payload in rows]
+    if dialect == "postgresql" and len(rows) == 1:  # a verb's notice: row and personal notices in one statement
+        new_id = outbox_row_with_notices(session, values[0], rows[0][2], now)
+        ids = [] if new_id is None else [new_id]
+        session.info.setdefault(outbox.NEW_ROWS, set()).update(ids)
+        if claim:
+            outbox.claimed(session, ids)
+        return ids
     # on the table, not the entity: a Core INSERT (the ORM's bulk path for an entity insert cost
     # an eighth of a dispatch); its session listeners have nothing to do with these rows
     stmt = _OUTBOX_INSERTS.get(dialect)

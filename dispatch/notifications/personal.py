@@ -25,13 +25,15 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from dispatch.notifications.models import PersonalNotice
+from dispatch.notifications.models import Outbox, PersonalNotice
 from grid.models import Staff
 from wangge.i18n import t
 from wangge.timeutil import utcnow
@@ -125,6 +127,44 @@ def _one_row_statement():
         _ONE_ROW.append(postgresql_insert(notices).from_select(NOTICE_COLUMNS, source)
                         .on_conflict_do_nothing(index_elements=["staff_id", "outbox_id"]))
     return _ONE_ROW[0]
+
+
+_WITH_OUTBOX: list = []
+OUTBOX_COLUMNS = ("dedup_key", "topic", "payload", "created_at", "available_at", "attempts", "enqueued_at")
+
+
+def outbox_row_with_notices(session, values: dict, payload: dict, now) -> int | None:
+    """PostgreSQL: one outbox row (``values``, skipped when its key exists) and its staff
+    recipients' notices in one statement: the notices are selected from ``staff`` joined to
+    the row the INSERT returned, so a row that was already there gets none, as with
+    ``write_notices`` after ``add_many``'s INSERT. The new row's id, or None."""
+    notice = _values(0, values["topic"], payload, now)
+    params = {**values, "staff_ids": staff_ids(payload.get("recipients")),
+              **{f"notice_{key}": value for key, value in notice.items() if key != "outbox_id"}}
+    row = session.execute(_with_outbox_statement(), params).first()
+    return None if row is None else row[0]
+
+
+def _with_outbox_statement():
+    """``WITH new_outbox AS (INSERT INTO outbox … ON CONFLICT DO NOTHING RETURNING id),
+    new_notices AS (INSERT INTO personal_notices SELECT … FROM staff JOIN new_outbox …)
+    SELECT new_outbox.id, (SELECT count(*) FROM new_notices) FROM new_outbox``, built once."""
+    if not _WITH_OUTBOX:
+        outbox, staff, notices = Outbox.__table__, Staff.__table__, PersonalNotice.__table__
+        new_outbox = postgresql_insert(outbox).values(
+            {name: bindparam(name, type_=outbox.c[name].type) for name in OUTBOX_COLUMNS}) \
+            .on_conflict_do_nothing(index_elements=["dedup_key"]).returning(outbox.c.id).cte("new_outbox")
+        source = select(staff.c.id, new_outbox.c.id, bindparam("notice_topic", type_=String),
+                        bindparam("notice_template", type_=String), bindparam("notice_case_number", type_=String),
+                        bindparam("notice_text_zh", type_=Text), bindparam("notice_text_en", type_=Text),
+                        bindparam("notice_created_at", type_=notices.c.created_at.type), literal_column(PG_XID)) \
+            .select_from(staff.join(new_outbox, true())) \
+            .where(staff.c.id == func.any(bindparam("staff_ids", type_=ARRAY(Integer))))
+        new_notices = postgresql_insert(notices).from_select(NOTICE_COLUMNS, source) \
+            .on_conflict_do_nothing(index_elements=["staff_id", "outbox_id"]).returning(notices.c.id) \
+            .cte("new_notices")
+        _WITH_OUTBOX.append(select(new_outbox.c.id, select(func.count()).select_from(new_notices).scalar_subquery()))
+    return _WITH_OUTBOX[0]
 
 
 def notice_title(topic: str | None, lang: str) -> str:

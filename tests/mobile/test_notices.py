@@ -71,10 +71,16 @@ def test_once_per_person_even_if_listed_twice(db_session, city):
                                                 {"kind": "staff", "id": 2**31 - 1}]}),  # no such person
     ])
     assert len(ids) == 2
+    # one row at a time (a verb's notice: on PostgreSQL row and notices in one statement)
+    ids.append(notify.add(db_session, "twice:3", "deadline", {
+        "text_zh": "三", "text_en": "three",
+        "recipients": [me, dict(me), {"kind": "citizen", "phone": "13900000098"}, {"kind": "staff", "id": 2**31 - 1}]}))
+    assert ids[-1] is not None
     assert notify.add(db_session, "twice:1", "case_event", {"recipients": [me]}) is None  # same key: nothing
+    assert notify.add(db_session, "twice:3", "deadline", {"text_zh": "又", "recipients": [me]}) is None
     rows = db_session.scalars(select(PersonalNotice).where(PersonalNotice.staff_id == env.id)).all()
-    assert sorted(r.text_zh for r in rows) == ["一", "二"]
-    assert db_session.scalar(select(func.count(PersonalNotice.id)).where(PersonalNotice.outbox_id.in_(ids))) == 2
+    assert sorted(r.text_zh for r in rows) == ["一", "三", "二"]
+    assert db_session.scalar(select(func.count(PersonalNotice.id)).where(PersonalNotice.outbox_id.in_(ids))) == 3
 
 
 def test_counts_read_and_idempotent(client, city, db_session):
