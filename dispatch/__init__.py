@@ -43,7 +43,7 @@ def init_app(app, api) -> None:
     from .indicators import rollup
     from .indicators import views as indicator_views
     from .intake import correct, public_views, staff_views
-    from .notifications.outbox import forget_new_rows, relay_after_commit
+    from .notifications.outbox import forget_new_rows, relay_after_commit, relay_loop
     from .workflow import actions, map_views
     from .workflow import views as case_views
 
@@ -61,6 +61,7 @@ def init_app(app, api) -> None:
     registry = hooks(app)
     registry.after_commit.append(relay_after_commit)
     registry.after_rollback.append(forget_new_rows)
+    registry.frequent.append(relay_loop)
     registry.periodic.append(tick)
     registry.periodic.append(purge_tick)
     registry.periodic.append(rollup.tick)

@@ -20,7 +20,7 @@ from .errors import ApiError, is_database_unavailable
 from .extensions import db
 from .hooks import hooks
 from .jobs import queue, run_jobs_in
-from .ticker import Ticker, enqueue_tick
+from .ticker import Frequent, Ticker, enqueue_tick
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +186,10 @@ def register_commands(app) -> None:
         if settings.sweep_interval_seconds > 0:
             ticker = Ticker(q, settings.sweep_interval_seconds)
             ticker.start()
+        frequent = None
+        if settings.relay_interval_seconds > 0:
+            frequent = Frequent(current_app._get_current_object(), settings.relay_interval_seconds)
+            frequent.start()
         try:
             run_worker_forever(q, lambda: worker_class([q], connection=q.connection),
                                recover=lambda: enqueue_tick(q, settings.sweep_interval_seconds or 60,
@@ -193,6 +197,8 @@ def register_commands(app) -> None:
         finally:
             if ticker is not None:
                 ticker.stop()
+            if frequent is not None:
+                frequent.stop()
 
 
 

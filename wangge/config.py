@@ -68,6 +68,9 @@ class Settings:
     notification_channels: str = "log"
     webhook_url: str = ""
     sweep_interval_seconds: float = 60.0
+    # > 0: each worker relays the outbox every this many seconds and requests never touch
+    # Redis; 0: each request enqueues its notices' jobs right after its commit
+    relay_interval_seconds: float = 0.5
     kpi_weights: str = ""
     media_dir: str = ""
     max_upload_mb: int = 50

@@ -8,6 +8,8 @@ blueprints and commands and fills these hooks at app creation.
   or rollback at the edge (dispatch relays the notifications the request wrote);
 - ``periodic``: functions ``fn(session) -> dict`` the worker's tick runs every
   ``WANGGE_SWEEP_INTERVAL_SECONDS`` (deadline sweeps, outbox relay);
+- ``frequent``: functions ``fn(session)`` each ``wangge worker`` process runs itself every
+  ``WANGGE_RELAY_INTERVAL_SECONDS`` (the outbox relay: what requests wrote reaches rq);
 - ``on_init``: functions ``fn(session) -> str`` that ``wangge init`` runs after migrating
   (reference data such as the category catalog), each returning a summary line;
 - ``demo``: ``(is_loaded(session), load(session, echo) -> summary)`` for ``wangge serve``."""
@@ -28,6 +30,7 @@ class Hooks:
     after_commit: list[Callable] = field(default_factory=list)
     after_rollback: list[Callable] = field(default_factory=list)
     periodic: list[Callable] = field(default_factory=list)
+    frequent: list[Callable] = field(default_factory=list)
     on_init: list[Callable] = field(default_factory=list)
     demo: tuple[Callable, Callable] | None = None
 

@@ -90,3 +90,37 @@ class Ticker(threading.Thread):
 
     def stop(self) -> None:
         self._stop_event.set()
+
+
+class Frequent(threading.Thread):
+    """Runs ``hooks().frequent`` (the outbox relay) in this process every ``interval`` seconds,
+    in an app context and database session of its own, until ``stop()``. A failure (the
+    database away) is logged and retried with backoff, as the ticker does."""
+
+    def __init__(self, app, interval: float):
+        super().__init__(name="wangge-frequent", daemon=True)
+        self.app = app
+        self.interval = float(interval)
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        failures = 0
+        wait = self.interval
+        while not self._stop_event.wait(wait):
+            with self.app.app_context():
+                try:
+                    for fn in hooks().frequent:
+                        fn(db.session)
+                    failures, wait = 0, self.interval
+                except Exception as exc:
+                    failures += 1
+                    wait = min(RETRY_CAP_SECONDS, max(self.interval, 2.0 ** (failures - 1)))
+                    log.warning("the frequent work failed (attempt %d, again in %.1f s): %s", failures, wait, exc)
+                finally:
+                    try:
+                        db.session.rollback()
+                    finally:
+                        db.session.remove()
+
+    def stop(self) -> None:
+        self._stop_event.set()

@@ -113,13 +113,24 @@ def forget_new_rows(session) -> None:
     take_new_ids(session)
 
 
+def relays_after_commit() -> bool:
+    """Whether a request hands its rows to rq itself, right after its commit: only when jobs
+    go through Redis and ``WANGGE_RELAY_INTERVAL_SECONDS`` is 0. By default the workers relay
+    (``relay_loop``, every half second) and a request never touches Redis: no Redis command
+    and no wait for an unreachable Redis host in a request, and a worker enqueues many rows
+    at a time."""
+    s = current_settings()
+    return not s.run_jobs_inline and s.relay_interval_seconds <= 0
+
+
 def claim_at_birth(session) -> bool:
-    """Whether rows written now are marked enqueued in their own INSERT: in a request, when
-    jobs go through Redis. The edge relays them right after the commit (``relay_after_commit``
-    enqueues their jobs with no second transaction); should that never happen (the process
-    died in between), the relay treats them as lost jobs after ``STALE_AFTER``. Outside a
-    request (the sweep, a CLI command, a job) rows stay unclaimed for the relay to claim."""
-    return has_request_context() and not current_settings().run_jobs_inline
+    """Whether rows written now are marked enqueued in their own INSERT: in a request that
+    relays after its commit (``relays_after_commit``), so ``relay_after_commit`` enqueues
+    their jobs with no second transaction; should that never happen (the process died in
+    between), the relay treats them as lost jobs after ``STALE_AFTER``. Otherwise (the
+    workers relay; outside a request: the sweep, a CLI command, a job) rows stay unclaimed
+    for the relay to claim."""
+    return has_request_context() and relays_after_commit()
 
 
 def claimed(session, ids) -> None:
@@ -132,6 +143,8 @@ def relay_after_commit(session, limit: int = 50) -> dict | None:
     ids = take_new_ids(session)
     if not ids:
         return None
+    if not current_settings().run_jobs_inline and not relays_after_commit():
+        return None  # the workers' relay loop hands them over
     try:
         if current_settings().run_jobs_inline:
             # delivered now, each in its own short transaction (no claiming SELECT first)
@@ -193,6 +206,17 @@ def _redis_up(conn) -> bool:
     except Exception as exc:  # redis.ConnectionError, TimeoutError, socket errors
         log.warning("Redis unreachable (%s): outbox rows stay pending until it is back", exc)
         return False
+
+
+def relay_loop(session) -> None:
+    """What each worker process runs every ``WANGGE_RELAY_INTERVAL_SECONDS``
+    (``hooks().frequent``): relay what requests wrote since. Nothing when jobs run inline or
+    requests relay themselves."""
+    if relays_after_commit() or current_settings().run_jobs_inline:
+        return
+    counts = relay_pending(session)
+    if counts.get("enqueued") or counts.get("requeued"):
+        log.info("relayed: %s", counts)
 
 
 def relay_pending(session, limit: int = 500, *, ids=None, now: datetime | None = None,

@@ -171,9 +171,11 @@ def dispose(app):
 
 
 def test_redis_down_mid_run_loses_nothing_and_sends_nothing_twice(fresh_pg_url, own_redis, receiver):
-    """Requests keep succeeding while Redis is down; their notifications wait in the outbox;
-    once Redis is back (empty: the queued jobs died with it) one relay and one worker deliver
-    every row, each (row, channel, recipient) once, and the webhook sees every key once."""
+    """Requests that relay after their commit (``WANGGE_RELAY_INTERVAL_SECONDS=0``) keep
+    succeeding while Redis is down; their notifications wait in the outbox; once Redis is back
+    (empty: the queued jobs died with it) one relay and one worker deliver every row, each
+    (row, channel, recipient) once, and the webhook sees every key once. (The default, workers
+    relaying: tests/outage/test_redis_outage.py with a real ``wangge worker``.)"""
     from redis import Redis
     from rq import Queue
 
@@ -183,7 +185,8 @@ def test_redis_down_mid_run_loses_nothing_and_sends_nothing_twice(fresh_pg_url, 
     queue_name = f"t{uuid.uuid4().hex[:8]}"
     channels = ["log", "webhook", "sms"]
     app = create_app(make_settings(fresh_pg_url, redis_url=own_redis.url, queue_name=queue_name,
-                                   notification_channels=",".join(channels), webhook_url=receiver.url))
+                                   notification_channels=",".join(channels), webhook_url=receiver.url,
+                                   relay_interval_seconds=0))
     try:
         with app.app_context():
             built = build_city(db.session)
@@ -363,11 +366,40 @@ def test_inline_mode_delivers_with_the_request(client, city, app, db_session, mo
     assert [(d.channel, d.recipient) for d in receipts] == [("log", f"staff:{city.staff['env'].id}")]
 
 
+def test_by_default_a_request_leaves_its_rows_to_the_workers_relay(client, city, app, db_session, monkeypatch,
+                                                                    redis_conn):
+    """No Redis command in the request (so nothing to wait for when Redis is unreachable): the
+    row is pending, unclaimed; the relay each worker runs every half second hands it to rq."""
+    from rq import Queue
+
+    from dispatch.notifications.outbox import relay_loop
+
+    monkeypatch.setattr(app.config["WANGGE"], "queue_name", f"t{uuid.uuid4().hex[:8]}")
+    assert app.config["WANGGE"].relay_interval_seconds > 0  # the default
+    q = Queue(app.config["WANGGE"].queue_name, connection=redis_conn)
+    real_url = app.config["WANGGE"].redis_url
+    monkeypatch.setattr(app.config["WANGGE"], "redis_url", f"redis://127.0.0.1:{free_port()}/0")  # nobody there
+    n = report(client, city)["number"]
+    do(client, city, "clerk", n, "accept")
+    do(client, city, "shift", n, "open")  # auto-dispatched or not, notifications were written
+    rows = db_session.scalars(select(Outbox).where(Outbox.payload["case"].as_string() == n)).all()
+    assert rows and all(r.enqueued_at is None and r.delivered_at is None for r in rows)
+    relay_loop(db_session)  # Redis still away: they stay pending
+    db_session.expire_all()
+    assert all(r.enqueued_at is None for r in rows)
+    monkeypatch.setattr(app.config["WANGGE"], "redis_url", real_url)
+    relay_loop(db_session)
+    db_session.expire_all()
+    assert all(r.enqueued_at is not None for r in rows)
+    assert sorted(q.job_ids) == sorted(job_id(r.id, 0) for r in rows)
+
+
 def test_request_relays_its_rows_to_redis_and_survives_redis_down(client, city, app, db_session, monkeypatch,
                                                                   redis_conn):
     from rq import Queue
 
     monkeypatch.setattr(app.config["WANGGE"], "queue_name", f"t{uuid.uuid4().hex[:8]}")
+    monkeypatch.setattr(app.config["WANGGE"], "relay_interval_seconds", 0)  # requests relay after their commit
     n = report(client, city)["number"]
     do(client, city, "clerk", n, "accept")
     do(client, city, "shift", n, "open")

@@ -105,7 +105,8 @@ def test_relay_after_redis_came_back_empty_requeues_every_lost_job_at_once(fresh
     from wangge.extensions import db
 
     queue_name = f"o{uuid.uuid4().hex[:8]}"
-    app = create_app(make_settings(fresh_pg_url, redis_url=private_redis.url, queue_name=queue_name))
+    app = create_app(make_settings(fresh_pg_url, redis_url=private_redis.url, queue_name=queue_name,
+                                   relay_interval_seconds=0))  # requests relay after their commit
     try:
         write_notifications(app, "lost", 5)
         q = Queue(queue_name, connection=Redis.from_url(private_redis.url))
