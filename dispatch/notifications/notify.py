@@ -3,14 +3,23 @@ transaction as the change that caused it, with a key that makes it unique (a ret
 request or a second sweep cannot send it twice). Delivery is ``dispatch.notifications.outbox``'s job."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, or_, select
+import json
+from functools import cache
+
+from sqlalchemy import Integer, bindparam, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.notifications import outbox
 from dispatch.notifications.models import Outbox
-from dispatch.notifications.personal import outbox_row_with_notices, write_notices
+from dispatch.notifications.personal import (
+    NOTICE_COLUMNS,
+    PG_XID,
+    notice_values,
+    outbox_row_with_notices,
+    write_notices,
+)
 from grid import roles as R
 from grid.models import Staff, StaffRole
 from wangge.i18n import t
@@ -131,38 +140,107 @@ def _text(case: Case, zh: str, en: str) -> dict:
 def notify_event(session, case: Case, event: CaseEvent) -> None:
     verb = event.verb
     recipients: list[dict] = []
+    by_role: tuple[str, int | None] | None = None  # everyone active with this role (in this department)
     if verb == "rate":
         if case.rating == "unsatisfied":
-            recipients = with_role(session, R.INTAKE_CLERK)  # 回访: a bad rating is followed up
+            by_role = (R.INTAKE_CLERK, None)  # 回访: a bad rating is followed up
     elif verb in ("dispatch", "redispatch") or (verb == "rule_return" and event.to_state != "opened"):
-        recipients = with_role(session, R.DEPARTMENT_HANDLER, case.department_id)
+        by_role = (R.DEPARTMENT_HANDLER, case.department_id)
     elif verb in ("supervise", "urge"):
-        recipients = with_role(session, R.DEPARTMENT_HANDLER, case.department_id) if case.department_id else \
-            with_role(session, R.DISPATCHER)
+        by_role = (R.DEPARTMENT_HANDLER, case.department_id) if case.department_id else (R.DISPATCHER, None)
     elif (verb in ("request_verify", "request_check") or (verb == "relocate" and "assignee_id" in event.data)) \
             and case.assignee is not None:  # relocate: the verify task followed the case to another grid
         recipients = [staff_recipient(case.assignee)]
     elif verb in ("return", "request_extension", "request_suspend"):
-        recipients = with_role(session, R.DISPATCHER)
+        by_role = (R.DISPATCHER, None)
     elif verb == "request_void":
-        recipients = with_role(session, R.SHIFT_LEADER)
+        by_role = (R.SHIFT_LEADER, None)
     elif verb == "close_with_master":
         return  # the master's answer went to every reporter, this one's included
     elif verb == "unmerge":
-        recipients = with_role(session, R.INTAKE_CLERK)  # back on the desk to be triaged
+        by_role = (R.INTAKE_CLERK, None)  # back on the desk to be triaged
     elif verb == "enforcement_result":
-        recipients = with_role(session, R.INTAKE_CLERK)  # back from enforcement: send the check (核查)
+        by_role = (R.INTAKE_CLERK, None)  # back from enforcement: send the check (核查)
     elif verb == "follow_up" and event.to_state == "opened":
-        recipients = with_role(session, R.DISPATCHER)  # reopened after a bad rating: dispatch again
+        by_role = (R.DISPATCHER, None)  # reopened after a bad rating: dispatch again
     elif event.to_state in ("closed", "rejected") and verb != "follow_up":
         recipients = reporters(session, case)  # 点对点反馈: every reporter gets the answer
-    if not recipients:
+    if by_role is None and not recipients:
         return
     zh, en = (t("notify_case_event", lang=lang, verb=_verb_words(verb, lang), verb_en=verb,
                 state=t(f"state_{event.to_state}", lang=lang), note=event.note or "").strip()
               for lang in ("zh", "en"))
-    payload = {"template": verb, **_text(case, zh, en), "recipients": recipients}
-    add(session, f"event:{event.id}", "case_event", payload)
+    payload = {"template": verb, **_text(case, zh, en)}
+    key = f"event:{event.id}"
+    if by_role is not None:
+        if session.get_bind().dialect.name == "postgresql":
+            add_for_role(session, key, "case_event", payload, *by_role)
+            return
+        recipients = with_role(session, *by_role)
+        if not recipients:
+            return
+    add(session, key, "case_event", {**payload, "recipients": recipients})
+
+
+# Recipients by role, the outbox row and their personal notices in one statement (PostgreSQL):
+# what ``with_role`` + ``add`` do in three. No row when nobody holds the role, as there.
+_FOR_ROLE = """
+WITH recipient AS (
+    SELECT staff.id, staff.name, staff.phone
+      FROM staff JOIN staff_roles ON staff_roles.staff_id = staff.id
+     WHERE staff_roles.role = :role AND staff.active IS true {department}
+),
+new_outbox AS (
+    INSERT INTO outbox (dedup_key, topic, payload, created_at, available_at, attempts, enqueued_at)
+    SELECT CAST(:dedup_key AS varchar), CAST(:topic AS varchar),
+           CAST(CAST(:payload AS jsonb) || jsonb_build_object('recipients', jsonb_agg(
+               jsonb_build_object('kind', 'staff', 'id', recipient.id, 'name', recipient.name,
+                                  'phone', recipient.phone) ORDER BY recipient.id)) AS json),
+           :created_at, :created_at, 0, CAST(:enqueued_at AS timestamptz)
+      FROM recipient
+    HAVING count(*) > 0
+    ON CONFLICT (dedup_key) DO NOTHING
+    RETURNING id
+),
+new_notices AS (
+    INSERT INTO personal_notices ({notice_columns})
+    SELECT recipient.id, new_outbox.id, CAST(:notice_topic AS varchar), CAST(:notice_template AS varchar),
+           CAST(:notice_case_number AS varchar), CAST(:notice_text_zh AS text), CAST(:notice_text_en AS text),
+           CAST(:created_at AS timestamptz), {change_seq}
+      FROM recipient JOIN new_outbox ON true
+    ON CONFLICT (staff_id, outbox_id) DO NOTHING
+    RETURNING id
+)
+SELECT new_outbox.id, (SELECT count(*) FROM new_notices) AS notices FROM new_outbox
+"""
+
+
+@cache
+def _for_role_statement(by_department: bool):
+    sql = _FOR_ROLE.format(department="AND staff.department_id = :department_id" if by_department else "",
+                           notice_columns=", ".join(NOTICE_COLUMNS), change_seq=PG_XID)
+    return text(sql).columns(id=Integer, notices=Integer)
+
+
+def add_for_role(session, dedup_key: str, topic: str, payload: dict, role: str,
+                 department_id: int | None = None) -> int | None:
+    """PostgreSQL: an outbox row to everyone active holding ``role`` (in ``department_id``),
+    with their personal notices, in one statement; the recipients land in the payload as
+    ``with_role`` lists them (by id). None when nobody holds the role or the key exists."""
+    now = utcnow()
+    notice = notice_values(0, topic, payload, now)
+    params = {"role": role, "dedup_key": dedup_key, "topic": topic,
+              "payload": json.dumps(payload, ensure_ascii=False), "created_at": now,
+              "enqueued_at": now if outbox.claim_at_birth(session) else None,
+              **{f"notice_{name}": value for name, value in notice.items() if name not in ("outbox_id", "created_at")}}
+    if department_id is not None:
+        params["department_id"] = department_id
+    row = session.execute(_for_role_statement(department_id is not None), params).first()
+    ids = [] if row is None else [row.id]
+    session.info.setdefault(outbox.NEW_ROWS, set()).update(ids)
+    if ids and outbox.claim_at_birth(session):
+        outbox.claimed(session, ids)
+    return ids[0] if ids else None
 
 
 def _verb_words(verb: str, lang: str) -> str:

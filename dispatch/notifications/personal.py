@@ -82,7 +82,7 @@ def write_notices(session, rows: list[tuple[int, str, dict]]) -> int:
     now = utcnow()
     if len(wanted) == 1 and _postgres(session):  # a verb's one notice: one statement built once
         outbox_id, topic, payload, ids = wanted[0]
-        return session.execute(_one_row_statement(), {"ids": ids, **_values(outbox_id, topic, payload, now)}).rowcount or 0
+        return session.execute(_one_row_statement(), {"ids": ids, **notice_values(outbox_id, topic, payload, now)}).rowcount or 0
     insert = postgresql_insert if _postgres(session) else sqlite_insert
     change_seq = literal_column(PG_XID) if _postgres(session) else _change_seq(session)
     columns = NOTICE_COLUMNS
@@ -103,7 +103,7 @@ def write_notices(session, rows: list[tuple[int, str, dict]]) -> int:
     return written
 
 
-def _values(outbox_id: int, topic: str, payload: dict, now) -> dict:
+def notice_values(outbox_id: int, topic: str, payload: dict, now) -> dict:
     """A notice's values, as ``write_notices`` writes them (cut to the columns' lengths)."""
     return {"outbox_id": outbox_id, "topic": topic[:32],
             "template": str(payload.get("template"))[:64] if payload.get("template") else None,
@@ -138,7 +138,7 @@ def outbox_row_with_notices(session, values: dict, payload: dict, now) -> int | 
     recipients' notices in one statement: the notices are selected from ``staff`` joined to
     the row the INSERT returned, so a row that was already there gets none, as with
     ``write_notices`` after ``add_many``'s INSERT. The new row's id, or None."""
-    notice = _values(0, values["topic"], payload, now)
+    notice = notice_values(0, values["topic"], payload, now)
     params = {**values, "staff_ids": staff_ids(payload.get("recipients")),
               **{f"notice_{key}": value for key, value in notice.items() if key != "outbox_id"}}
     row = session.execute(_with_outbox_statement(), params).first()

@@ -216,3 +216,36 @@ def test_changed_since_never_misses_a_late_commit(fresh_pg_url):
             s.close()
     finally:
         engine.dispose()
+
+
+def test_by_role_in_one_statement_is_what_with_role_and_add_make(db_session, city):
+    """``notify.add_for_role`` (PostgreSQL: recipients, row and notices in one statement) gives
+    the payload ``with_role`` would list (active holders of the role in the department, by id)
+    and a notice for each of them; nobody holding the role means no row; a key seen before
+    adds nothing."""
+    from grid import roles as R
+    from tests.factories import DepartmentFactory, StaffFactory
+
+    dept = DepartmentFactory(code="FOLD", name="一条语句局")
+    other = DepartmentFactory(code="FOLD2", name="隔壁局")
+    second, first = (StaffFactory(roles=[R.DEPARTMENT_HANDLER], department_id=dept.id, phone=p)
+                     for p in ("13900000101", None))
+    StaffFactory(roles=[R.DEPARTMENT_HANDLER], department_id=dept.id, active=False)
+    StaffFactory(roles=[R.DEPARTMENT_HANDLER], department_id=other.id)
+    StaffFactory(roles=[R.LEADER], department_id=dept.id)
+    db_session.flush()
+    payload = {"template": "dispatch", "case": "C-1", "case_id": 1, "text_zh": "派单", "text_en": "dispatched"}
+    row_id = notify.add_for_role(db_session, "fold:1", "case_event", payload, R.DEPARTMENT_HANDLER, dept.id)
+    assert row_id is not None
+    row = db_session.get(Outbox, row_id)
+    expected = notify.with_role(db_session, R.DEPARTMENT_HANDLER, dept.id)
+    assert [r["id"] for r in expected] == sorted([first.id, second.id])
+    assert row.payload == {**payload, "recipients": expected} and row.enqueued_at is None
+    notices = db_session.scalars(select(PersonalNotice).where(PersonalNotice.outbox_id == row_id)).all()
+    assert sorted(n.staff_id for n in notices) == sorted([first.id, second.id])
+    assert {(n.text_zh, n.text_en, n.case_number, n.template) for n in notices} == {("派单", "dispatched", "C-1",
+                                                                                      "dispatch")}
+    assert notify.add_for_role(db_session, "fold:1", "case_event", payload, R.DEPARTMENT_HANDLER, dept.id) is None
+    assert notify.add_for_role(db_session, "fold:2", "case_event", payload, R.SHIFT_LEADER, other.id) is None
+    assert db_session.scalar(select(func.count(Outbox.id)).where(Outbox.dedup_key.like("fold:%"))) == 1
+    assert db_session.scalar(select(func.count(PersonalNotice.id)).where(PersonalNotice.outbox_id == row_id)) == 2
