@@ -32,11 +32,11 @@ from sqlalchemy import event
 
 from bench.bench_dispatch import (
     HTTP_CATEGORIES,
-    STEP_ACTOR,
     STEP_BODY,
     STEPS,
     case_specs,
     setup_city,
+    step_actor,
 )
 from bench.common import (
     _sqlalchemy_url,
@@ -85,8 +85,7 @@ def main(argv=None) -> int:
         event.listen(engine, "before_cursor_execute", lambda *a, **k: statements.__setitem__(0, statements[0] + 1))
 
         def request(step: str, spec: dict, number: str | None) -> str:
-            who = spec["worker"] if step == "submit" else STEP_ACTOR.get(step) or f"cz-{dept[spec['category']].lower()}"
-            headers = {"Authorization": f"Bearer {tokens[who]}"}
+            headers = {"Authorization": f"Bearer {tokens[step_actor(step, spec, dept)]}"}
             if step == "submit":
                 r = client.post("/api/v1/cases", headers={**headers, "Idempotency-Key": spec["key"]},
                                 json={"description": "上水井盖破损", "category_code": spec["category"],

@@ -51,9 +51,7 @@ def add_many(session, rows: list[tuple[str, str, dict]]) -> list[int]:
     if dialect == "postgresql" and len(rows) == 1:  # a verb's notice: row and personal notices in one statement
         new_id = outbox_row_with_notices(session, values[0], rows[0][2], now)
         ids = [] if new_id is None else [new_id]
-        session.info.setdefault(outbox.NEW_ROWS, set()).update(ids)
-        if claim:
-            outbox.claimed(session, ids)
+        outbox.written(session, ids, claim=claim)
         return ids
     # on the table, not the entity: a Core INSERT (the ORM's bulk path for an entity insert cost
     # an eighth of a dispatch); its session listeners have nothing to do with these rows
@@ -65,9 +63,7 @@ def add_many(session, rows: list[tuple[str, str, dict]]) -> list[int]:
     # one statement for any number of rows (SQLAlchemy's "insertmanyvalues"), built once
     new = dict(session.execute(stmt, values).all())
     ids = list(new)
-    session.info.setdefault(outbox.NEW_ROWS, set()).update(ids)
-    if claim:
-        outbox.claimed(session, ids)
+    outbox.written(session, ids, claim=claim)
     # each person's own inbox, in this same transaction (never lost, no Redis needed)
     by_key = {key: (topic, payload) for key, topic, payload in rows}
     write_notices(session, [(outbox_id, *by_key[key]) for outbox_id, key in new.items()])
@@ -228,18 +224,17 @@ def add_for_role(session, dedup_key: str, topic: str, payload: dict, role: str,
     with their personal notices, in one statement; the recipients land in the payload as
     ``with_role`` lists them (by id). None when nobody holds the role or the key exists."""
     now = utcnow()
+    claim = outbox.claim_at_birth(session)
     notice = notice_values(0, topic, payload, now)
     params = {"role": role, "dedup_key": dedup_key, "topic": topic,
               "payload": json.dumps(payload, ensure_ascii=False), "created_at": now,
-              "enqueued_at": now if outbox.claim_at_birth(session) else None,
+              "enqueued_at": now if claim else None,
               **{f"notice_{name}": value for name, value in notice.items() if name not in ("outbox_id", "created_at")}}
     if department_id is not None:
         params["department_id"] = department_id
     row = session.execute(_for_role_statement(department_id is not None), params).first()
     ids = [] if row is None else [row.id]
-    session.info.setdefault(outbox.NEW_ROWS, set()).update(ids)
-    if ids and outbox.claim_at_birth(session):
-        outbox.claimed(session, ids)
+    outbox.written(session, ids, claim=claim)
     return ids[0] if ids else None
 
 

@@ -137,6 +137,14 @@ def claimed(session, ids) -> None:
     session.info.setdefault(CLAIMED, set()).update(ids)
 
 
+def written(session, ids, *, claim: bool) -> None:
+    """Rows this transaction inserted by a Core statement: relayed after its commit
+    (``relay_after_commit``), and, when ``claim`` (``claim_at_birth``), already marked enqueued."""
+    session.info.setdefault(NEW_ROWS, set()).update(ids)
+    if claim:
+        claimed(session, ids)
+
+
 def relay_after_commit(session, limit: int = 50) -> dict | None:
     """Relay the rows the just-committed request created. Never raises: the request is done."""
     mine = session.info.get(CLAIMED, set())

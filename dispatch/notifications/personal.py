@@ -80,24 +80,20 @@ def write_notices(session, rows: list[tuple[int, str, dict]]) -> int:
     if not wanted:
         return 0
     now = utcnow()
-    if len(wanted) == 1 and _postgres(session):  # a verb's one notice: one statement built once
-        outbox_id, topic, payload, ids = wanted[0]
-        return session.execute(_one_row_statement(), {"ids": ids, **notice_values(outbox_id, topic, payload, now)}).rowcount or 0
     insert = postgresql_insert if _postgres(session) else sqlite_insert
     change_seq = literal_column(PG_XID) if _postgres(session) else _change_seq(session)
-    columns = NOTICE_COLUMNS
+    created_at_type = PersonalNotice.__table__.c.created_at.type
     written = 0
     for start in range(0, len(wanted), CHUNK):
-        selects = [select(Staff.id, literal(outbox_id, Integer), literal(topic[:32], String),
-                          literal(str(payload.get("template"))[:64] if payload.get("template") else None, String),
-                          literal(str(payload.get("case"))[:64] if payload.get("case") else None, String),
-                          literal(str(payload.get("text_zh") or payload.get("text_en") or ""), Text),
-                          literal(str(payload.get("text_en") or payload.get("text_zh") or ""), Text),
-                          literal(now, PersonalNotice.__table__.c.created_at.type), change_seq)
-                   .where(Staff.id.in_(ids))
-                   for outbox_id, topic, payload, ids in wanted[start:start + CHUNK]]
+        selects = []
+        for outbox_id, topic, payload, ids in wanted[start:start + CHUNK]:
+            v = notice_values(outbox_id, topic, payload, now)
+            selects.append(select(Staff.id, literal(outbox_id, Integer), literal(v["topic"], String),
+                                  literal(v["template"], String), literal(v["case_number"], String),
+                                  literal(v["text_zh"], Text), literal(v["text_en"], Text),
+                                  literal(now, created_at_type), change_seq).where(Staff.id.in_(ids)))
         source = selects[0] if len(selects) == 1 else union_all(*selects)
-        stmt = insert(PersonalNotice.__table__).from_select(columns, source) \
+        stmt = insert(PersonalNotice.__table__).from_select(NOTICE_COLUMNS, source) \
             .on_conflict_do_nothing(index_elements=["staff_id", "outbox_id"])
         written += session.execute(stmt).rowcount or 0
     return written
@@ -110,23 +106,6 @@ def notice_values(outbox_id: int, topic: str, payload: dict, now) -> dict:
             "case_number": str(payload.get("case"))[:64] if payload.get("case") else None,
             "text_zh": str(payload.get("text_zh") or payload.get("text_en") or ""),
             "text_en": str(payload.get("text_en") or payload.get("text_zh") or ""), "created_at": now}
-
-
-_ONE_ROW: list = []
-
-
-def _one_row_statement():
-    """``INSERT … SELECT`` of one outbox row's notices (PostgreSQL), with bound parameters."""
-    if not _ONE_ROW:
-        staff, notices = Staff.__table__.c, PersonalNotice.__table__
-        source = select(staff.id, bindparam("outbox_id", type_=Integer), bindparam("topic", type_=String),
-                        bindparam("template", type_=String), bindparam("case_number", type_=String),
-                        bindparam("text_zh", type_=Text), bindparam("text_en", type_=Text),
-                        bindparam("created_at", type_=notices.c.created_at.type), literal_column(PG_XID)) \
-            .where(staff.id.in_(bindparam("ids", expanding=True)))
-        _ONE_ROW.append(postgresql_insert(notices).from_select(NOTICE_COLUMNS, source)
-                        .on_conflict_do_nothing(index_elements=["staff_id", "outbox_id"]))
-    return _ONE_ROW[0]
 
 
 _WITH_OUTBOX: list = []

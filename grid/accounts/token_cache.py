@@ -23,16 +23,14 @@ import time
 import weakref
 from dataclasses import dataclass, field
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy import select
 
 from grid.models import ApiToken, DeviceSession, LayerVersion, Staff, StaffRole
 from wangge.config import current_settings
+from wangge.versioned_cache import ChangeWatch
 
 LAYER = "credentials"
 MAX_ENTRIES = 100_000  # tokens per process; past it the cache starts again (a few MB)
-_CHANGED = "wangge.credentials.changed"
-_SEEN = "wangge.credentials.seen"
 
 
 @dataclass(slots=True)
@@ -67,10 +65,6 @@ _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> Cre
 _VERSION = select(LayerVersion.version).where(LayerVersion.name == LAYER)
 
 
-def _plain(session):
-    return session() if isinstance(session, scoped_session) else session
-
-
 def current(session) -> Credentials:
     """This process's credentials cache for the session's engine, emptied when the version in
     the database moved (compared at most every ``token_check_seconds``, and at most once per
@@ -79,7 +73,7 @@ def current(session) -> Credentials:
     built = _cache.get(engine)
     now = time.monotonic()
     if built is not None and (now - built.checked_at < current_settings().token_check_seconds
-                              or _checked_in_this_transaction(session, built)):
+                              or _WATCH.checked_in_this_transaction(session, built)):
         return built
     token = session.execute(_VERSION).scalar() or ""
     with _lock:
@@ -88,22 +82,8 @@ def current(session) -> Credentials:
             built = _cache[engine] = Credentials(token, now)
         else:
             built.checked_at = now
-    _mark_checked(session, built)
+    _WATCH.mark_checked(session, built)
     return built
-
-
-def _checked_in_this_transaction(session, built: Credentials) -> bool:
-    session = _plain(session)
-    transaction = session.get_transaction()
-    seen = session.info.get(_SEEN)
-    return transaction is not None and seen is not None and seen[0] is transaction and seen[1] is built
-
-
-def _mark_checked(session, built: Credentials) -> None:
-    session = _plain(session)
-    transaction = session.get_transaction()
-    if transaction is not None:
-        session.info[_SEEN] = (transaction, built)
 
 
 def recheck(session) -> None:
@@ -116,29 +96,9 @@ def recheck(session) -> None:
 def touched(session) -> None:
     """A change to credentials the ORM does not see (a Core UPDATE or DELETE): recheck once
     this session commits. ORM changes are noticed on their own."""
-    _plain(session).info[_CHANGED] = True
+    _WATCH.touched(session)
 
 
-_WATCHED = (ApiToken, Staff, StaffRole, DeviceSession)
-
-
-@event.listens_for(Session, "after_flush")
-def _notice_changes(session, _flush_context):
-    # a new token or device session cannot make a cached answer wrong; a new role can
-    if any(isinstance(o, _WATCHED) for objects in (session.dirty, session.deleted) for o in objects) \
-            or any(isinstance(o, StaffRole) for o in session.new):
-        session.info[_CHANGED] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _recheck_after_commit(session):
-    if session.info.pop(_CHANGED, False):
-        try:
-            recheck(session)
-        except Exception:  # pragma: no cover - a session without a bind: nothing cached for it
-            pass
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget(session):
-    session.info.pop(_CHANGED, None)
+# a new token or device session cannot make a cached answer wrong; a new role can
+_WATCH = ChangeWatch("credentials", recheck, watched=(ApiToken, Staff, StaffRole, DeviceSession),
+                     watched_new=(StaffRole,))

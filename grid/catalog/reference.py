@@ -21,14 +21,13 @@ import time
 import weakref
 from dataclasses import dataclass, field
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy import select
 
 from grid.models import CalendarDay, Category, Department, LayerVersion, Responsibility, TimeLimit
 from wangge.config import current_settings
+from wangge.versioned_cache import ChangeWatch
 
 LAYER = "reference"
-_CHANGED = "wangge.reference.changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,46 +110,25 @@ def _load(session, token: str) -> Reference:
     return Reference(token, categories, rules, departments, time.monotonic(), limits, overrides)
 
 
-_SEEN = "wangge.reference.seen"
-
-
-def _checked_in_this_transaction(session, built: Reference) -> bool:
-    """Whether this transaction compared ``built`` with the database already: a request
-    checks the version once, however many reference reads it makes."""
-    if isinstance(session, scoped_session):
-        session = session()
-    transaction = session.get_transaction()
-    seen = session.info.get(_SEEN)
-    return transaction is not None and seen is not None and seen[0] is transaction and seen[1] is built
-
-
-def _mark_checked(session, built: Reference) -> None:
-    if isinstance(session, scoped_session):
-        session = session()
-    transaction = session.get_transaction()
-    if transaction is not None:  # the version query began one
-        session.info[_SEEN] = (transaction, built)
-
-
 def current(session) -> Reference:
     """This process's reference data, reloaded when the version in the database moved."""
     engine = _engine(session)
     built = _cache.get(engine)
     now = time.monotonic()
     if built is not None and (now - built.checked_at < current_settings().index_check_seconds
-                              or _checked_in_this_transaction(session, built)):
+                              or _WATCH.checked_in_this_transaction(session, built)):
         return built
     token = version(session)
     if built is not None and built.version == token:
         built.checked_at = now
-        _mark_checked(session, built)
+        _WATCH.mark_checked(session, built)
         return built
     with _lock:
         built = _cache.get(engine)
         if built is None or built.version != token:
             built = _load(session, token)
             _cache[engine] = built
-    _mark_checked(session, built)
+    _WATCH.mark_checked(session, built)
     return built
 
 
@@ -195,27 +173,8 @@ def recheck(session) -> None:
 def touched(session) -> None:
     """A change to the cached tables that the ORM does not see (a Core UPDATE or DELETE):
     recheck after this session commits. ORM changes are noticed on their own."""
-    session.info[_CHANGED] = True
+    _WATCH.touched(session)
 
 
 _CACHED = (Category, Department, Responsibility, TimeLimit, CalendarDay)
-
-
-@event.listens_for(Session, "after_flush")
-def _notice_changes(session, _flush_context):
-    if any(isinstance(o, _CACHED) for objects in (session.new, session.dirty, session.deleted) for o in objects):
-        session.info[_CHANGED] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _recheck_after_commit(session):
-    if session.info.pop(_CHANGED, False):
-        try:
-            recheck(session)
-        except Exception:  # pragma: no cover - a session without a bind: nothing cached for it
-            pass
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget(session):
-    session.info.pop(_CHANGED, None)
+_WATCH = ChangeWatch("reference", recheck, watched=_CACHED, watched_new=_CACHED)

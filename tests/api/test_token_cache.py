@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from grid.accounts.service import hash_password, issue_token
 from grid.models import DeviceSession, Staff, StaffRole
-from tests.conftest import REDIS_URL, make_settings
+from tests.committed import own_app
 from tests.mobile.fixtures_inbox import count_statements
 from wangge.timeutil import utcnow
 
@@ -26,23 +26,14 @@ KPI = "/api/v1/kpi?from=2026-11-01&to=2026-11-02"  # leaders and the dispatch ce
 
 @contextmanager
 def app_on(url: str, **settings):
-    from wangge import create_app
+    """``own_app`` in an app context, with the session; a SQLite file is migrated first."""
+    from wangge.cli import upgrade_database
     from wangge.extensions import db
 
-    assert REDIS_URL
-    app = create_app(make_settings(url, **settings))
-    with app.app_context():
+    with own_app(url, **settings) as app, app.app_context():
         if url.startswith("sqlite"):
-            from wangge.cli import upgrade_database
-
             upgrade_database()
-        try:
-            yield app, db.session
-        finally:
-            db.session.rollback()
-            db.session.remove()
-            for engine in db.engines.values():
-                engine.dispose()
+        yield app, db.session
 
 
 def person(session, username: str, *roles: str) -> tuple[Staff, dict]:
