@@ -89,3 +89,44 @@ def test_postgres_outage_gives_503_and_service_resumes_without_restart(private_p
             db.session.remove()
             for engine in db.engines.values():
                 engine.dispose()
+
+
+def test_the_workers_relay_survives_postgres_stopping(private_pg, receiver, tmp_path):
+    """A real ``wangge worker`` relays what requests wrote (its relay thread, every half
+    second); PostgreSQL stops under it and comes back: the worker keeps running, says so in its
+    log, and relays and delivers what is written afterwards, each once."""
+    import uuid
+    from collections import Counter
+
+    from tests.committed import dispose
+    from tests.conftest import REDIS_URL
+    from tests.outage.conftest import start_wangge, stop_process, wait_until, wangge_env
+    from tests.outage.test_redis_outage import outbox_state, write_notifications
+    from wangge import create_app
+
+    channels = dict(redis_url=REDIS_URL, queue_name=f"pg{uuid.uuid4().hex[:8]}", notification_channels="webhook",
+                    webhook_url=receiver.url)
+    app = create_app(make_settings(private_pg.url, **channels))
+    worker = None
+    log = tmp_path / "worker.log"
+    try:
+        setup_database(app)
+        worker = start_wangge(wangge_env(database_url=private_pg.url, **channels), "worker", log_path=log)
+        expected = write_notifications(app, "before", 2)
+        wait_until(lambda: outbox_state(app) == (2, 2), 60, "the first deliveries")
+
+        private_pg.stop()
+        wait_until(lambda: "the frequent work failed" in log.read_text(), 30, "the relay to notice the outage")
+        assert worker.poll() is None, "wangge worker exited:\n" + log.read_text()
+
+        private_pg.start()
+        dispose(app)  # this test's own pooled connections died with the server (not the worker's)
+        expected += write_notifications(app, "after", 2)
+        # well within the minute of the periodic tick: the relay thread itself carried on
+        wait_until(lambda: outbox_state(app) == (4, 4), 20, "the deliveries after PostgreSQL returned")
+        assert worker.poll() is None
+        assert sorted(receiver.accepted) == sorted(expected)
+        assert max(Counter(receiver.accepted).values()) == 1
+    finally:
+        stop_process(worker)
+        dispose(app)
