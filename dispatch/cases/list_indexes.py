@@ -13,7 +13,11 @@ plans at 1,000,000 cases):
   ``(department_id, clock_due_at, id)`` and ``(state, clock_due_at, id)``, all only over the
   cases with a running clock (a tenth of a city's cases or less); ``light=green`` in that sort
   is ordered by ``(clock_warn_at, id)`` (carrying the due time and paused light);
-* Open311 ``requests`` (``reported_at`` then ``id``, newest first): ``(reported_at, id)``.
+* Open311 ``requests`` (``reported_at`` then ``id``, newest first): ``(reported_at, id)``;
+  the queue with a day filter (``reported_from``/``reported_to``) pages by it too, and reads
+  the running cases of a range that ended long ago from ``(reported_at, id) WHERE
+  clock_due_at IS NOT NULL`` (migration 0023, which also carries ``reported_at`` in the
+  deadline index: a recent range is tested while the deadline order is walked).
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ LIST_INDEXES = (
     ("ix_cases_list_reporter", ("reporter_staff_id", "id"), "reporter_staff_id IS NOT NULL"),
     ("ix_cases_list_assignee", ("assignee_id", "id"), "assignee_id IS NOT NULL"),
     ("ix_cases_list_reported", ("reported_at", "id"), None),
+    ("ix_cases_list_clocked_reported", ("reported_at", "id"), "clock_due_at IS NOT NULL"),  # migration 0023
 )
 # carried on PostgreSQL: the light copies (the owner's running clock) and, in the open cases'
 # deadline indexes, the filters' columns: a filtered page is read from the index alone (the
@@ -43,7 +48,9 @@ FILTERS = ["department_id", "category_code", "channel", "grid_code", "supervised
 LIGHT_INCLUDE = {"ix_cases_list_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light", "state", *FILTERS],
                   "ix_cases_list_grid_clocked": ["clock_due_at", "clock_warn_at", "clock_paused_light", "state",
                                                  *(f for f in FILTERS if f != "grid_code")],
-                  "ix_cases_list_deadline": ["clock_warn_at", "clock_paused_light", "state", *FILTERS],
+                  "ix_cases_list_deadline": ["clock_warn_at", "clock_paused_light", "state", *FILTERS, "reported_at"],
+                  "ix_cases_list_clocked_reported": ["clock_due_at", "clock_warn_at", "clock_paused_light", "state",
+                                                     *FILTERS],
                   "ix_cases_list_state_deadline": ["clock_warn_at", "clock_paused_light", *FILTERS],
                   "ix_cases_list_state": ["clock_due_at", "clock_warn_at", "clock_paused_light", *FILTERS],
                   "ix_cases_list_warning": ["clock_due_at", "clock_paused_light"]}

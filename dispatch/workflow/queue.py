@@ -12,6 +12,14 @@ Sort orders, each with its keyset (``wangge.pagination``):
   ties by ``id``. In due order the first green cases come after every yellow one (due soon,
   warned already), which an index walk would read and drop on every page; the warning time is
   when a green case turns yellow, the deadline that matters to it next (docs/api.md).
+* With a day filter (``reported_from``/``reported_to``), the days' own order: ``newest`` is
+  the time reported, newest first, ties by ``id`` (the cursor names a case; its ``reported_at``
+  is read in the page's statement), and the cases without a running clock at the end of a
+  ``deadline`` page follow by the time reported, oldest first. The ``(reported_at, id)`` index
+  gives that order for any days (a day or a month a year ago, at a million cases), where the
+  ``id`` order would read and sort every case of the days (a backdated hotline call or an
+  offline phone's report makes the two orders differ). The running cases keep the deadline
+  order (:func:`walks`).
 
 The light filter reads the owner's copy too (``clock_due_at``, ``clock_warn_at`` and
 ``clock_paused_light``, NULL while the clock runs): a paused clock has no light here, as
@@ -139,16 +147,39 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(user_zone())).astimezone(UTC)
 
 
-def conditions(session, args: dict, now: datetime, staff: Staff | None = None) -> list:
+@dataclass(frozen=True)
+class DaySpan:
+    """The day filter (``reported_from``/``reported_to``) as UTC bounds, either may be None."""
+    start: datetime | None
+    end: datetime | None
+
+    @classmethod
+    def of(cls, args: dict) -> DaySpan | None:
+        if "reported_from" not in args and "reported_to" not in args:
+            return None
+        start = day_start(args["reported_from"]) if "reported_from" in args else None
+        end = day_start(args["reported_to"] + timedelta(days=1)) if "reported_to" in args else None
+        return cls(start, end)
+
+    def clauses(self, column=Case.reported_at) -> list:
+        return [c for c in (None if self.start is None else column >= self.start,
+                            None if self.end is None else column < self.end) if c is not None]
+
+    def hidden(self) -> list:
+        """The same test written so that no index range is taken from it (a walk tests it)."""
+        return self.clauses(func.coalesce(Case.reported_at, Case.reported_at))
+
+
+def conditions(session, args: dict, now: datetime, staff: Staff | None = None, *, days: bool = True) -> list:
     """The WHERE clauses of the filters in ``args`` (codes already checked) but the state and
-    what the caller may see, which are branches (:func:`branches`)."""
+    what the caller may see, which are branches (:func:`branches`); the day filter too unless
+    ``days`` is false (the pages place it themselves, :func:`_ids`)."""
     out = []
     if "q" in args:
         out.append(search_clause(args["q"], staff))
-    if "reported_from" in args:
-        out.append(Case.reported_at >= day_start(args["reported_from"]))
-    if "reported_to" in args:
-        out.append(Case.reported_at < day_start(args["reported_to"] + timedelta(days=1)))
+    span = DaySpan.of(args)
+    if days and span is not None:
+        out += span.clauses()
     if "channel" in args:
         out.append(Case.channel.in_(args["channel"]))
     if "department" in args:
@@ -230,12 +261,33 @@ def _state(state: str | None) -> list:
     return [Case.state >= _param(Case.state, state), Case.state <= _param(Case.state, state)]
 
 
+def _reported_of(ident: int):
+    """The ``reported_at`` of the case a cursor names, read in the page's own statement."""
+    return select(Case.reported_at).where(Case.id == _param(Case.id, ident)).scalar_subquery()
+
+
 def _ids(key: str, part: str, where: list, state: str | None, after: Position | None, want: int,
-         walk: bool = True):
+         span: DaySpan | None = None, walk: bool = True):
     """One branch's ids after ``after`` in ``key`` order, as one range of one index."""
-    due, warn, ident = Case.clock_due_at, Case.clock_warn_at, Case.id
+    due, warn, ident, at = Case.clock_due_at, Case.clock_warn_at, Case.id, Case.reported_at
+    if span is not None and (key == "newest" or part == "undated"):
+        # the day filter's own order, (reported_at, id): a walk of ix_cases_list_reported that
+        # stops after a page, however many cases the days hold; the state is a plain filter
+        cond = [*where, *span.clauses(), *([Case.state == state] if state is not None else [])]
+        if key == "newest":
+            if after is not None:
+                cond.append(tuple_(at, ident) < tuple_(_reported_of(after.id), _param(ident, after.id)))
+            order = [at.desc(), ident.desc()]
+        else:
+            cond.append(due.is_(None))
+            if after is not None and after.due is None:
+                cond.append(tuple_(at, ident) > tuple_(_reported_of(after.id), _param(ident, after.id)))
+            order = [at, ident]
+        return select(ident).where(*cond).order_by(*order).limit(want)
     st = [Case.state] if state is not None else []
     st_at = [_param(Case.state, state)] if state is not None else []
+    if span is not None:  # the running cases in deadline order: the days walked or read (walks)
+        where = [*where, *(span.hidden() if walk else span.clauses())]
     cond = [*where, *_state(state)]
     if key == "newest":
         if after is not None:
@@ -255,22 +307,22 @@ def _ids(key: str, part: str, where: list, state: str | None, after: Position | 
         if after is not None:
             cond.append(tuple_(*st, column, ident) > tuple_(*st_at, _param(column, after.due), _param(ident, after.id)))
         order = [*st, column, ident]
-    if not walk:  # the same order, as expressions no index gives: read the filters' ranges, sort
-        order = [(ident + 0).desc()] if key == "newest" else [ident + 0] if part == "undated" else \
-            [func.coalesce(column, column), ident + 0]
+        if not walk:  # the same order, as expressions no index gives: read the days' range, sort
+            order = [func.coalesce(column, column), ident + 0]
     return select(ident).where(*cond).order_by(*order).limit(want)
 
 
-def walks(args: dict, now: datetime) -> bool:
-    """Whether a page walks its order's index (the default), or reads the ranges of its filters
-    and sorts the matches: when ``reported_to`` ends a range in the past, longer ago than the
-    range is long (a day a year ago), a walk from the newest case or the soonest deadline would
-    read and drop every case reported since; the ``(reported_at, id)`` range reads the range's
-    cases alone. A day's cases are taken to arrive at an even rate."""
-    if "reported_to" not in args or "reported_from" not in args:
+def walks(span: DaySpan | None, now: datetime) -> bool:
+    """Whether the running cases of a ``deadline`` page with a day filter are read by walking
+    the deadline order (testing the days in the index), or by reading the days' range of the
+    running cases (``ix_cases_list_clocked_reported``) and sorting it: when the range ended in
+    the past, longer ago than it is long (a day a year ago), few of its cases still run and the
+    walk would read every running case to find them; a range that reaches today holds most of
+    the running cases, which the walk meets at once. A day's cases are taken to arrive at an
+    even rate."""
+    if span is None or span.end is None or span.start is None:
         return True
-    end = day_start(args["reported_to"] + timedelta(days=1))
-    return end >= now or now - end <= end - day_start(args["reported_from"])
+    return span.end >= now or now - span.end <= span.end - span.start
 
 
 # the page's clocks as rows of the columns a list row shows (presenters.clock_view and
@@ -290,15 +342,18 @@ def page_clocks(session, cases: list[Case]) -> dict:
     return {row.case_id: row for row in rows}
 
 
-def _fetch(session, key: str, part: str, parts: list, want: int) -> list[Case]:
-    """The cases of the union of ``parts`` (id selects), in ``key`` order, ``want`` at most."""
+def _fetch(session, key: str, part: str, parts: list, want: int, by_day: bool = False) -> list[Case]:
+    """The cases of the union of ``parts`` (id selects), in ``key`` order (``by_day``: the day
+    filter's, see :func:`_ids`), ``want`` at most."""
     if not parts:
         return []
     if len(parts) == 1:
         ids = parts[0].subquery("page")
     else:  # UNION, not UNION ALL: a case may be in two branches (reported by me, in my grid)
         ids = union(*(select(p.subquery().c.id) for p in parts)).subquery("page")
-    if key == "newest":
+    if by_day and (key == "newest" or part == "undated"):
+        order = [Case.reported_at.desc(), Case.id.desc()] if key == "newest" else [Case.reported_at, Case.id]
+    elif key == "newest":
         order = [Case.id.desc()]
     elif part == "undated":
         order = [Case.id]
@@ -309,17 +364,18 @@ def _fetch(session, key: str, part: str, parts: list, want: int) -> list[Case]:
 
 
 def _page_rows(session, key: str, where: list, split: list, after: Position | None, want: int,
-               light: bool, walk: bool = True) -> list[Case]:
+               light: bool, span: DaySpan | None = None, walk: bool = True) -> list[Case]:
     def ids(part: str, n: int) -> list:
-        return [_ids(key, part, where + view, state, after, n, walk) for view, state in split]
+        return [_ids(key, part, where + view, state, after, n, span, walk) for view, state in split]
 
+    by_day = span is not None
     if key == "newest":
-        return _fetch(session, key, "", ids("", want), want)
+        return _fetch(session, key, "", ids("", want), want, by_day)
     rows = []
     if after is None or after.due is not None:
         rows = _fetch(session, key, "dated", ids("dated", want), want)
     if len(rows) < want and not light:  # a light needs a running clock: no undated case has one
-        rows += _fetch(session, key, "undated", ids("undated", want - len(rows)), want - len(rows))
+        rows += _fetch(session, key, "undated", ids("undated", want - len(rows)), want - len(rows), by_day)
     return rows
 
 
@@ -337,8 +393,9 @@ def page(session, staff: Staff, args: dict, *, now: datetime | None = None) -> P
     now = now or utcnow()
     key, limit = order_key(args), args["limit"]
     after = Position.load(args["cursor"], key) if "cursor" in args else None
-    where = conditions(session, args, now, staff)
     offset = args.get("offset", 0)
+    where = conditions(session, args, now, staff, days=bool(offset))
+    span = DaySpan.of(args)
     if offset:  # the old way, kept for existing clients: reads and drops ``offset`` rows
         seen = visible(staff)
         where += [c for c in (seen, Case.state.in_(args["state"]) if "state" in args else None) if c is not None]
@@ -347,7 +404,7 @@ def page(session, staff: Staff, args: dict, *, now: datetime | None = None) -> P
         rows = _rows(session, where, order, limit + 1, offset)
     else:
         rows = _page_rows(session, key, where, branches(session, staff, args, key), after, limit + 1,
-                          "light" in args, walks(args, now))
+                          "light" in args, span, walks(span, now))
     cases, more = rows[:limit], len(rows) > limit
     last = cases[-1] if cases else None
     value = None if key == "newest" or last is None else \

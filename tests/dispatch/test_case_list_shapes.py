@@ -3,8 +3,10 @@ embedded SQLite file for the shapes' SQL): each answers exactly the cases its fi
 in the list's order, page after page.
 
 * ``sort=newest`` with a light and states (``state || ''``, read on the clocked indexes);
-* a day range that ended long ago (``walks``: its ranges read and sorted, not the order's
-  index walked), in both orders;
+* a day range (migration 0023): ``newest`` by the time reported, a backdated report in its
+  place, ties by id across page boundaries; the cases without a running clock of ``deadline``
+  by the time reported, oldest first; the running ones in deadline order, whether the days
+  ended long ago (read and sorted, ``walks``) or reach today (walked);
 * the list's answer is what ``CaseListView`` would write from it (the page's clocks are rows,
   not StageClock objects; and the dump changes nothing, so the view could send the rows as
   they are);
@@ -71,24 +73,35 @@ def _id(db_session, number):
     return db_session.query(Case.id).filter_by(number=number).scalar()
 
 
-def test_a_day_range_long_ago_pages_as_any_other(client, city, db_session):  # noqa: F811
+def test_a_day_range_pages_in_the_order_reported(client, city, db_session):  # noqa: F811
     env = city.departments["env"]
     day = datetime(2024, 3, 1, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
     old = [CaseFactory(state="closed", department=env, reported_at=day + timedelta(minutes=i)).number
            for i in range(4)]
-    running = CaseFactory(state="handling", department=env, reported_at=day)
-    CaseFactory(state="closed", department=env, reported_at=day - timedelta(days=1))  # the day before
-    for _ in range(3):
-        CaseFactory(state="handling", department=env)  # today's: newer, outside the range
+    running = CaseFactory(state="handling", department=env, reported_at=day)  # ties with old[0]
+    before = CaseFactory(state="closed", department=env, reported_at=day - timedelta(days=1)).number
+    today = [CaseFactory(state="handling", department=env).number for _ in range(3)]  # outside the range
+    # a hotline call of that day entered afterwards: the newest id, reported between old[1] and old[2]
+    late = CaseFactory(state="closed", department=env, channel="hotline",
+                       reported_at=day + timedelta(minutes=1, seconds=30)).number
     db_session.flush()
     StageClockFactory(case=running)
     h = city.h("dispatcher")
     days = {"reported_from": "2024-03-01", "reported_to": "2024-03-01"}
-    newest = listed(client, h, limit=2, **days)
-    assert newest == [running.number, *reversed(old)]
-    assert listed(client, h, limit=2, sort="deadline", **days) == [running.number, *old]  # clocked first
-    assert listed(client, h, limit=1, state="closed", **days) == list(reversed(old))
-    assert counted(client, h, **days)["total"] == 5
+    newest = [old[3], old[2], late, old[1], running.number, old[0]]
+    for limit in (1, 2, 50):  # every page boundary, the tie of running and old[0] across one
+        assert listed(client, h, limit=limit, **days) == newest, limit
+        assert listed(client, h, limit=limit, sort="deadline", **days) == [running.number, old[0], old[1], late,
+                                                                          old[2], old[3]], limit
+    assert listed(client, h, limit=1, state="closed", **days) == [n for n in newest if n != running.number]
+    assert listed(client, h, limit=1, channel="hotline", **days) == [late]
+    assert counted(client, h, **days)["total"] == 6
+    # a range that reaches today: its running case walked in deadline order, then the rest by
+    # the time reported (today's three, reported in the order made, by id among equal times)
+    since = {"reported_from": "2024-02-29"}
+    assert listed(client, h, limit=2, sort="deadline", **since) == [running.number, before, old[0], old[1], late,
+                                                                    old[2], old[3], *today]
+    assert listed(client, h, limit=3, **since) == [*reversed(today), *newest, before]
 
 
 def test_the_answer_is_what_the_schema_would_write(client, city, db_session):  # noqa: F811
