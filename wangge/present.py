@@ -14,6 +14,11 @@ def user_zone() -> str:
     return getattr(staff, "timezone", None) or current_settings().timezone
 
 
-def local_iso(value: datetime | None) -> str | None:
-    """ISO-8601 with the offset of the user's zone (stored values are UTC)."""
-    return None if value is None else value.astimezone(ZoneInfo(user_zone())).isoformat()
+def user_tz() -> ZoneInfo:
+    """The user's zone (for a page of rows: looked up once, passed to :func:`local_iso`)."""
+    return ZoneInfo(user_zone())
+
+
+def local_iso(value: datetime | None, zone: ZoneInfo | None = None) -> str | None:
+    """ISO-8601 with the offset of the user's zone, or of ``zone`` (stored values are UTC)."""
+    return None if value is None else value.astimezone(zone or ZoneInfo(user_zone())).isoformat()

@@ -3,6 +3,8 @@ views. The dicts follow the response schemas of ``dispatch.workflow.schemas``, w
 declare with ``@blp.response`` (they dump and document them)."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm.util import identity_key
 
@@ -15,21 +17,24 @@ from dispatch.workflow.actions import allowed_verbs, state_name
 from grid.catalog import reference
 from grid.matrix.service import reason_text
 from grid.models import Department, Staff
-from wangge.i18n import t
-from wangge.present import local_iso
+from wangge.i18n import current_language, t
+from wangge.present import local_iso, user_tz
+from wangge.timeutil import utcnow
 
 # Notes a citizen may read on the tracking page: the answers, not internal deliberation.
 PUBLIC_NOTES = {"report_back", "close", "reject", "self_handle", "rate", "follow_up"}
 
 
-def clock_view(clock: StageClock | None, cal=None) -> dict | None:
+def clock_view(clock: StageClock | None, cal=None, zone: ZoneInfo | None = None, now=None) -> dict | None:
     if clock is None:
         return None
+    zone = zone or user_tz()
     return {"stage": clock.stage, "amount": clock.amount, "unit": clock.unit, "extended": clock.extended,
-            "started_at": local_iso(clock.started_at), "warn_at": local_iso(clock.warn_at),
-            "due_at": local_iso(clock.due_at), "paused": clock.segment_started_at is None and clock.ended_at is None,
-            "ended_at": local_iso(clock.ended_at), "late": clock.ended_late,
-            "light": deadlines.light(clock, cal=cal)}
+            "started_at": local_iso(clock.started_at, zone), "warn_at": local_iso(clock.warn_at, zone),
+            "due_at": local_iso(clock.due_at, zone),
+            "paused": clock.segment_started_at is None and clock.ended_at is None,
+            "ended_at": local_iso(clock.ended_at, zone), "late": clock.ended_late,
+            "light": deadlines.light(clock, now, cal=cal)}
 
 
 def department_view(session, department_id: int | None) -> dict | None:
@@ -49,13 +54,35 @@ def case_summary(case: Case, clock: StageClock | None = None, session=None) -> d
         department = department_view(session, case.department_id)
     else:
         department = case.department and {"code": case.department.code, "name": case.department.name}
-    return {"number": case.number, "state": case.state, "state_name": state_name(case.state),
+    return _summary(case, clock, department, state_name(case.state), user_tz(), utcnow())
+
+
+def case_summaries(session, cases, clocks: dict) -> list[dict]:
+    """A page of cases (rows or objects with the list's columns, ``queue.LIST_COLUMNS``) as
+    :func:`case_summary` shows each, with what every row shares looked up once for the page:
+    the reader's zone and language, the time, the names of the states and the departments."""
+    zone, lang, now = user_tz(), current_language(), utcnow()
+    names: dict = {}
+    departments: dict = {}
+    out = []
+    for case in cases:
+        state, department_id = case.state, case.department_id
+        if state not in names:
+            names[state] = state_name(state, lang)
+        if department_id not in departments:
+            departments[department_id] = department_view(session, department_id)
+        out.append(_summary(case, clocks.get(case.id), departments[department_id], names[state], zone, now))
+    return out
+
+
+def _summary(case, clock, department: dict | None, state_words: str, zone: ZoneInfo, now) -> dict:
+    return {"number": case.number, "state": case.state, "state_name": state_words,
             "channel": case.channel, "category_code": case.category_code, "grid_code": case.grid_code,
             "department": department,
             "title": case.title, "address": case.address, "lon": case.lon, "lat": case.lat,
-            "reported_at": local_iso(case.reported_at), "closed_at": local_iso(case.closed_at),
+            "reported_at": local_iso(case.reported_at, zone), "closed_at": local_iso(case.closed_at, zone),
             "supervised": case.supervised, "rating": case.rating, "version": case.version,
-            "clock": clock_view(clock)}
+            "clock": clock_view(clock, zone=zone, now=now)}
 
 
 # On the tables, not the entities: a plain Core SELECT (no ORM compile state or result set-up

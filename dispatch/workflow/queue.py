@@ -64,7 +64,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, case, func, literal_column, or_, select, tuple_, union
-from sqlalchemy.orm import lazyload
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList
 from sqlalchemy.sql.selectable import ScalarSelect
@@ -86,9 +85,14 @@ PHONE_DIGITS = re.compile(r"[0-9]{4,32}")  # last digits of a phone: 4 or more
 _PHONE_SEPARATORS = re.compile(r"[ \-()+]")
 LIGHTS = ("green", "yellow", "red", "none")
 
-# A page's cases without their grid (its polygon) or department (the answer names it from
-# the reference cache): the case rows alone.
-LIST_LOAD = (lazyload(Case.grid), lazyload(Case.department))
+# A page's cases as rows of the columns a list shows (presenters.case_summaries reads them by
+# name) and its cursor needs, on the table, not the entity: no Case objects (their loading
+# was a fifth of a page's CPU, bench/README.md "lists"), no grid polygon, no department join
+# (the answer names it from the reference cache).
+_C = Case.__table__.c
+LIST_COLUMNS = (_C.id, _C.number, _C.state, _C.channel, _C.category_code, _C.grid_code, _C.department_id, _C.title,
+                _C.address, _C.lon, _C.lat, _C.reported_at, _C.closed_at, _C.supervised, _C.rating, _C.version,
+                _C.clock_due_at, _C.clock_warn_at)
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,8 @@ class Position:
 
 @dataclass
 class Page:
-    cases: list[Case]
-    clocks: dict[int, StageClock]
+    cases: list  # rows of LIST_COLUMNS
+    clocks: dict[int, object]  # rows of CLOCK_COLUMNS by case id
     next: Position | None
 
 
@@ -197,10 +201,9 @@ def conditions(session, args: dict, now: datetime, staff: Staff | None = None, *
     return out
 
 
-def _rows(session, where: list, order: list, limit: int, offset: int = 0) -> list[Case]:
-    # the grid (and its polygon) is not shown in a list: not joined
-    query = select(Case).options(*LIST_LOAD).where(*where).order_by(*order).limit(limit)
-    return list(session.scalars(query.offset(offset) if offset else query))
+def _rows(session, where: list, order: list, limit: int, offset: int = 0) -> list:
+    query = select(*LIST_COLUMNS).where(*where).order_by(*order).limit(limit)
+    return list(session.execute(query.offset(offset) if offset else query))
 
 
 def _param(column, value):
@@ -328,21 +331,21 @@ def walks(span: DaySpan | None, now: datetime) -> bool:
 # the page's clocks as rows of the columns a list row shows (presenters.clock_view and
 # deadlines.light read them by name), not StageClock objects: building those was a tenth of a
 # page's CPU (bench/README.md, "lists")
-CLOCK_COLUMNS = (StageClock.case_id, StageClock.stage, StageClock.amount, StageClock.unit, StageClock.consumed,
-                 StageClock.extended, StageClock.started_at, StageClock.segment_started_at, StageClock.warn_at,
-                 StageClock.due_at, StageClock.ended_at, StageClock.ended_late)
+_K = StageClock.__table__.c
+CLOCK_COLUMNS = (_K.case_id, _K.stage, _K.amount, _K.unit, _K.consumed, _K.extended, _K.started_at,
+                 _K.segment_started_at, _K.warn_at, _K.due_at, _K.ended_at, _K.ended_late)
 
 
-def page_clocks(session, cases: list[Case]) -> dict:
+def page_clocks(session, cases: list) -> dict:
     """The running clocks of a page's cases by case id (one query), as read-only rows."""
     if not cases:
         return {}
-    rows = session.execute(select(*CLOCK_COLUMNS).where(StageClock.case_id.in_([c.id for c in cases]),
-                                                        StageClock.ended_at.is_(None)).order_by(StageClock.id))
+    rows = session.execute(select(*CLOCK_COLUMNS).where(_K.case_id.in_([c.id for c in cases]),
+                                                        _K.ended_at.is_(None)).order_by(_K.id))
     return {row.case_id: row for row in rows}
 
 
-def _fetch(session, key: str, part: str, parts: list, want: int, by_day: bool = False) -> list[Case]:
+def _fetch(session, key: str, part: str, parts: list, want: int, by_day: bool = False) -> list:
     """The cases of the union of ``parts`` (id selects), in ``key`` order (``by_day``: the day
     filter's, see :func:`_ids`), ``want`` at most."""
     if not parts:
@@ -352,19 +355,19 @@ def _fetch(session, key: str, part: str, parts: list, want: int, by_day: bool = 
     else:  # UNION, not UNION ALL: a case may be in two branches (reported by me, in my grid)
         ids = union(*(select(p.subquery().c.id) for p in parts)).subquery("page")
     if by_day and (key == "newest" or part == "undated"):
-        order = [Case.reported_at.desc(), Case.id.desc()] if key == "newest" else [Case.reported_at, Case.id]
+        order = [_C.reported_at.desc(), _C.id.desc()] if key == "newest" else [_C.reported_at, _C.id]
     elif key == "newest":
-        order = [Case.id.desc()]
+        order = [_C.id.desc()]
     elif part == "undated":
-        order = [Case.id]
+        order = [_C.id]
     else:
-        order = [Case.clock_warn_at if key == "warning" else Case.clock_due_at, Case.id]
-    query = select(Case).options(*LIST_LOAD).join(ids, ids.c.id == Case.id).order_by(*order).limit(want)
-    return list(session.scalars(query))
+        order = [_C.clock_warn_at if key == "warning" else _C.clock_due_at, _C.id]
+    query = select(*LIST_COLUMNS).join(ids, ids.c.id == _C.id).order_by(*order).limit(want)
+    return list(session.execute(query))
 
 
 def _page_rows(session, key: str, where: list, split: list, after: Position | None, want: int,
-               light: bool, span: DaySpan | None = None, walk: bool = True) -> list[Case]:
+               light: bool, span: DaySpan | None = None, walk: bool = True) -> list:
     def ids(part: str, n: int) -> list:
         return [_ids(key, part, where + view, state, after, n, span, walk) for view, state in split]
 

@@ -9,7 +9,7 @@ from dispatch.cases.scope import get_visible_case
 from dispatch.clocks import deadlines
 from dispatch.workflow import queue
 from dispatch.workflow.actions import Actor, Payload, act, choose_role
-from dispatch.workflow.presenters import case_detail, case_summary
+from dispatch.workflow.presenters import case_detail, case_summaries
 from dispatch.workflow.schemas import (
     ActionSchema,
     CaseCountsView,
@@ -70,7 +70,7 @@ class Cases(MethodView):
         last; a cursor that is not one is a 400 ``bad_cursor``); ``offset`` still works."""
         check_codes(args)
         page = queue.page(db.session, current_identity(), args)
-        return as_built({"cases": [case_summary(c, page.clocks.get(c.id), db.session) for c in page.cases],
+        return as_built({"cases": case_summaries(db.session, page.cases, page.clocks),
                          "next_cursor": page.next.dump() if page.next else None}, CaseListView)
 
 
