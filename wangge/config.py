@@ -53,6 +53,7 @@ class Settings:
     open311_rate_limit: str = "120 per minute"           # Open311 requests per address
     index_check_seconds: float = 2.0
     token_check_seconds: float = 2.0      # how stale a process's cache of signed-in tokens may be (revocations)
+    count_cap: int = 10_000               # the queue's counts stop here and answer "more than" (docs/api.md)
     db_pool_recycle_seconds: int = 1800   # a pooled connection older than this is replaced
     db_pool_pre_ping: bool = False        # ping each connection on checkout (a round trip per request)
     queue_name: str = "wangge"

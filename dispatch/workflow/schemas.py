@@ -131,6 +131,9 @@ class CaseLightCounts(Schema):
 class CaseCountsView(Schema):
     lights = fields.Nested(CaseLightCounts)
     total = fields.Integer()
+    cap = fields.Integer(metadata={"description": "each number is exact up to this (the count_cap setting)"})
+    capped = fields.List(fields.String(), metadata={
+        "description": "the numbers (green, yellow, red, none, total) that stopped at cap: the list holds more"})
 
 
 # --- answers ------------------------------------------------------------------------------

@@ -83,7 +83,9 @@ class CaseCounts(MethodView):
     def get(self, args):
         """How many cases of the list (the same filters, ``q`` included, and the same cases I may
         see; every page) show each light: green, yellow, red, and none (no running clock: none
-        yet, ended, or paused, as the light filter sees it). One GROUP BY."""
+        yet, ended, or paused, as the light filter sees it), and in all. Each number is exact up
+        to ``cap`` (the ``count_cap`` setting, 10,000); one that would be more is ``cap`` and is
+        named in ``capped`` ("more than")."""
         check_codes(args)
         return queue.counts(db.session, current_identity(), args)
 

@@ -1,9 +1,11 @@
 """The queue's search box, day range and server counts in Debian's chromium, zh-CN and en: a
 dispatcher finds a hotline case by words of its text and by its number, sees the counts per
 light of every matching case (the API's, not the rows loaded), is told which field a bad search
-names, and keeps the keyboard focus on the same row across refreshes (no jump)."""
+names, keeps the keyboard focus on the same row across refreshes (no jump), and shows a count
+over the server's cap as "more than" (``1+``)."""
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -66,7 +68,7 @@ def page_counts(page) -> dict:
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
-def test_search_counts_and_keyboard_in_the_queue(live, new_page, locale):
+def test_search_counts_and_keyboard_in_the_queue(live, new_page, locale, monkeypatch):
     base, app = live
     words = WORDS[locale]
     marker = f"窨井冒水{locale[:2]}"
@@ -125,3 +127,8 @@ def test_search_counts_and_keyboard_in_the_queue(live, new_page, locale):
     page.locator("#f-q").focus()
     wait_load(page, ready(page))
     assert page.evaluate("document.activeElement.id") == "f-q"
+
+    # a count that stopped at the server's cap (count_cap, here 1) is shown as "more than"
+    monkeypatch.setitem(app.config, "WANGGE", dataclasses.replace(app.config["WANGGE"], count_cap=1))
+    page.wait_for_function("() => document.querySelector('#count-total').textContent === '1+'", timeout=15_000)
+    assert page.locator('#light-counts [data-light="none"]').inner_text() == "1+"

@@ -10,9 +10,11 @@ in the list's order, page after page.
 * the list's answer is what ``CaseListView`` would write from it (the page's clocks are rows,
   not StageClock objects; and the dump changes nothing, so the view could send the rows as
   they are);
-* the counts' two statements (the lit cases, the total) for a grid worker's branches."""
+* the counts for a grid worker's branches; each count stops at the ``count_cap`` setting and
+  the answer names the numbers that did."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from dispatch.workflow.schemas import CaseListView
@@ -127,6 +129,32 @@ def test_counts_of_a_grid_workers_branches(client, city, db_session):  # noqa: F
                     k: v for k, v in query.items() if k != "light"})), (query, light)
 
 
+def test_counts_stop_at_the_cap_and_say_so(app, client, city, db_session, monkeypatch):  # noqa: F811
+    """lit_cases: 6 red, 6 yellow, 6 green (2 states x 3 grids each), a paused and a plain
+    case: 20 in all, 2 without a light."""
+    lit_cases(db_session, city.departments["env"])
+    h = city.h("dispatcher")
+    exact = counted(client, h)
+    assert exact == {"lights": {"green": 6, "yellow": 6, "red": 6, "none": 2}, "total": 20, "cap": 10_000,
+                     "capped": []}
+    for cap, lights, capped in ((6, {"green": 6, "yellow": 6, "red": 6, "none": 2}, ["total"]),
+                                (5, {"green": 5, "yellow": 5, "red": 5, "none": 2}, ["green", "yellow", "red", "total"]),
+                                (1, {"green": 1, "yellow": 1, "red": 1, "none": 1}, ["green", "yellow", "red", "none",
+                                                                                     "total"])):
+        monkeypatch.setitem(app.config, "WANGGE", dataclasses.replace(app.config["WANGGE"], count_cap=cap))
+        assert counted(client, h) == {"lights": lights, "total": cap, "cap": cap, "capped": capped}, cap
+    # with filters, a light and a grid worker's branches
+    assert counted(client, h, state="dispatched")["capped"] == ["green", "yellow", "red", "total"]
+    monkeypatch.setitem(app.config, "WANGGE", dataclasses.replace(app.config["WANGGE"], count_cap=3))
+    assert counted(client, h, light="red", grid=G1) == {"lights": {"green": 0, "yellow": 0, "red": 3, "none": 0},
+                                                         "total": 3, "cap": 3, "capped": ["red", "total"]}  # 6
+    assert counted(client, h, light="red", grid=G1, state="handling") == {  # 3: exactly the cap, not more
+        "lights": {"green": 0, "yellow": 0, "red": 3, "none": 0}, "total": 3, "cap": 3, "capped": []}
+    worker = counted(client, city.h("worker1"))
+    assert worker["cap"] == 3 and set(worker["capped"]) <= {"green", "yellow", "red", "none", "total"}
+    assert all(n <= 3 for n in (*worker["lights"].values(), worker["total"]))
+
+
 def test_the_shapes_on_sqlite(tmp_path):
     from grid.accounts.service import issue_token
     from tests.factories import DepartmentFactory, StaffFactory
@@ -157,5 +185,8 @@ def test_the_shapes_on_sqlite(tmp_path):
         assert listed(client, h, limit=2, sort="deadline", **days) == numbers["old"]
         assert counted(client, h)["lights"] == {"green": 1, "yellow": 0, "red": 1, "none": 3}
         assert counted(client, h, **days)["total"] == 3
+        app.config["WANGGE"] = dataclasses.replace(app.config["WANGGE"], count_cap=2)
+        assert counted(client, h) == {"lights": {"green": 1, "yellow": 0, "red": 1, "none": 2}, "total": 2, "cap": 2,
+                                      "capped": ["none", "total"]}
         db.session.remove()
         db.engine.dispose()

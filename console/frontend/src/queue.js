@@ -95,9 +95,16 @@ function render() {
   window.scrollTo(...scroll); // rows replaced in place: the page does not jump
 }
 
+// a number that stopped at the server's cap (counts.capped names them) is shown as "10000+"
+function countText(counts, name, n) {
+  return `${n ?? 0}${(counts.capped || []).includes(name) ? "+" : ""}`;
+}
+
 function showCounts(counts) {
-  for (const b of document.querySelectorAll("#light-counts [data-light]")) b.textContent = String(counts.lights?.[b.dataset.light] ?? 0);
-  document.getElementById("count-total").textContent = String(counts.total ?? 0);
+  for (const b of document.querySelectorAll("#light-counts [data-light]")) {
+    b.textContent = countText(counts, b.dataset.light, counts.lights?.[b.dataset.light]);
+  }
+  document.getElementById("count-total").textContent = countText(counts, "total", counts.total);
 }
 
 function showError(err) {
