@@ -22,7 +22,7 @@ def test_search_and_counts_on_sqlite(tmp_path):
         lid = CaseFactory(state="handling", department=road, title="井盖缺失", description="Manhole cover missing",
                           address="南京东路200号", reporter_phone="139-0000 7777")
         garbage = CaseFactory(state="handling", department=env, title="暴露垃圾", description="路边 50%_off",
-                              address="南京东路100号")
+                              address="南京东路100号 O'Brien's :name ?")
         headers = {who: {"Authorization": f"Bearer {issue_token(db.session, s, ttl_hours=1)[0]}"}
                    for who, s in (("dispatcher", dispatcher), ("handler", handler))}
         numbers = {"lid": lid.number, "garbage": garbage.number}
@@ -42,6 +42,9 @@ def test_search_and_counts_on_sqlite(tmp_path):
         assert found("dispatcher", "南京东路") == {numbers["lid"], numbers["garbage"]}
         assert found("dispatcher", "7777") == found("dispatcher", "13900007777") == {numbers["lid"]}
         assert found("dispatcher", "0%_") == {numbers["garbage"]} and found("dispatcher", "%%") == set()
+        # written into the statement (queue._inline), quoted: quotes, ':name' and '?' are characters
+        assert found("dispatcher", "O'Brien's :name ?") == {numbers["garbage"]}
+        assert found("dispatcher", "'; DROP TABLE cases; --") == set()
         assert found("handler", "南京东路") == {numbers["garbage"]}  # its department's only
         assert found("handler", numbers["lid"]) == set()
         first = client.get("/api/v1/cases", query_string={"q": "南京东路", "limit": 1}, headers=headers["dispatcher"]).json
