@@ -12,6 +12,9 @@ Each round (median of ``--rounds``):
   gunicorn master and its workers) over the throughput run, divided by the reports.
 * **p99 at half load**: paced clients sending at half the goal rate (10% of pgbench / 2),
   each request at its scheduled time; latency of each.
+* **p99 at half of what it sustained** (shown, not the issue's goal): paced at half of the
+  round's own intake throughput; the issue's half-load rate is above what one process on 2
+  cores can serve, so its p99 is queueing, this one is the latency a report sees under load.
 * **Phone report**: the same for ``POST /api/m/v1/reports`` (CPU per report vs minimal).
 
 Round trips per report are counted in-process: a Flask test client of the app on the same
@@ -257,6 +260,15 @@ def main(argv=None) -> int:
             runs.setdefault("paced_achieved", []).append(res["per_s"])
             errors += res["errors"]
             numbers += res["numbers"]
+            # shown beside it: the latency at half of what this server sustained in the round
+            own = runs["intake_rps"][-1] / 2
+            res = run(server, CASES, tokens, bodies(rng, max(args.clients, int(own * args.paced_seconds))),
+                      args.clients, rate=own)
+            runs.setdefault("p99_own_ms", []).append(_ms(_pct(res["latency"], 99)))
+            runs.setdefault("p50_own_ms", []).append(_ms(_pct(res["latency"], 50)))
+            runs.setdefault("own_rate", []).append(own)
+            errors += res["errors"]
+            numbers += res["numbers"]
         for srv in servers:
             srv.stop()
         servers = []
@@ -286,6 +298,11 @@ def main(argv=None) -> int:
     p(f"round trips per report (statements + BEGIN + COMMIT): {trips}")
     p(f"paced at {med['paced_rate']:.0f} req/s (achieved {med['paced_achieved']:.0f}): p99 {med['p99_ms']:.1f} ms "
       "from each request's due time")
+    if runs.get("own_rate"):
+        p(f"paced at half of what this server sustained, {med['own_rate']:.0f} req/s: p50 {med['p50_own_ms']:.1f} ms, "
+          f"p99 {med['p99_own_ms']:.1f} ms (per round: {', '.join(f'{x:.1f}' for x in runs['p99_own_ms'])})")
+        p(f"throughput vs the minimal app: {med['intake_rps'] / med['minimal_rps']:.0%}; the minimal app vs pgbench: "
+          f"{med['minimal_rps'] / med['pgbench']:.1%}")
     for e in errors[:10]:
         p(f"ERROR: {e}")
     if not errors:
@@ -300,6 +317,9 @@ def main(argv=None) -> int:
                      target=">= 10%", ratio=share)
         goals.report(NAME, "p99 at half the goal rate", f"{med['p99_ms']:.1f} ms at {med['paced_rate']:.0f} req/s",
                      passed=med["p99_ms"] < 50, target="< 50 ms")
+        goals.report(NAME, "p99 at half of what one process sustained (shown, not the issue's goal)",
+                     f"{med['p99_own_ms']:.1f} ms at {med['own_rate']:.0f} req/s", passed=med["p99_own_ms"] < 50,
+                     target="< 50 ms")
         phone_ratio = med["phone_cpu"] / med["minimal_cpu"]
         goals.report(NAME, "phone report CPU vs minimal app", f"{med['phone_cpu']:.2f} ms vs {med['minimal_cpu']:.2f} ms",
                      passed=phone_ratio <= 3.0, target="<= 3x", ratio=phone_ratio)

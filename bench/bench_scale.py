@@ -265,7 +265,10 @@ def rq_run(app, k: int, prefix: str, args, db_url: str, conninfo: str, redis_url
     env = {k_: v for k_, v in os.environ.items() if not k_.startswith("WANGGE_")}
     env.update({"WANGGE_DATABASE_URL": db_url, "WANGGE_REDIS_URL": redis_url, "WANGGE_JOBS_INLINE": "0",
                 "WANGGE_QUEUE_NAME": queue_name, "WANGGE_LOAD_DEMO": "0", "WANGGE_SWEEP_INTERVAL_SECONDS": "0",
-                "WANGGE_INDEX_CHECK_SECONDS": "60"})
+                "WANGGE_INDEX_CHECK_SECONDS": "60",
+                # the bench relays the rows itself, once, and times the draining from there: the
+                # workers' own relay thread (production's) would enqueue them as they start
+                "WANGGE_RELAY_INTERVAL_SECONDS": "0"})
     conn = redis_connection(redis_url)
     q = Queue(queue_name, connection=conn)
     procs, logs = [], []

@@ -129,12 +129,12 @@ def drop_database(admin_url: str, dbname: str) -> None:
 # ----------------------------------------------------------------------------- app
 
 
-def make_app(database_url: str):
+def make_app(database_url: str, **settings):
     from wangge import create_app
     from wangge.config import Settings
 
-    app = create_app(Settings(database_url=database_url, redis_url="", jobs_inline=True, load_demo=False,
-                              index_check_seconds=60))
+    app = create_app(Settings(**{"database_url": database_url, "redis_url": "", "jobs_inline": True,
+                                 "load_demo": False, "index_check_seconds": 60, **settings}))
     return app
 
 
