@@ -54,8 +54,8 @@ entries of one index range per branch, so it costs what a few pages do whatever 
 holds (an exact count of every case was a count of the whole table: 75-90 ms at 1,000,000
 cases, on every refresh of every dispatcher's queue). The lights come from the clocked
 indexes that carry the owner's copy of the clock, the total from the narrowest index that
-answers the filters, all in one statement; ``none`` is the difference, or its own capped
-count when the total is over the cap. A light is counted as the light filter sees it: a
+answers the filters, all in one statement; ``none`` is the difference, not counted (null)
+when the total is over the cap. A light is counted as the light filter sees it: a
 paused clock is ``none`` there, as it is left out of every ``light=`` list.
 """
 from __future__ import annotations
@@ -446,14 +446,14 @@ def counts(session, staff: Staff, args: dict, *, now: datetime | None = None, ca
     """How many cases of the list (the same filters and visibility, every page) show each
     light, and in all: ``{"lights": {"green": n, "yellow": n, "red": n, "none": n}, "total":
     n, "cap": cap, "capped": [names]}``, each number exact up to ``cap`` (the setting
-    ``count_cap``); a number named in ``capped`` is ``cap`` and the list holds more.
+    ``count_cap``); a number named in ``capped`` is ``cap`` and the list holds more; ``none``
+    is None (not counted) when the total is over the cap.
 
     One statement of capped counts (:func:`_capped`), each a range of one index per branch of
     what ``staff`` may see: each light over the cases with a running clock (the clocked
     indexes, which carry the owner's copy of the clock), and the total over the narrowest
-    index that answers the filters. ``none`` is the total less the lit when the total is
-    exact, else a capped count of its own (a second statement). With a ``light`` filter every
-    case counted has that light: that light's count alone."""
+    index that answers the filters. ``none`` is the total less the lit. With a ``light``
+    filter every case counted has that light: that light's count alone."""
     now = now or utcnow()
     cap = cap or current_settings().count_cap
     where = conditions(session, args, now, staff)
@@ -475,13 +475,10 @@ def counts(session, staff: Staff, args: dict, *, now: datetime | None = None, ca
     over = [name for name, n in found.items() if n > cap]
     if "light" in args and over:  # the total is that light's count
         over.append("total")
-    if "total" not in over:
-        out["none"] = total - sum(out.values())
-    else:
-        stopped = or_(Case.clock_due_at.is_(None), Case.clock_paused_light.is_not(None))
-        out["none"] = session.execute(select(capped(stopped))).scalar_one()
-        if out["none"] > cap:
-            over.append("none")
     out = {light: min(n, cap) for light, n in out.items()}
+    # the cases without a light are the total less the lit; over the cap that is not known, and
+    # counting them would read every unlit case of the filters (most cases, in no index of lit
+    # ones): not counted (None)
+    out["none"] = 0 if "light" in args else None if "total" in over else total - sum(out.values())
     return {"lights": out, "total": min(total, cap), "cap": cap,
             "capped": [name for name in (*LIGHTS, "total") if name in over]}

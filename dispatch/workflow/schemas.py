@@ -125,7 +125,8 @@ class CaseLightCounts(Schema):
     green = fields.Integer()
     yellow = fields.Integer()
     red = fields.Integer()
-    none = fields.Integer(metadata={"description": "no running clock (none yet, ended, or paused)"})
+    none = fields.Integer(allow_none=True, metadata={
+        "description": "no running clock (none yet, ended, or paused); null (not counted) when the total is over cap"})
 
 
 class CaseCountsView(Schema):

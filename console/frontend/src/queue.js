@@ -95,8 +95,10 @@ function render() {
   window.scrollTo(...scroll); // rows replaced in place: the page does not jump
 }
 
-// a number that stopped at the server's cap (counts.capped names them) is shown as "10000+"
+// a number that stopped at the server's cap (counts.capped names them) is shown as "10000+";
+// one the server did not count (null: "none" when the total is over the cap) as "—"
 function countText(counts, name, n) {
+  if (n === null) return "—";
   return `${n ?? 0}${(counts.capped || []).includes(name) ? "+" : ""}`;
 }
 
