@@ -1,4 +1,5 @@
-"""psycopg cursors whose ``description`` makes its ``Column`` objects only when asked.
+"""psycopg cursors whose ``description`` makes its ``Column`` objects only when asked, and
+that run a statement marked ``PLAN_PER_EXECUTION`` unprepared.
 
 psycopg builds a ``Column`` for every column of every result as soon as ``description`` is
 read, and SQLAlchemy reads it after every statement, though with a cached compiled statement
@@ -6,7 +7,17 @@ read, and SQLAlchemy reads it after every statement, though with a cached compil
 dozens of columns: those objects were a twentieth of a verb's CPU. ``LazyDescription`` is the
 same sequence, made column by column on first use, from a snapshot of the result it
 describes (so it stays right after the cursor moves on). Engines on PostgreSQL get the
-cursor through ``connect_args`` (``wangge.config.Settings.engine_options``)."""
+cursor through ``connect_args`` (``wangge.config.Settings.engine_options``).
+
+Unprepared statements: psycopg prepares a statement run 5 times on a connection, and
+PostgreSQL then plans it once for every value (a generic plan) when that looks no dearer on
+average. For the statements whose best plan depends on the values (the case lists and their
+counts: a case number or a word every case holds, a department of 2% or 20% of the cases, a
+day or a year) the generic plans walked whole indexes: 0.4-2 s a page at 1,000,000 cases from
+the sixth call on (bench/README.md, "lists"). A statement with the execution option
+``PLAN_PER_EXECUTION`` is sent unprepared, so each run is planned for its values; the others
+keep their prepared plans (planning the intake's INSERT on every report cost the database
+0.6-0.9 ms more a report when every statement was planned per execution)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -14,8 +25,11 @@ from collections.abc import Sequence
 import psycopg
 from psycopg import Column
 from psycopg.pq import ExecStatus
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 _TUPLES = (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK)
+PLAN_PER_EXECUTION = "wangge_plan_per_execution"  # an execution option: run unprepared
 
 
 class _Described:
@@ -50,7 +64,12 @@ class LazyDescription(Sequence):
 
 
 class Cursor(psycopg.Cursor):
-    __slots__ = ()
+    __slots__ = ("unprepared",)
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        if prepare is None and getattr(self, "unprepared", False):
+            prepare = False
+        return super().execute(query, params, prepare=prepare, binary=binary)
 
     @property
     def description(self):
@@ -58,3 +77,9 @@ class Cursor(psycopg.Cursor):
         if result and (result.nfields or result.status in _TUPLES):  # as psycopg's own
             return LazyDescription(_Described(self), result.nfields)
         return None
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _unprepared(conn, cursor, statement, parameters, context, executemany):
+    if isinstance(cursor, Cursor) and context is not None and context.execution_options.get(PLAN_PER_EXECUTION):
+        cursor.unprepared = True

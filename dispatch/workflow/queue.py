@@ -78,6 +78,7 @@ from grid.grids.service import subtree_codes
 from grid.models import Department, Staff
 from wangge import pagination
 from wangge.config import current_settings
+from wangge.pg_cursor import PLAN_PER_EXECUTION
 from wangge.present import user_zone
 from wangge.timeutil import utcnow
 
@@ -87,6 +88,9 @@ CURSOR = "cases"
 PHONE_DIGITS = re.compile(r"[0-9]{4,32}")  # last digits of a phone: 4 or more
 _PHONE_SEPARATORS = re.compile(r"[ \-()+]")
 LIGHTS = ("green", "yellow", "red", "none")
+# the pages' and counts' statements are planned for their values on every run, not prepared
+# once for all (wangge.pg_cursor: a generic plan walked whole indexes for a case number)
+PER_VALUES = {PLAN_PER_EXECUTION: True}
 
 # A page's cases as rows of the columns a list shows (presenters.case_summaries reads them by
 # name) and its cursor needs, on the table, not the entity: no Case objects (their loading
@@ -137,25 +141,15 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _inline(value: str):
-    """A search value written into the statement's text, not sent as a parameter: psycopg
-    prepares a statement run 5 times, and PostgreSQL then plans it once for any value; for a
-    search the planner cannot tell a case number (one row, the unique index) from a word every
-    case holds, and that one plan walked the whole deadline order for a number (1.5 s at
-    1,000,000 cases, bench/README.md "lists"). Written in, the planner sees each value.
-    SQLAlchemy renders it as a quoted literal of the column's type, escaped for the dialect."""
-    return bindparam(None, value, type_=Case.title.type, literal_execute=True)
-
-
 def search_clause(q: str, staff: Staff | None):
     """Cases matching ``q``: its number, words of the title, description or address, or (for
     those who see reporters' phones) the reporter's phone ending with the digits of ``q``."""
-    like = _inline(_like(q))
-    arms = [Case.number == _inline(q), Case.title.ilike(like, escape="\\"), Case.description.ilike(like, escape="\\"),
+    like = _like(q)
+    arms = [Case.number == q, Case.title.ilike(like, escape="\\"), Case.description.ilike(like, escape="\\"),
             Case.address.ilike(like, escape="\\")]
     digits = _PHONE_SEPARATORS.sub("", q)
     if PHONE_DIGITS.fullmatch(digits) and sees_reporter_phone(staff):
-        arms.append(phone_digits(Case.reporter_phone).like(_inline("%" + digits)))
+        arms.append(phone_digits(Case.reporter_phone).like("%" + digits))
     return or_(*arms)
 
 
@@ -215,7 +209,7 @@ def conditions(session, args: dict, now: datetime, staff: Staff | None = None, *
 
 
 def _rows(session, where: list, order: list, limit: int, offset: int = 0) -> list:
-    query = select(*LIST_COLUMNS).where(*where).order_by(*order).limit(limit)
+    query = select(*LIST_COLUMNS).where(*where).order_by(*order).limit(limit).execution_options(**PER_VALUES)
     return list(session.execute(query.offset(offset) if offset else query))
 
 
@@ -376,7 +370,7 @@ def _fetch(session, key: str, part: str, parts: list, want: int, by_day: bool = 
     else:
         order = [_C.clock_warn_at if key == "warning" else _C.clock_due_at, _C.id]
     query = select(*LIST_COLUMNS).join(ids, ids.c.id == _C.id).order_by(*order).limit(want)
-    return list(session.execute(query))
+    return list(session.execute(query.execution_options(**PER_VALUES)))
 
 
 def _page_rows(session, key: str, where: list, split: list, after: Position | None, want: int,
@@ -469,7 +463,8 @@ def counts(session, staff: Staff, args: dict, *, now: datetime | None = None, ca
     else:
         parts = {light: capped(light_clause(light, now)) for light in LIGHTS if light != "none"}
         parts["total"] = capped()
-    found = dict(zip(parts, session.execute(select(*parts.values())).one(), strict=True))
+    found = dict(zip(parts, session.execute(select(*parts.values()).execution_options(**PER_VALUES)).one(),
+                     strict=True))
     out = {light: found.get(light, 0) for light in LIGHTS if light != "none"}
     total = found.get("total", sum(out.values()))
     over = [name for name, n in found.items() if n > cap]
