@@ -29,7 +29,7 @@ from __future__ import annotations
 import threading
 from functools import cache
 
-from sqlalchemy import Integer, String, text
+from sqlalchemy import Integer, String, column, text
 
 from dispatch.intake.numbering import create_sequence, sequence_name
 from wangge.geometry import SRID
@@ -100,12 +100,16 @@ def statement(located: bool, duplicates: bool):
     else:
         sql = _STATEMENT.format(duplicate="", location=location, duplicate_id="NULL", data="CAST(:data AS json)",
                                 duplicate_number="CAST(NULL AS varchar)")
-    # the answer's columns declared in order: SQLAlchemy then keeps the result's set-up with
-    # the compiled statement instead of matching the cursor's column names on every report
-    return text(sql).columns(id=Integer, number=String, reporter_name=String, reporter_phone=String,
-                             duplicate_of_id=Integer, patrol_id=Integer, duplicate_number=String, event_id=Integer,
-                             staff_name=String, staff_department_id=Integer, staff_language=String,
-                             staff_timezone=String)
+    # the answer's columns declared positionally, in order: SQLAlchemy then matches them to the
+    # cursor's by position (declared by keyword, it matched each by name on every report: a
+    # twentieth of a report's CPU, bench/profile_verbs.py)
+    return text(sql).columns(*(column(name, type_) for name, type_ in ANSWER_COLUMNS))
+
+
+ANSWER_COLUMNS = (("id", Integer), ("number", String), ("reporter_name", String), ("reporter_phone", String),
+                  ("duplicate_of_id", Integer), ("patrol_id", Integer), ("duplicate_number", String),
+                  ("event_id", Integer), ("staff_name", String), ("staff_department_id", Integer),
+                  ("staff_language", String), ("staff_timezone", String))
 
 
 def ensure_sequence(session, area: str, year: int) -> int:
