@@ -122,6 +122,8 @@ class Settings:
         if self.sync_feed_retention_days < 1:
             raise ValueError(f"{PREFIX}SYNC_FEED_RETENTION_DAYS must be at least 1 day "
                              f"(got {self.sync_feed_retention_days})")
+        if not 1 <= self.count_cap <= 10_000_000:
+            raise ValueError(f"{PREFIX}COUNT_CAP must be from 1 to 10000000 (got {self.count_cap})")
         self._check_replica()
 
     def _check_replica(self) -> None:

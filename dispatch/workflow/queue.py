@@ -449,7 +449,7 @@ def counts(session, staff: Staff, args: dict, *, now: datetime | None = None, ca
     index that answers the filters. ``none`` is the total less the lit. With a ``light``
     filter every case counted has that light: that light's count alone."""
     now = now or utcnow()
-    cap = cap or current_settings().count_cap
+    cap = current_settings().count_cap if cap is None else cap
     where = conditions(session, args, now, staff)
     if "state" in args:
         where.append(Case.state.in_(args["state"]))

@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from dispatch.workflow.schemas import CaseListView
 from tests.api.test_case_search import counted, listed
 from tests.dispatch.conftest import city  # noqa: F401 - the fixture
@@ -154,6 +156,15 @@ def test_counts_stop_at_the_cap_and_say_so(app, client, city, db_session, monkey
     assert worker["cap"] == 3 and set(worker["capped"]) <= {"green", "yellow", "red", "none", "total"}
     assert all(n <= 3 for n in (*worker["lights"].values(), worker["total"]) if n is not None)
     assert (worker["lights"]["none"] is None) == ("total" in worker["capped"])
+
+
+@pytest.mark.parametrize("cap", ["0", "-5", "10000001", "99999999999999999999"])
+def test_a_count_cap_out_of_range_is_refused_at_start(cap):
+    from wangge.config import Settings
+
+    with pytest.raises(ValueError, match="WANGGE_COUNT_CAP"):
+        Settings.from_env({"WANGGE_COUNT_CAP": cap})
+    assert Settings.from_env({"WANGGE_COUNT_CAP": "1"}).count_cap == 1
 
 
 def test_the_shapes_on_sqlite(tmp_path):
