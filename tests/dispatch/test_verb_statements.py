@@ -211,3 +211,24 @@ def test_the_shared_case_statement_keeps_each_department_to_its_own(client, city
         assert do(client, city, who, mine, "sign")["state"] == "handling"
     r = client.post(f"/api/v1/cases/{road_case}/actions/report_back", json={"note": "已修复"}, headers=city.h("env"))
     assert r.status_code == 404 and r.json["code"] == "not_found"
+
+
+def test_each_verbs_answer_is_what_a_get_answers(client, city):
+    """A verb's answer is built from what the request wrote (the case and clock as the session
+    holds them, the answer not re-dumped): at every step of a case's life, with urges from
+    another person in between and a back-and-forth of departments, it equals the case's GET
+    by the same person, event times in the person's zone, names, notes, data and clocks."""
+    warm_tokens(client, city)
+    number = report(client, city, category="C0101", point=FRESH)["number"]
+    for who, verb, body in CHAIN:
+        if verb == "sign":
+            for dept in ("ENV", "ROAD"):
+                answer = do(client, city, "dispatcher", number, "redispatch", department_code=dept)
+                assert answer == client.get(f"/api/v1/cases/{number}", headers=city.h("dispatcher")).json, dept
+        if verb not in ("rate", "follow_up"):
+            grow(client, city, number, 1)
+        answer = do(client, city, who, number, verb, **body)
+        got = client.get(f"/api/v1/cases/{number}", headers=city.h(who))
+        assert got.status_code == 200 and answer == got.json, verb
+        assert answer["events"][-1]["verb"] == verb and answer["events"][-1]["actor"]["name"]
+        assert [e["id"] for e in answer["events"]] == sorted(e["id"] for e in answer["events"])
