@@ -21,4 +21,4 @@ def user_tz() -> ZoneInfo:
 
 def local_iso(value: datetime | None, zone: ZoneInfo | None = None) -> str | None:
     """ISO-8601 with the offset of the user's zone, or of ``zone`` (stored values are UTC)."""
-    return None if value is None else value.astimezone(zone or ZoneInfo(user_zone())).isoformat()
+    return None if value is None else value.astimezone(zone or user_tz()).isoformat()

@@ -123,6 +123,12 @@ def relays_after_commit() -> bool:
     return not s.run_jobs_inline and s.relay_interval_seconds <= 0
 
 
+def workers_relay() -> bool:
+    """Whether the workers' relay loop hands requests' rows to rq (the default with Redis)."""
+    s = current_settings()
+    return not s.run_jobs_inline and s.relay_interval_seconds > 0
+
+
 def claim_at_birth(session) -> bool:
     """Whether rows written now are marked enqueued in their own INSERT: in a request that
     relays after its commit (``relays_after_commit``), so ``relay_after_commit`` enqueues
@@ -151,7 +157,7 @@ def relay_after_commit(session, limit: int = 50) -> dict | None:
     ids = take_new_ids(session)
     if not ids:
         return None
-    if not current_settings().run_jobs_inline and not relays_after_commit():
+    if workers_relay():
         return None  # the workers' relay loop hands them over
     try:
         if current_settings().run_jobs_inline:
@@ -220,7 +226,7 @@ def relay_loop(session) -> None:
     """What each worker process runs every ``WANGGE_RELAY_INTERVAL_SECONDS``
     (``hooks().frequent``): relay what requests wrote since. Nothing when jobs run inline or
     requests relay themselves."""
-    if relays_after_commit() or current_settings().run_jobs_inline:
+    if not workers_relay():
         return
     counts = relay_pending(session)
     if counts.get("enqueued") or counts.get("requeued"):

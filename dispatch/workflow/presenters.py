@@ -25,7 +25,7 @@ from wangge.timeutil import utcnow
 PUBLIC_NOTES = {"report_back", "close", "reject", "self_handle", "rate", "follow_up"}
 
 
-def clock_view(clock: StageClock | None, cal=None, zone: ZoneInfo | None = None, now=None) -> dict | None:
+def clock_view(clock: StageClock | None, zone: ZoneInfo | None = None, now=None) -> dict | None:
     if clock is None:
         return None
     zone = zone or user_tz()
@@ -34,7 +34,7 @@ def clock_view(clock: StageClock | None, cal=None, zone: ZoneInfo | None = None,
             "due_at": local_iso(clock.due_at, zone),
             "paused": clock.segment_started_at is None and clock.ended_at is None,
             "ended_at": local_iso(clock.ended_at, zone), "late": clock.ended_late,
-            "light": deadlines.light(clock, now, cal=cal)}
+            "light": deadlines.light(clock, now)}
 
 
 def department_view(session, department_id: int | None) -> dict | None:

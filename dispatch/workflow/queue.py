@@ -63,7 +63,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, literal_column, or_, select, tuple_, union
 from sqlalchemy.sql import operators
@@ -79,7 +78,7 @@ from grid.models import Department, Staff
 from wangge import pagination
 from wangge.config import current_settings
 from wangge.pg_cursor import PLAN_PER_EXECUTION
-from wangge.present import user_zone
+from wangge.present import user_tz
 from wangge.timeutil import utcnow
 
 SORTS = ("newest", "deadline")
@@ -155,7 +154,7 @@ def search_clause(q: str, staff: Staff | None):
 
 def day_start(day: date) -> datetime:
     """The first moment of ``day`` in the user's zone, in UTC (times are stored in UTC)."""
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(user_zone())).astimezone(UTC)
+    return datetime.combine(day, time.min, tzinfo=user_tz()).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -188,8 +187,8 @@ def conditions(session, args: dict, now: datetime, staff: Staff | None = None, *
     out = []
     if "q" in args:
         out.append(search_clause(args["q"], staff))
-    span = DaySpan.of(args)
-    if days and span is not None:
+    span = DaySpan.of(args) if days else None
+    if span is not None:
         out += span.clauses()
     if "channel" in args:
         out.append(Case.channel.in_(args["channel"]))
@@ -271,6 +270,13 @@ def _state(state: str | None) -> list:
     return [Case.state >= _param(Case.state, state), Case.state <= _param(Case.state, state)]
 
 
+def _day_order(key: str, columns) -> list:
+    """The day filter's order (:func:`_ids`) over ``columns`` (the entity or its table):
+    ``newest`` by (reported_at, id) descending, the undated tail of ``deadline`` ascending."""
+    at, ident = columns.reported_at, columns.id
+    return [at.desc(), ident.desc()] if key == "newest" else [at, ident]
+
+
 def _reported_of(ident: int):
     """The ``reported_at`` of the case a cursor names, read in the page's own statement."""
     return select(Case.reported_at).where(Case.id == _param(Case.id, ident)).scalar_subquery()
@@ -287,13 +293,11 @@ def _ids(key: str, part: str, where: list, state: str | None, after: Position | 
         if key == "newest":
             if after is not None:
                 cond.append(tuple_(at, ident) < tuple_(_reported_of(after.id), _param(ident, after.id)))
-            order = [at.desc(), ident.desc()]
         else:
             cond.append(due.is_(None))
             if after is not None and after.due is None:
                 cond.append(tuple_(at, ident) > tuple_(_reported_of(after.id), _param(ident, after.id)))
-            order = [at, ident]
-        return select(ident).where(*cond).order_by(*order).limit(want)
+        return select(ident).where(*cond).order_by(*_day_order(key, Case)).limit(want)
     st = [Case.state] if state is not None else []
     st_at = [_param(Case.state, state)] if state is not None else []
     if span is not None:  # the running cases in deadline order: the days walked or read (walks)
@@ -362,7 +366,7 @@ def _fetch(session, key: str, part: str, parts: list, want: int, by_day: bool = 
     else:  # UNION, not UNION ALL: a case may be in two branches (reported by me, in my grid)
         ids = union(*(select(p.subquery().c.id) for p in parts)).subquery("page")
     if by_day and (key == "newest" or part == "undated"):
-        order = [_C.reported_at.desc(), _C.id.desc()] if key == "newest" else [_C.reported_at, _C.id]
+        order = _day_order(key, _C)
     elif key == "newest":
         order = [_C.id.desc()]
     elif part == "undated":
