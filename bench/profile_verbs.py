@@ -1,6 +1,6 @@
 """Where a case's requests spend their CPU, in-process: a scratch PostGIS database with the
 demo city, the app with Redis as in production (jobs enqueued, not run inline), and the
-Flask test client taking ``--cases`` cases through report, accept, open, dispatch, sign and
+app, called as a WSGI server calls it (environs built before the timed loop), taking ``--cases`` cases through report, accept, open, dispatch, sign and
 report back, one verb at a time. Prints the process CPU and the statements per request of
 each step; ``--profile STEP`` writes a cProfile (CPU clock) of that step to
 ``/tmp/profile_<step>.pstats`` for ``python -m pstats``.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import json
 import secrets
 import sys
 import time
@@ -29,6 +30,7 @@ import numpy as np
 import psycopg
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import event
+from werkzeug.test import EnvironBuilder
 
 from bench.bench_dispatch import (
     HTTP_CATEGORIES,
@@ -54,6 +56,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", type=int, default=60)
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/9", help="'' runs jobs inline (the embedded shape)")
     ap.add_argument("--profile", choices=STEPS, help="write /tmp/profile_<step>.pstats for this step")
+    ap.add_argument("--calls", action="store_true",
+                    help="also count Python function calls per request of every step (under cProfile, so the CPU"
+                         " column grows): a figure that, unlike the CPU, does not move with the machine's noise")
     add_database_options(ap, RESULTS)
     args = ap.parse_args(argv)
     if args.cases < 1:
@@ -84,38 +89,61 @@ def main(argv=None) -> int:
         statements = [0]
         event.listen(engine, "before_cursor_execute", lambda *a, **k: statements.__setitem__(0, statements[0] + 1))
 
-        def request(step: str, spec: dict, number: str | None) -> str:
+        def environ(step: str, spec: dict, number: str | None) -> dict:
+            """The request's WSGI environ, built before the timed loop (as a server would hand it)."""
             headers = {"Authorization": f"Bearer {tokens[step_actor(step, spec, dept)]}"}
             if step == "submit":
-                r = client.post("/api/v1/cases", headers={**headers, "Idempotency-Key": spec["key"]},
-                                json={"description": "上水井盖破损", "category_code": spec["category"],
-                                      "lon": spec["lon"], "lat": spec["lat"], "address": "示范区巡查点"})
-                assert r.status_code == 201, r.json
+                builder = EnvironBuilder("/api/v1/cases", method="POST",
+                                         headers={**headers, "Idempotency-Key": spec["key"]},
+                                         json={"description": "上水井盖破损", "category_code": spec["category"],
+                                               "lon": spec["lon"], "lat": spec["lat"], "address": "示范区巡查点"})
             else:
-                r = client.post(f"/api/v1/cases/{number}/actions/{step}", json=STEP_BODY.get(step, {}), headers=headers)
-                assert r.status_code == 200, r.json
-            return r.json["number"]
+                builder = EnvironBuilder(f"/api/v1/cases/{number}/actions/{step}", method="POST",
+                                         json=STEP_BODY.get(step, {}), headers=headers)
+            try:
+                return builder.get_environ()
+            finally:
+                builder.close()
+
+        def call(env: dict) -> tuple[str, bytes]:
+            """The app called as gunicorn calls it: no test client in the measured CPU."""
+            status = []
+            body = b"".join(app(env, lambda s, h, exc_info=None: status.append(s)))
+            return status[0], body
+
+        def number_of(step: str, status: str, body: bytes) -> str:
+            assert status.startswith("201" if step == "submit" else "200"), (status, body[:300])
+            return json.loads(body)["number"]
 
         rng = np.random.default_rng(1)
-        print(f"{'step':<12} {'CPU ms':>7} {'statements':>11}")
+        print(f"{'step':<12} {'CPU ms':>7} {'statements':>11}" + (f" {'calls':>9}" if args.calls else ""))
         for tag, n in (("warm", 10), ("run", args.cases)):
             specs = case_specs(rng, n, f"{tag}-{secrets.token_hex(2)}", workers)
             numbers: list[str | None] = [None] * n
             for step in STEPS:
-                profiler = cProfile.Profile(time.process_time) if tag == "run" and step == args.profile else None
+                profiled = tag == "run" and (step == args.profile or args.calls)
+                profiler = cProfile.Profile(time.process_time) if profiled else None
+                environs = [environ(step, spec, numbers[i]) for i, spec in enumerate(specs)]
                 gc.collect()
                 statements[0] = 0
+                answers = []
                 start = time.process_time()
                 if profiler:
                     profiler.enable()
-                for i, spec in enumerate(specs):
-                    numbers[i] = request(step, spec, numbers[i])
+                for env in environs:
+                    answers.append(call(env))
+                calls = None
                 if profiler:
                     profiler.disable()
-                    profiler.dump_stats(f"/tmp/profile_{step}.pstats")
+                    if step == args.profile:
+                        profiler.dump_stats(f"/tmp/profile_{step}.pstats")
+                    profiler.create_stats()
+                    calls = sum(stat[1] for stat in profiler.stats.values())
                 spent = time.process_time() - start
+                numbers = [number_of(step, status, body) for status, body in answers]
                 if tag == "run":
-                    print(f"{step:<12} {spent / n * 1000:>7.2f} {statements[0] / n:>11.1f}")
+                    print(f"{step:<12} {spent / n * 1000:>7.2f} {statements[0] / n:>11.1f}"
+                          + (f" {calls / n:>9.0f}" if calls is not None else ""))
     finally:
         if app is not None:
             dispose_app(app)

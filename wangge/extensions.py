@@ -9,7 +9,7 @@ from marshmallow import Schema
 from sqlalchemy import MetaData
 from webargs.flaskparser import FlaskParser
 
-from .db_session import RoutingSession
+from .db_session import RoutingSession, app_context_id
 
 # Stable constraint names so Alembic migrations are the same on PostgreSQL and SQLite.
 NAMING = {
@@ -21,7 +21,8 @@ NAMING = {
 }
 
 # RoutingSession: reads marked @reads_replica go to the replica engine (wangge.replica).
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING), session_options={"class_": RoutingSession})
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING), session_options={"class_": RoutingSession,
+                                                                                   "scopefunc": app_context_id})
 migrate = Migrate()
 api = Api()
 # Storage comes from the app config: Redis in production, memory in the embedded default.

@@ -20,7 +20,7 @@ parts have written by then, and ``StaleDataError`` rolls the transaction back wi
 from __future__ import annotations
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.attributes import NO_VALUE, instance_state
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -48,6 +48,14 @@ def flush(session, case: Case) -> None:
         row = session.connection().execute(_statement(tuple(part.shape for part in parts)), params).one()
     for part, answer in zip(parts, row, strict=True):
         part.done(session, answer)
+    inserted = {instance_state(part.obj) for part in parts if part.shape[0] == "insert"}
+    if inserted:
+        # What the unit of work does with the objects it inserted once its flush is done
+        # (``UOWTransaction.finalize_flush_changes``): identity keys from the new ids, into the
+        # identity map, committed, out of ``session.new``, and remembered by the transaction
+        # so a rollback expunges them again.
+        real = session() if isinstance(session, scoped_session) else session
+        real._register_persistent(inserted)
 
 
 def _plan(session, case: Case):
@@ -113,10 +121,7 @@ class _Part:
             # would run a flush for nothing)
             state._commit_all(state.dict, session.identity_map)
             return
-        obj.__dict__["id"] = answer
-        session.expunge(obj)
-        make_transient_to_detached(obj)
-        session.add(obj)
+        obj.__dict__["id"] = answer  # registered as persistent by ``flush`` with the others
 
 
 def _update_part(obj, changes: dict) -> _Part:
