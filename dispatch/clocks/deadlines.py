@@ -27,6 +27,7 @@ from grid.catalog.limits import MAX_AMOUNT, amount_error, limit_for
 from grid.models import EVERYWHERE
 from wangge.config import current_settings
 from wangge.errors import NotFound
+from wangge.instances import filled
 from wangge.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -169,8 +170,8 @@ def start_clock(session, owner: Owner, stage: str, *, at: datetime | None = None
     category, department_id = owner.clock_subject()
     keys = {owner.CLOCK_KEY: owner.id}
     amount, unit = _limit(session, category, stage)
-    clock = StageClock(**keys, stage=stage, department_id=department_id, started_at=at,
-                       amount=amount, unit=unit, consumed=0.0, extended=0.0, segment_started_at=at)
+    clock = filled(StageClock, **keys, stage=stage, department_id=department_id, started_at=at,
+                   amount=amount, unit=unit, consumed=0.0, extended=0.0, segment_started_at=at)
     _schedule(clock, cal or calendar(session), at)
     session.add(clock)
     _known(session)[(owner.CLOCK_KEY, owner.id)] = clock

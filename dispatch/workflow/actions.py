@@ -35,6 +35,7 @@ from wangge.auth import role_names
 from wangge.config import current_settings
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.i18n import t
+from wangge.instances import filled
 from wangge.timeutil import utcnow
 
 
@@ -193,10 +194,10 @@ def act(session, case: Case, verb_name: str, actor: Actor, payload: Payload | No
         if clock_change:
             event_data["clock"] = clock_change
         auto_dispatch = event_data.pop("_auto_dispatch", False)
-        event = CaseEvent(case_id=case.id, verb=verb.name, actor_id=actor.id, actor_role=actor.role, at=now,
-                          from_state=from_state, to_state=target,
-                          department_id=event_data.pop("_department_id", case.department_id),
-                          note=payload.note, data=event_data, attachment_ids=list(payload.attachments))
+        event = filled(CaseEvent, case_id=case.id, verb=verb.name, actor_id=actor.id, actor_role=actor.role, at=now,
+                       from_state=from_state, to_state=target,
+                       department_id=event_data.pop("_department_id", case.department_id),
+                       note=payload.note, data=event_data, attachment_ids=list(payload.attachments))
         session.add(event)
         link(session, case, event, payload.attachments)  # case, event, kind and photo flags
     writes.flush(session, case)  # the version check happens here: a concurrent change raises StaleDataError
