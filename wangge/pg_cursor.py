@@ -31,6 +31,8 @@ from sqlalchemy.engine import Engine
 
 _TUPLES = (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK)
 PLAN_PER_EXECUTION = "wangge_plan_per_execution"  # an execution option: run unprepared
+# ``statement.execution_options(**PER_VALUES)``: planned for its values on every run
+PER_VALUES = {PLAN_PER_EXECUTION: True}
 
 
 class _Described:

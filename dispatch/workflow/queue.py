@@ -77,7 +77,7 @@ from grid.grids.service import subtree_codes
 from grid.models import Department, Staff
 from wangge import pagination
 from wangge.config import current_settings
-from wangge.pg_cursor import PLAN_PER_EXECUTION
+from wangge.pg_cursor import PER_VALUES
 from wangge.present import user_tz
 from wangge.timeutil import utcnow
 
@@ -87,9 +87,8 @@ CURSOR = "cases"
 PHONE_DIGITS = re.compile(r"[0-9]{4,32}")  # last digits of a phone: 4 or more
 _PHONE_SEPARATORS = re.compile(r"[ \-()+]")
 LIGHTS = ("green", "yellow", "red", "none")
-# the pages' and counts' statements are planned for their values on every run, not prepared
-# once for all (wangge.pg_cursor: a generic plan walked whole indexes for a case number)
-PER_VALUES = {PLAN_PER_EXECUTION: True}
+# the pages' and counts' statements are planned for their values on every run (PER_VALUES), not
+# prepared once for all (wangge.pg_cursor: a generic plan walked whole indexes for a case number)
 
 # A page's cases as rows of the columns a list shows (presenters.case_summaries reads them by
 # name) and its cursor needs, on the table, not the entity: no Case objects (their loading
