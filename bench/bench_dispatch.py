@@ -251,6 +251,12 @@ def run_minimal(server: Server, n: int) -> dict:
     return {"latency_s": lat, "cpu_s": cpu, "requests": n}
 
 
+def merge_minimal(*parts: dict) -> dict:
+    """Several ``run_minimal`` results as one: latencies together, CPU and requests summed."""
+    return {"latency_s": [x for part in parts for x in part["latency_s"]],
+            "cpu_s": sum(part["cpu_s"] for part in parts), "requests": sum(part["requests"] for part in parts)}
+
+
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -941,8 +947,12 @@ def main(argv=None) -> int:
                 if pgbench:
                     runs["pgbench_1"].append(run_pgbench(pgbench, args.pg_admin_url, dbname, script, 1,
                                                          args.pgbench_seconds)["tps"])
-                base = run_minimal(baseline, args.minimal_requests)
+                # the baseline brackets the verbs (half before, half after): the machine's speed
+                # drifts within a round, and a baseline taken only before them read its drift as
+                # the verbs' own (the minimal app's CPU per request moved 3.0-4.6 ms between runs)
+                before = run_minimal(baseline, args.minimal_requests - args.minimal_requests // 2)
                 res = run_verbs(server, tokens, case_specs(rng, args.cases, f"r{r}c1", workers), expected_dept)
+                base = merge_minimal(before, run_minimal(baseline, args.minimal_requests // 2))
                 errors += res["errors"]
                 all_numbers += res["numbers"]
                 phase_s = sum(sum(v) for v in res["latency_s"].values())
