@@ -7,7 +7,9 @@ Each round (median of ``--rounds``):
 
 * **pgbench**: single-row INSERT + COMMIT, ``--clients`` clients (``bench.common.run_pgbench``).
 * **Throughput**: ``--reports`` reports from ``--clients`` keep-alive clients as fast as they
-  go, to ``wangge serve --workers 1`` (gunicorn) and to ``Server.minimal`` (same settings).
+  go, to ``wangge serve --workers 1`` (gunicorn) and to ``Server.minimal`` (same settings;
+  half its reports before Wangge's runs and half after, so a drift of the machine's speed
+  within the round weighs on both).
 * **CPU per report**: utime + stime (``/proc/<pid>/stat``) of the server's processes (the
   gunicorn master and its workers) over the throughput run, divided by the reports.
 * **p99 at half load**: paced clients sending at half the goal rate (10% of pgbench / 2),
@@ -150,7 +152,18 @@ def run(server: Server, path: str, tokens: list[str], specs: list[dict], clients
     done = sum(len(n) for n in numbers)
     return {"per_s": done / elapsed if elapsed else 0.0, "cpu_ms": _ms(cpu / done) if done else float("nan"),
             "latency": [x for part in lat for x in part], "errors": errors, "restarts": len(pids1 - pids0),
-            "numbers": [x for part in numbers for x in part if path != MINIMAL]}
+            "numbers": [x for part in numbers for x in part if path != MINIMAL],
+            "done": done, "elapsed": elapsed, "cpu_s": cpu}
+
+
+def merged(*parts: dict) -> dict:
+    """Several unpaced ``run`` results of one server as one run: rate and CPU per report over
+    all of them."""
+    done, elapsed, cpu = (sum(part[k] for part in parts) for k in ("done", "elapsed", "cpu_s"))
+    return {"per_s": done / elapsed if elapsed else 0.0, "cpu_ms": _ms(cpu / done) if done else float("nan"),
+            "latency": [x for part in parts for x in part["latency"]], "errors": [e for p in parts for e in p["errors"]],
+            "restarts": sum(part["restarts"] for part in parts), "numbers": [x for p in parts for x in p["numbers"]],
+            "done": done, "elapsed": elapsed, "cpu_s": cpu}
 
 
 def round_trips(db_url: str, specs: list[dict]) -> dict:
@@ -244,9 +257,15 @@ def main(argv=None) -> int:
                 break
             runs["pgbench"].append(run_pgbench(pgbench, args.pg_admin_url, dbname, script, args.clients,
                                                args.pgbench_seconds)["tps"])
-            for key, srv, path, toks in (("minimal", minimal, MINIMAL, [minimal_app.TOKEN]),
-                                         ("intake", server, CASES, tokens), ("phone", server, PHONE, tokens)):
-                res = run(srv, path, toks, bodies(rng, args.reports), args.clients)
+            # the minimal app's baseline brackets the two measured runs (half before, half after):
+            # the machine's speed drifts within a round (bench_dispatch, same reason)
+            first_half = run(minimal, MINIMAL, [minimal_app.TOKEN], bodies(rng, args.reports - args.reports // 2),
+                             args.clients)
+            measured = {key: run(server, path, tokens, bodies(rng, args.reports), args.clients)
+                        for key, path in (("intake", CASES), ("phone", PHONE))}
+            measured["minimal"] = merged(first_half, run(minimal, MINIMAL, [minimal_app.TOKEN],
+                                                         bodies(rng, args.reports // 2), args.clients))
+            for key, res in measured.items():
                 runs[f"{key}_rps"].append(res["per_s"])
                 runs[f"{key}_cpu"].append(res["cpu_ms"])
                 runs[f"{key}_restarts"].append(res["restarts"])
