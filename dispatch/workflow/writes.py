@@ -47,15 +47,14 @@ def flush(session, case: Case) -> None:
     with session.no_autoflush:  # the statement would flush the rest through the unit of work
         row = session.connection().execute(_statement(tuple(part.shape for part in parts)), params).one()
     for part, answer in zip(parts, row, strict=True):
-        part.done(session, answer)
-    inserted = {instance_state(part.obj) for part in parts if part.shape[0] == "insert"}
-    if inserted:
-        # What the unit of work does with the objects it inserted once its flush is done
-        # (``UOWTransaction.finalize_flush_changes``): identity keys from the new ids, into the
-        # identity map, committed, out of ``session.new``, and remembered by the transaction
-        # so a rollback expunges them again.
-        real = session() if isinstance(session, scoped_session) else session
-        real._register_persistent(inserted)
+        part.done(answer)
+    # What the unit of work does with every object of its flush once it is done
+    # (``UOWTransaction.finalize_flush_changes``): identity keys (the new ids), the identity
+    # map, the values committed (nothing left modified: the next query runs no flush), new
+    # ones out of ``session.new``, and each remembered by the transaction, so that rolling it
+    # back, a savepoint included, expunges the new rows' objects and expires the changed ones.
+    real = session() if isinstance(session, scoped_session) else session
+    real._register_persistent({instance_state(part.obj) for part in parts})
 
 
 def _plan(session, case: Case):
@@ -109,19 +108,14 @@ class _Part:
     def __init__(self, obj, shape, params, changes=None):
         self.obj, self.shape, self.params, self.changes = obj, shape, params, changes
 
-    def done(self, session, answer) -> None:
-        obj, state = self.obj, instance_state(self.obj)
+    def done(self, answer) -> None:
+        """The statement's answer for this row into the object (``flush`` then registers it)."""
         if self.shape[0] == "update":
             if answer != 1:
-                raise StaleDataError(f"{self.shape[1]} {obj.id}: changed by someone else or gone")
-            state.dict.update(self.changes)
-            # as the unit of work ends a flush: the values are the row's now, nothing left
-            # modified (InstanceState._commit_all, what make_transient_to_detached uses too;
-            # set_committed_value would leave the object marked modified, and the next query
-            # would run a flush for nothing)
-            state._commit_all(state.dict, session.identity_map)
-            return
-        obj.__dict__["id"] = answer  # registered as persistent by ``flush`` with the others
+                raise StaleDataError(f"{self.shape[1]} {self.obj.id}: changed by someone else or gone")
+            instance_state(self.obj).dict.update(self.changes)
+        else:
+            self.obj.__dict__["id"] = answer
 
 
 def _update_part(obj, changes: dict) -> _Part:
