@@ -108,7 +108,11 @@ def main(argv=None) -> int:
         def call(env: dict) -> tuple[str, bytes]:
             """The app called as gunicorn calls it: no test client in the measured CPU."""
             status = []
-            body = b"".join(app(env, lambda s, h, exc_info=None: status.append(s)))
+            answer = app(env, lambda s, h, exc_info=None: status.append(s))
+            try:
+                body = b"".join(answer)
+            finally:
+                answer.close()  # as a WSGI server does
             return status[0], body
 
         def number_of(step: str, status: str, body: bytes) -> str:
@@ -143,7 +147,7 @@ def main(argv=None) -> int:
                 numbers = [number_of(step, status, body) for status, body in answers]
                 if tag == "run":
                     print(f"{step:<12} {spent / n * 1000:>7.2f} {statements[0] / n:>11.1f}"
-                          + (f" {calls / n:>9.0f}" if calls is not None else ""))
+                          + (f" {calls / n:>9.0f}" if args.calls else ""))
     finally:
         if app is not None:
             dispose_app(app)

@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks.models import StageClock
+from wangge.db_session import READ_FROM
 from wangge.timeutil import utcnow
 
 _NEW = (CaseEvent, StageClock)
@@ -59,8 +60,8 @@ def flush(session, case: Case) -> None:
 
 def _plan(session, case: Case):
     """([(object, {key: value})], [new objects]) when the fast path can write it all, else None."""
-    if session.get_bind().dialect.name != "postgresql" or session.deleted:
-        return None
+    if session.get_bind().dialect.name != "postgresql" or session.deleted or session.info.get(READ_FROM):
+        return None  # (a read routed to the replica: the unit of work's flush refuses to write there)
     new = list(session.new)
     if any(type(obj) not in _NEW or _relationships_set(obj) for obj in new):
         return None

@@ -182,9 +182,6 @@ def test_a_write_inside_a_replica_read_fails_loudly(routed, replica_pair):
     from wangge.extensions import db
     from wangge.replica import reads_replica
 
-    app, _ = routed
-    replica_pair.caught_up()
-
     @reads_replica
     def adds_a_department():
         db.session.add(Department(code="SNEAK", name="偷写", kind="functional"))
@@ -198,6 +195,21 @@ def test_a_write_inside_a_replica_read_fails_loudly(routed, replica_pair):
     def reads():
         return db.session.scalar(text("SELECT pg_is_in_recovery()"))
 
+    @reads_replica
+    def acts_on_a_case(number):  # a verb: its one-statement write (dispatch.workflow.writes) included
+        from sqlalchemy import select
+
+        from dispatch.cases.models import Case
+        from dispatch.workflow.actions import Actor, act
+        from grid.models import Staff
+
+        case = db.session.scalar(select(Case).where(Case.number == number))
+        act(db.session, case, "accept", Actor(db.session.get(Staff, town["ids"]["clerk"]), "intake_clerk"))
+
+    app, town = routed
+    with app.test_client() as client:
+        number = report(client, town, "副本里受理")
+    replica_pair.caught_up()
     with app.test_request_context("/"):
         assert reads() is True  # the marked read ran on the replica
         with pytest.raises(ReplicaWriteError):
@@ -205,6 +217,9 @@ def test_a_write_inside_a_replica_read_fails_loudly(routed, replica_pair):
         db.session.rollback()
         with pytest.raises(ReplicaWriteError):
             inserts_with_sql()
+        db.session.rollback()
+        with pytest.raises(ReplicaWriteError):
+            acts_on_a_case(number)
         db.session.rollback()
         db.session.remove()
 

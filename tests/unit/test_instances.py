@@ -31,3 +31,11 @@ def test_filled_instance_is_transient_with_the_given_values_only():
     assert state.transient
     assert (clock.case_id, clock.stage, clock.amount, clock.unit) == (7, "open", 2.0, "work_hours")
     assert clock.ended_at is None and "ended_at" not in clock.__dict__  # left to the column default
+
+
+def test_only_column_attributes_are_filled():
+    configure_mappers()
+    with pytest.raises(TypeError, match="case_idd"):
+        filled(StageClock, case_idd=7)
+    with pytest.raises(TypeError, match="case"):
+        filled(CaseEvent, case=Case())  # a relationship: its foreign key would never be written
