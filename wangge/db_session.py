@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask.globals import _cv_app
 from flask_sqlalchemy.session import Session
+from sqlalchemy.orm import scoped_session
 
 READ_FROM = "wangge_read_from"
 
@@ -19,6 +20,12 @@ def app_context_id() -> int:
     if ctx is None:
         raise RuntimeError("Working outside of application context.")
     return id(ctx)
+
+
+def plain_session(session):
+    """The session itself when given ``db.session`` (the scoped proxy): what ``info`` and the
+    transaction belong to, and where SQLAlchemy's session-level calls are made."""
+    return session() if isinstance(session, scoped_session) else session
 
 
 class ReplicaWriteError(RuntimeError):

@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session
 
-
-def _plain(session):
-    return session() if isinstance(session, scoped_session) else session
+from .db_session import plain_session
 
 
 class ChangeWatch:
@@ -29,20 +27,20 @@ class ChangeWatch:
 
     def checked_in_this_transaction(self, session, built) -> bool:
         """Whether this transaction compared ``built`` with the database already."""
-        session = _plain(session)
+        session = plain_session(session)
         transaction = session.get_transaction()
         seen = session.info.get(self._seen)
         return transaction is not None and seen is not None and seen[0] is transaction and seen[1] is built
 
     def mark_checked(self, session, built) -> None:
-        session = _plain(session)
+        session = plain_session(session)
         transaction = session.get_transaction()
         if transaction is not None:  # the version query began one
             session.info[self._seen] = (transaction, built)
 
     def touched(self, session) -> None:
         """A change the ORM does not see (a Core UPDATE or DELETE): recheck once this session commits."""
-        _plain(session).info[self._changed] = True
+        plain_session(session).info[self._changed] = True
 
     def _notice_changes(self, session, _flush_context):
         if any(isinstance(o, self._watched) for objects in (session.dirty, session.deleted) for o in objects) \

@@ -42,7 +42,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import delete, func, or_, select, text, update
-from sqlalchemy.orm import scoped_session
 
 from dispatch.attachments.models import FLAGS, KINDS, Attachment
 from dispatch.cases.models import Case, CaseEvent
@@ -50,6 +49,7 @@ from dispatch.cases.scope import visible
 from geo.area import distance_m
 from grid.models import Staff
 from wangge.config import current_settings
+from wangge.db_session import plain_session
 from wangge.errors import ApiError, NotFound, validation_error
 from wangge.extensions import db
 from wangge.fields import CLOCK_SKEW
@@ -793,8 +793,7 @@ _NO_PHOTOS = "wangge.cases_without_photos"
 def _without_photos(session) -> set:
     """Ids of the cases this transaction has read as having no photo (tied to the transaction:
     another request may attach one after it ends)."""
-    if isinstance(session, scoped_session):
-        session = session()
+    session = plain_session(session)
     transaction = session.get_transaction()
     memo = session.info.get(_NO_PHOTOS)
     if memo is None or memo[0] is not transaction:

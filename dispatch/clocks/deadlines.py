@@ -15,7 +15,7 @@ import math
 from datetime import datetime
 
 from sqlalchemy import bindparam, case, func, select, update
-from sqlalchemy.orm import aliased, object_session, scoped_session
+from sqlalchemy.orm import aliased, object_session
 
 from dispatch.cases import scope
 from dispatch.cases.models import Case
@@ -26,6 +26,7 @@ from grid.calendar.workcal import WorkCalendar
 from grid.catalog.limits import MAX_AMOUNT, amount_error, limit_for
 from grid.models import EVERYWHERE
 from wangge.config import current_settings
+from wangge.db_session import plain_session
 from wangge.errors import NotFound
 from wangge.instances import filled
 from wangge.timeutil import utcnow
@@ -108,8 +109,7 @@ _KNOWN = "wangge.running_clocks"
 def _known(session) -> dict:
     """The running clocks this transaction has read or started, by (owner key, owner id).
     Tied to the transaction: after a commit or rollback another process may have moved them."""
-    if isinstance(session, scoped_session):
-        session = session()
+    session = plain_session(session)
     transaction = session.get_transaction()
     if transaction is None:
         return {}  # nothing read in a transaction yet: nothing to remember

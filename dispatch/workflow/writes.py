@@ -20,13 +20,12 @@ parts have written by then, and ``StaleDataError`` rolls the transaction back wi
 from __future__ import annotations
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.attributes import NO_VALUE, instance_state
 from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch.cases.models import Case, CaseEvent
 from dispatch.clocks.models import StageClock
-from wangge.db_session import READ_FROM
+from wangge.db_session import READ_FROM, plain_session
 from wangge.timeutil import utcnow
 
 _NEW = (CaseEvent, StageClock)
@@ -54,8 +53,7 @@ def flush(session, case: Case) -> None:
     # map, the values committed (nothing left modified: the next query runs no flush), new
     # ones out of ``session.new``, and each remembered by the transaction, so that rolling it
     # back, a savepoint included, expunges the new rows' objects and expires the changed ones.
-    real = session() if isinstance(session, scoped_session) else session
-    real._register_persistent({instance_state(part.obj) for part in parts})
+    plain_session(session)._register_persistent({instance_state(part.obj) for part in parts})
 
 
 def _plan(session, case: Case):
